@@ -1,0 +1,138 @@
+# forkcast - plain Makefile, objects under build/.
+#
+#   make            release binaries: build/forkcast, build/forkcast-capture
+#   make test       install test deps if missing, build, run every test
+#                   (unit tests under ASan+UBSan, integration on release)
+#   make SAN=1      sanitizer build of everything under build/san/
+#   make bench      the benchmark (tests/bench/)
+#   make clean
+#
+# Module sources are picked up per directory; each unit test
+# tests/unit/test_NAME.c links only the sources its tests/unit/test_NAME.mk
+# lists in test_NAME_DEPS (the layering shows in the link line).
+
+CC      ?= cc
+CXX     ?= c++
+SAN     ?= 0
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+          -Wmissing-prototypes -Wpointer-arith -Wcast-qual
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -g
+LIBS    = -lturbojpeg -linih -lhttp_parser -lseccomp -lpthread -lm
+
+ifeq ($(SAN),1)
+BUILD   = build/san
+OPTFLAGS = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDSAN   = -fsanitize=address,undefined
+else
+BUILD   = build
+OPTFLAGS = -O2
+LDSAN   =
+endif
+
+CFLAGS_ALL += $(OPTFLAGS) $(CFLAGS)
+
+# Headers/tools whose absence means scripts/install-deps must run first.
+NEED_HEADERS = /usr/include/turbojpeg.h /usr/include/ini.h \
+               /usr/include/http_parser.h /usr/include/seccomp.h \
+               /usr/include/cmocka.h
+
+COMMON_SRC  = $(sort $(wildcard common/*.c))
+CAPTURE_SRC = $(sort $(wildcard capture/*.c))
+SERVER_SRC  = $(sort $(wildcard server/*.c))
+
+COMMON_OBJ  = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+CAPTURE_OBJ = $(CAPTURE_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ  = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/server/page_html.o
+
+# Optional libcamera shim (the only C++): WITH_LIBCAMERA=auto|yes|no.
+WITH_LIBCAMERA ?= auto
+ifeq ($(WITH_LIBCAMERA),auto)
+HAVE_LIBCAMERA := $(shell pkg-config --exists libcamera 2>/dev/null && echo 1)
+else ifeq ($(WITH_LIBCAMERA),yes)
+HAVE_LIBCAMERA := 1
+endif
+ifeq ($(HAVE_LIBCAMERA),1)
+CAPTURE_CXX_SRC = $(sort $(wildcard capture/*.cpp))
+CAPTURE_OBJ += $(CAPTURE_CXX_SRC:%.cpp=$(BUILD)/%.o)
+CAPTURE_LINK = $(CXX)
+CAPTURE_LIBS = $(shell pkg-config --libs libcamera)
+CFLAGS_ALL += -DFC_HAVE_LIBCAMERA=1
+else
+CAPTURE_LINK = $(CC)
+CAPTURE_LIBS =
+endif
+CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) \
+               $(shell pkg-config --cflags libcamera 2>/dev/null)
+
+BINS = $(BUILD)/forkcast $(BUILD)/forkcast-capture
+
+.PHONY: all test unit integration browser bench clean deps
+all: deps $(BINS)
+
+deps:
+	@for h in $(NEED_HEADERS); do [ -e $$h ] || { scripts/install-deps && break; }; done
+
+$(BUILD)/forkcast: $(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/forkcast-capture: $(CAPTURE_OBJ) $(COMMON_OBJ)
+	$(CAPTURE_LINK) $(LDSAN) -o $@ $^ $(LIBS) $(CAPTURE_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c -o $@ $<
+
+# The viewer page is embedded in the binary (workers have no filesystem).
+$(BUILD)/server/page_html.c: server/page.html scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed fc_page_html $< > $@
+
+$(BUILD)/server/page_html.o: $(BUILD)/server/page_html.c
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c -o $@ $<
+
+# --- unit tests (cmocka) ---
+UNIT_TESTS := $(sort $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c)))
+-include $(wildcard tests/unit/*.mk)
+
+define unit_rule
+$(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_DEPS))
+	$$(CC) $$(LDSAN) -o $$@ $$^ $$(LIBS) -lcmocka
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+# Test helpers in C (load client, test MJPEG server, ...): tests/tools/NAME.c
+# each linked with the sources in tests/tools/NAME.mk (NAME_DEPS).
+TOOLS := $(sort $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c)))
+-include $(wildcard tests/tools/*.mk)
+define tool_rule
+$(BUILD)/tools/$(1): $(BUILD)/tests/tools/$(1).o $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_DEPS))
+	$$(CC) $$(LDSAN) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)
+
+unit-build: deps
+	@$(MAKE) --no-print-directory SAN=1 build/san/unit.stamp
+
+build/san/unit.stamp: $(UNIT_BINS)
+	@touch $@
+
+test: deps
+	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS)) build/san/forkcast build/san/forkcast-capture
+	@$(MAKE) --no-print-directory all $(TOOL_BINS)
+	@tests/run-tests
+
+bench: all
+	@if [ -x tests/bench/run ]; then tests/bench/run; else echo "make bench: not yet (see the benchmark issue)"; fi
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

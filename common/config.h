@@ -1,0 +1,110 @@
+/*
+ * forkcast configuration: one INI file (libinih), every key has a default,
+ * so an empty file is a valid configuration.
+ *
+ * Loading is all-or-nothing: fc_config_load() fills a whole validated
+ * struct or reports every problem it found as
+ *   FILE:LINE: KEY: what is wrong
+ * and leaves the caller's running configuration alone.  Programs exit with
+ * FC_EXIT_CONFIG (2) on a bad file.
+ *
+ * Keys are described by one table in config.c (section, key, type, range,
+ * default, offset into struct fc_config); fc_config_write_default() prints
+ * the documented default file from the same table.
+ */
+#ifndef FC_CONFIG_H
+#define FC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define FC_EXIT_CONFIG 2	/* bad config or environment: do not respawn */
+
+#define FC_CONFIG_MAX_LISTEN 8
+#define FC_CONFIG_PATH_MAX 512
+#define FC_CONFIG_DEFAULT_FILE "conf/forkcast.conf"
+
+enum fc_source_kind {
+	FC_SOURCE_TESTPATTERN = 0,
+	FC_SOURCE_FILES,
+	FC_SOURCE_V4L2,
+	FC_SOURCE_LIBCAMERA,
+	FC_SOURCE_HTTP,
+};
+
+struct fc_listen_addr {
+	struct sockaddr_storage addr;	/* AF_INET or AF_INET6, port set */
+	socklen_t addrlen;
+	char text[80];			/* as written: "127.0.0.1:8080", "[::1]:8080" */
+};
+
+struct fc_config {
+	char path[FC_CONFIG_PATH_MAX];	/* file it was loaded from ("" = defaults) */
+
+	/* [server] */
+	struct fc_listen_addr listen[FC_CONFIG_MAX_LISTEN];
+	int nlisten;			/* >= 1 after load (default 127.0.0.1:8080) */
+	int workers;			/* 1..256 */
+	char user[64];			/* unprivileged user for workers/capture */
+	int max_clients;		/* streaming clients over all workers */
+	int max_clients_per_ip;		/* 0 = no limit */
+	int client_timeout;		/* seconds to receive a whole request */
+	int send_timeout;		/* seconds without progress before a drop */
+	int shutdown_grace;		/* seconds to close streams on stop/retire */
+	int backlog;			/* listen(2) backlog */
+	char auth[256];			/* "user:password" or "" for none */
+	char allow_origin[256];		/* Access-Control-Allow-Origin or "" */
+	char pid_file[FC_CONFIG_PATH_MAX]; /* default /tmp/forkcast-PORT.pid */
+
+	/* [capture] */
+	enum fc_source_kind source;
+	char device[FC_CONFIG_PATH_MAX];	/* V4L2 device */
+	char camera[256];			/* libcamera id, "" = first */
+	char directory[FC_CONFIG_PATH_MAX];	/* JPEG folder, "" = bundled samples */
+	char url[1024];				/* upstream MJPEG URL for http */
+	int width, height;			/* 16..7680 x 16..4320 */
+	int fps;				/* 1..240 */
+	int quality;				/* 1..100 */
+	int idle_stop;				/* seconds, 0 = never pause */
+	bool drop_same_frames;
+	uint64_t max_frame_size;		/* bytes per bus slot (size: 64K..64M) */
+	int slots;				/* bus slots K, 3..64 */
+
+	/* [log] */
+	int log_level;			/* enum fc_log_level */
+	char log_file[FC_CONFIG_PATH_MAX];	/* "" = stderr */
+};
+
+/* Fills cfg with every default.  Never fails. */
+void fc_config_defaults(struct fc_config *cfg);
+
+/*
+ * Loads path into *cfg.  On success returns 0 and *cfg holds the complete
+ * validated configuration.  On failure returns the number of problems found
+ * (> 0), prints each one as "FILE:LINE: KEY: problem" to errs (if not NULL),
+ * and leaves *cfg untouched.  A missing or unreadable file is one problem
+ * ("FILE:0: -: cannot open: ...").
+ */
+int fc_config_load(struct fc_config *cfg, const char *path, FILE *errs);
+
+/* Same, from a string (tests); name is used in messages. */
+int fc_config_load_string(struct fc_config *cfg, const char *name,
+    const char *text, FILE *errs);
+
+/* Name of a source kind ("testpattern", ...). */
+const char *fc_config_source_name(enum fc_source_kind kind);
+
+/* Port of the first listen address (for the default pid file). */
+int fc_config_first_port(const struct fc_config *cfg);
+
+/* Writes the documented default configuration file (every key, its default
+ * and a one-line comment), generated from the key table. */
+void fc_config_write_default(FILE *out);
+
+/* True when capture-relevant settings differ (reload restarts capture). */
+bool fc_config_capture_changed(const struct fc_config *a,
+    const struct fc_config *b);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * A prefork HTTP worker: one epoll loop serving thousands of clients.
+ * Called by the supervisor in the forked child after the bus, control region
+ * and listening sockets were inherited; never returns to the supervisor's
+ * code.
+ */
+#ifndef FC_WORKER_H
+#define FC_WORKER_H
+
+#include "../common/bus.h"
+#include "../common/config.h"
+#include "../common/control.h"
+
+struct fc_worker_args {
+	const struct fc_config *cfg;
+	unsigned index;			/* slot in the control region */
+	struct fc_bus *bus;		/* attached read-only */
+	struct fc_ctl *ctl;
+	const int *listen_fds;		/* non-blocking listening sockets */
+	int nlisten;
+	int parent_fd;			/* supervisor pipe: EOF/readable = stop; -1 none */
+};
+
+/* Runs the worker until told to stop; returns the process exit status. */
+int fc_worker_main(const struct fc_worker_args *args);
+
+#endif
