@@ -34,9 +34,10 @@ endif
 CFLAGS_ALL += $(OPTFLAGS) $(CFLAGS)
 
 # Headers/tools whose absence means scripts/install-deps must run first.
-NEED_HEADERS = /usr/include/turbojpeg.h /usr/include/ini.h \
-               /usr/include/http_parser.h /usr/include/seccomp.h \
-               /usr/include/cmocka.h
+NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
+             /usr/include/http_parser.h /usr/include/seccomp.h \
+             /usr/bin/pkg-config /usr/bin/curl
+NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))
@@ -68,11 +69,15 @@ CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) \
 
 BINS = $(BUILD)/forkcast $(BUILD)/forkcast-capture
 
-.PHONY: all test unit integration browser bench clean deps
+.PHONY: all test bench clean deps test-deps
 all: deps $(BINS)
 
+# Runs scripts/install-deps only when a needed header or tool is missing.
 deps:
-	@for h in $(NEED_HEADERS); do [ -e $$h ] || { scripts/install-deps && break; }; done
+	@for h in $(NEED_BUILD); do [ -e $$h ] || { scripts/install-deps --build && break; }; done
+
+test-deps:
+	@for h in $(NEED_BUILD) $(NEED_TEST); do [ -e $$h ] || { scripts/install-deps && break; }; done
 
 $(BUILD)/forkcast: $(SERVER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
@@ -118,13 +123,7 @@ endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)
 
-unit-build: deps
-	@$(MAKE) --no-print-directory SAN=1 build/san/unit.stamp
-
-build/san/unit.stamp: $(UNIT_BINS)
-	@touch $@
-
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS)) build/san/forkcast build/san/forkcast-capture
 	@$(MAKE) --no-print-directory all $(TOOL_BINS)
 	@tests/run-tests

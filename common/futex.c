@@ -1,8 +1,8 @@
 /* Shared futex wrappers; see futex.h. */
-#define _GNU_SOURCE
 #include "futex.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -21,8 +21,10 @@ fc_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int timeout_ms)
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
 		tsp = &ts;
 	}
+	/* The kernel takes the word's address; uintptr_t sidesteps the _Atomic
+	 * qualifier, which only matters to C code touching the word. */
 	/* Relative timeout, measured on CLOCK_MONOTONIC by the kernel. */
-	r = syscall(SYS_futex, (const void *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
+	r = syscall(SYS_futex, (uintptr_t)addr, FUTEX_WAIT, val, tsp, NULL, 0);
 	if (r == 0)
 		return 1;
 	if (errno == EAGAIN)	/* word changed before we slept */
@@ -35,5 +37,5 @@ fc_futex_wait(const _Atomic uint32_t *addr, uint32_t val, int timeout_ms)
 int
 fc_futex_wake(_Atomic uint32_t *addr, int n)
 {
-	return (int)syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+	return (int)syscall(SYS_futex, (uintptr_t)addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }

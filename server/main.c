@@ -1,0 +1,86 @@
+/*
+ * forkcast: the supervisor's command line.
+ *
+ *   forkcast [-c FILE]            run (foreground; forkcastctl backgrounds it)
+ *   forkcast -n [-c FILE]         check the configuration and exit
+ *   forkcast --paths [-c FILE]    print pid_file, log_file and url (forkcastctl)
+ *   forkcast --default-config     print the documented default configuration
+ *
+ * Exit status 2 (FC_EXIT_CONFIG) means a bad configuration or environment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "supervisor.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: forkcast [-c FILE] [-n | --paths | --default-config]\n"
+	    "  -c FILE           configuration file (default %s)\n"
+	    "  -n                check the configuration and exit\n"
+	    "  --paths           print pid_file, log_file and url of FILE\n"
+	    "  --default-config  print the documented default configuration\n",
+	    FC_CONFIG_DEFAULT_FILE);
+}
+
+/* URL a user opens for the first listen address. */
+static void
+print_paths(const struct fc_config *cfg)
+{
+	const char *host = cfg->listen[0].text;
+	char buf[96];
+
+	/* A wildcard address is not something to type into a browser. */
+	if (strncmp(host, "0.0.0.0:", 8) == 0 || strncmp(host, "*:", 2) == 0) {
+		snprintf(buf, sizeof(buf), "127.0.0.1:%d", fc_config_first_port(cfg));
+		host = buf;
+	} else if (strncmp(host, "[::]:", 5) == 0) {
+		snprintf(buf, sizeof(buf), "[::1]:%d", fc_config_first_port(cfg));
+		host = buf;
+	}
+	printf("pid_file=%s\nlog_file=%s\nurl=http://%s/\n", cfg->pid_file,
+	    cfg->log_file, host);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = FC_CONFIG_DEFAULT_FILE;
+	struct fc_config cfg;
+	enum { RUN, CHECK, PATHS } mode = RUN;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "-n") == 0) {
+			mode = CHECK;
+		} else if (strcmp(argv[i], "--paths") == 0) {
+			mode = PATHS;
+		} else if (strcmp(argv[i], "--default-config") == 0) {
+			fc_config_write_default(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return FC_EXIT_CONFIG;
+		}
+	}
+
+	if (mode != RUN) {
+		if (fc_config_load(&cfg, path, stderr) != 0)
+			return FC_EXIT_CONFIG;
+		if (mode == CHECK)
+			printf("%s: configuration OK\n", path);
+		else
+			print_paths(&cfg);
+		return 0;
+	}
+	return fc_supervisor_run(path);
+}

@@ -1,0 +1,35 @@
+/*
+ * Read-only reports built from the bus header and the control region, for
+ * any worker to serve: /status JSON, /metrics (Prometheus text exposition)
+ * and the /events status event.  Pure functions of shared memory: no
+ * sockets, no allocation besides the output buffer.
+ */
+#ifndef FC_REPORT_H
+#define FC_REPORT_H
+
+#include "../common/bus.h"
+#include "../common/config.h"
+#include "../common/control.h"
+#include "../common/strbuf.h"
+
+/* /status: the JSON object of DESIGN.md ("generation", "uptime_s",
+ * "clients", "capture": {...}, "workers": [...]) plus extra fields. */
+void fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl);
+
+/* /metrics: Prometheus text format 0.0.4 (HELP/TYPE lines, counters end in
+ * _total, the frame-age histogram with _bucket{le=...}, _sum, _count). */
+void fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl);
+
+/* One server-sent event ("event: status\ndata: {...}\n\n") for /events:
+ * a compact status object (source, width, height, fps, viewers, clients,
+ * capture state, latest frame's capture time). */
+void fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl);
+
+/* 200 when capture runs or is deliberately paused; 503 when it fails or
+ * stalls (no publish for 3 s while running).  *why gets a short reason. */
+int fc_report_health(const struct fc_bus *bus, const char **why);
+
+#endif

@@ -1,0 +1,699 @@
+/*
+ * The supervisor; see supervisor.h.
+ *
+ * One role table drives every child (capture and workers); one spawn path
+ * does the common steps.  A child slot table records pid, start time,
+ * respawn backoff and whether the slot is still wanted.  Signals only
+ * reach the supervisor through a signalfd read by the single main loop, so
+ * no handler ever runs code.
+ *
+ * The configuration the children see is the exact text the supervisor
+ * validated, handed over in a sealed memfd: a file edited between a reload
+ * and a capture restart can never put an unvalidated config into a child.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/bus.h"
+#include "../common/clock.h"
+#include "../common/config.h"
+#include "../common/control.h"
+#include "../common/log.h"
+#include "listen.h"
+#include "worker.h"
+
+#define MS (INT64_C(1000000))
+#define BACKOFF_MIN_MS 250	/* first delay after a quick death */
+#define BACKOFF_MAX_MS 10000
+#define STABLE_MS 5000		/* a child that lived this long died "once" */
+#define CONFIG_TEXT_MAX (1 << 20)
+
+enum role { ROLE_CAPTURE, ROLE_WORKER };
+
+static const char *const role_names[] = { "capture", "worker" };
+
+struct child {
+	enum role role;
+	unsigned index;		/* worker slot in the control region */
+	pid_t pid;		/* 0 when not running */
+	bool wanted;		/* respawn when it exits */
+	int stop_fd;		/* worker: write end of its stop pipe, -1 none */
+	int64_t started_ns;	/* CLOCK_MONOTONIC */
+	int64_t respawn_at_ns;	/* earliest next start */
+	int64_t kill_at_ns;	/* retiring: SIGKILL after this, 0 = none */
+	unsigned quick_deaths;	/* consecutive deaths before STABLE_MS */
+};
+
+struct supervisor {
+	char path[FC_CONFIG_PATH_MAX];	/* the configuration file */
+	struct fc_config cfg;		/* the running configuration */
+	int cfg_fd;			/* sealed memfd holding its text */
+	char exe_dir[PATH_MAX];		/* where forkcast-capture lives */
+	struct fc_bus *bus;
+	struct fc_ctl *ctl;
+	int listen_fds[FC_CONFIG_MAX_LISTEN];
+	int nlisten;
+	int sfd;			/* signalfd */
+	struct child capture;
+	struct child workers[FC_CTL_MAX_WORKERS];
+	bool stopping;
+	int64_t stop_deadline_ns;
+	bool pid_file_written;
+};
+
+static struct supervisor S;
+
+/* Reads the whole configuration file (bounded). NULL + errno. */
+static char *
+read_text(const char *path, size_t *lenp)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return NULL;
+	if ((buf = malloc(CONFIG_TEXT_MAX + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, CONFIG_TEXT_MAX + 1, f);
+	fclose(f);
+	if (n > CONFIG_TEXT_MAX) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n) != NULL) {	/* the text would end early */
+		free(buf);
+		errno = EINVAL;
+		return NULL;
+	}
+	*lenp = n;
+	return buf;
+}
+
+/* Puts text into a sealed memfd for the children.  -1 + errno. */
+static int
+text_memfd(const char *text, size_t len)
+{
+	int fd;
+
+	if ((fd = memfd_create("forkcast-config", MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
+		return -1;
+	if (write(fd, text, len) != (ssize_t)len ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	    F_SEAL_SEAL) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Loads and validates the configuration.  On success fills *cfg and *fdp
+ * (the memfd with the validated text) and returns 0; otherwise logs every
+ * problem, one line each, and returns -1.
+ */
+static int
+load_config(const char *path, struct fc_config *cfg, int *fdp)
+{
+	char *text, *errs = NULL;
+	size_t len = 0, errlen = 0;
+	FILE *ef;
+	int n, fd;
+
+	if ((text = read_text(path, &len)) == NULL) {
+		log_warnx("%s:0: -: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((ef = open_memstream(&errs, &errlen)) == NULL) {
+		free(text);
+		return -1;
+	}
+	n = fc_config_load_string(cfg, path, text, ef);
+	fclose(ef);
+	if (n != 0) {
+		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
+			log_errorx("%s", line);
+		free(errs);
+		free(text);
+		return -1;
+	}
+	free(errs);
+	fd = text_memfd(text, len);
+	free(text);
+	if (fd == -1) {
+		log_warn("config memfd");
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static const char *
+child_name(const struct child *c, char *buf, size_t len)
+{
+	if (c->role == ROLE_WORKER)
+		snprintf(buf, len, "worker %u", c->index);
+	else
+		snprintf(buf, len, "%s", role_names[c->role]);
+	return buf;
+}
+
+/* Closes, in a freshly forked child, what only the supervisor needs. */
+static void
+child_common(void)
+{
+	sigset_t all;
+
+	close(S.sfd);
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		if (S.workers[i].stop_fd != -1)
+			close(S.workers[i].stop_fd);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static _Noreturn void
+run_worker(struct child *c, int stop_rd, pid_t parent)
+{
+	struct fc_worker_args args;
+	struct fc_bus *ro;
+	char name[32];
+
+	/* A supervisor killed with SIGKILL takes its workers with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	child_common();
+	fc_log_init(child_name(c, name, sizeof(name)), (enum fc_log_level)S.cfg.log_level);
+	close(S.cfg_fd);
+
+	/* Workers see the bus read-only: drop the supervisor's writable
+	 * mapping once the read-only one exists. */
+	if ((ro = fc_bus_attach(S.bus->fd, false)) == NULL)
+		fatal("attach bus read-only");
+	fc_bus_close(S.bus);
+	S.bus = NULL;
+
+	memset(&args, 0, sizeof(args));
+	args.cfg = &S.cfg;
+	args.index = c->index;
+	args.bus = ro;
+	args.ctl = S.ctl;
+	args.listen_fds = S.listen_fds;
+	args.nlisten = S.nlisten;
+	args.parent_fd = stop_rd;
+	exit(fc_worker_main(&args));
+}
+
+static _Noreturn void
+run_capture(void)
+{
+	char busfd[16], ctlfd[16], cfgpath[64], exe[PATH_MAX + 32];
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	child_common();
+	fc_listen_close_all(S.listen_fds, S.nlisten);
+	/* Hand the shared memory and the validated config across exec. */
+	if (fcntl(S.bus->fd, F_SETFD, 0) == -1 || fcntl(S.ctl->fd, F_SETFD, 0) == -1 ||
+	    fcntl(S.cfg_fd, F_SETFD, 0) == -1)
+		_exit(1);
+	snprintf(busfd, sizeof(busfd), "%d", S.bus->fd);
+	snprintf(ctlfd, sizeof(ctlfd), "%d", S.ctl->fd);
+	snprintf(cfgpath, sizeof(cfgpath), "/proc/self/fd/%d", S.cfg_fd);
+	snprintf(exe, sizeof(exe), "%s/forkcast-capture", S.exe_dir);
+	execl(exe, "forkcast-capture", "-c", cfgpath, "--bus-fd", busfd,
+	    "--ctl-fd", ctlfd, (char *)NULL);
+	log_error("exec %s", exe);
+	_exit(FC_EXIT_CONFIG);
+}
+
+static void
+spawn(struct child *c)
+{
+	char name[32];
+	int p[2] = { -1, -1 };
+	pid_t parent = getpid(), pid;
+
+	if (c->role == ROLE_WORKER) {
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			log_warn("pipe for worker %u", c->index);
+			c->respawn_at_ns = fc_now_mono_ns() + 1000 * MS;
+			return;
+		}
+		/* The new owner starts from a zeroed stats slot. */
+		fc_ctl_reset_worker(S.ctl, c->index);
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork %s", child_name(c, name, sizeof(name)));
+		if (p[0] != -1) {
+			close(p[0]);
+			close(p[1]);
+		}
+		c->respawn_at_ns = fc_now_mono_ns() + 1000 * MS;
+		return;
+	}
+	if (pid == 0) {
+		if (c->role == ROLE_WORKER) {
+			close(p[1]);
+			run_worker(c, p[0], parent);
+		}
+		run_capture();
+	}
+	c->pid = pid;
+	c->started_ns = fc_now_mono_ns();
+	c->kill_at_ns = 0;
+	if (c->role == ROLE_WORKER) {
+		close(p[0]);
+		c->stop_fd = p[1];
+		atomic_store(&S.ctl->hdr->workers[c->index].pid, pid);
+	} else {
+		atomic_store(&S.ctl->hdr->capture_pid, pid);
+	}
+	log_info("started %s (pid %ld)", child_name(c, name, sizeof(name)), (long)pid);
+}
+
+/* Asks a child to stop: workers through their stop pipe (graceful, they
+ * drain for shutdown_grace), capture with SIGTERM. */
+static void
+ask_stop(struct child *c, int64_t kill_at_ns)
+{
+	if (c->stop_fd != -1) {
+		close(c->stop_fd);
+		c->stop_fd = -1;
+	}
+	if (c->pid > 0 && c->role == ROLE_CAPTURE)
+		kill(c->pid, SIGTERM);
+	c->kill_at_ns = kill_at_ns;
+}
+
+static struct child *
+find_child(pid_t pid)
+{
+	if (S.capture.pid == pid)
+		return &S.capture;
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		if (S.workers[i].pid == pid)
+			return &S.workers[i];
+	return NULL;
+}
+
+static void
+reap(void)
+{
+	struct child *c;
+	char name[32];
+	int64_t now, lived_ms, delay_ms;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = find_child(pid)) == NULL)
+			continue;
+		now = fc_now_mono_ns();
+		lived_ms = (now - c->started_ns) / MS;
+		child_name(c, name, sizeof(name));
+		if (WIFSIGNALED(status))
+			log_warnx("%s (pid %ld) exited on signal %d after %lld ms", name,
+			    (long)pid, WTERMSIG(status), (long long)lived_ms);
+		else if (WEXITSTATUS(status) != 0)
+			log_warnx("%s (pid %ld) exited with status %d after %lld ms",
+			    name, (long)pid, WEXITSTATUS(status), (long long)lived_ms);
+		else
+			log_info("%s (pid %ld) exited", name, (long)pid);
+		c->pid = 0;
+		c->kill_at_ns = 0;
+		if (c->stop_fd != -1) {
+			close(c->stop_fd);
+			c->stop_fd = -1;
+		}
+		if (c->role == ROLE_WORKER) {
+			atomic_store(&S.ctl->hdr->workers[c->index].pid, 0);
+			if (!c->wanted)	/* retired: free the slot for /status */
+				fc_ctl_reset_worker(S.ctl, c->index);
+		} else {
+			atomic_store(&S.ctl->hdr->capture_pid, 0);
+			atomic_fetch_add(&S.ctl->hdr->capture_restarts, 1);
+		}
+		if (!c->wanted || S.stopping)
+			continue;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == FC_EXIT_CONFIG &&
+		    c->role == ROLE_CAPTURE)
+			log_errorx("capture reports an unusable environment; retrying slowly");
+		/* Backoff: a child that ran for a while is restarted at once; one
+		 * that keeps dying waits 0.25 s, 0.5 s, ... up to 10 s. */
+		if (lived_ms >= STABLE_MS && !(WIFEXITED(status) &&
+		    WEXITSTATUS(status) == FC_EXIT_CONFIG)) {
+			c->quick_deaths = 0;
+			delay_ms = 0;
+		} else {
+			unsigned shift = c->quick_deaths < 6 ? c->quick_deaths : 6;
+			delay_ms = (int64_t)BACKOFF_MIN_MS << shift;
+			if (delay_ms > BACKOFF_MAX_MS)
+				delay_ms = BACKOFF_MAX_MS;
+			c->quick_deaths++;
+		}
+		c->respawn_at_ns = now + delay_ms * MS;
+		if (delay_ms > 0)
+			log_info("restarting %s in %lld ms", name, (long long)delay_ms);
+	}
+}
+
+static void
+set_worker_count(int n)
+{
+	int64_t deadline = fc_now_mono_ns() + ((int64_t)S.cfg.shutdown_grace + 2) * 1000 * MS;
+
+	for (int i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		struct child *c = &S.workers[i];
+
+		if (i < n && !c->wanted) {
+			c->wanted = true;
+			c->quick_deaths = 0;
+			c->respawn_at_ns = 0;
+		} else if (i >= n && c->wanted) {
+			c->wanted = false;
+			if (c->pid > 0) {
+				log_info("retiring worker %d (pid %ld)", i, (long)c->pid);
+				ask_stop(c, deadline);
+			}
+		}
+	}
+	atomic_store(&S.ctl->hdr->workers_configured, (uint32_t)n);
+}
+
+static void
+reload(void)
+{
+	struct fc_config next;
+	int fd;
+	bool restart_capture;
+
+	log_info("reloading %s", S.path);
+	if (load_config(S.path, &next, &fd) == -1) {
+		log_errorx("reload refused: the running configuration stays in force");
+		return;
+	}
+	for (int i = 0; i < next.nlisten || i < S.cfg.nlisten; i++) {
+		if (i >= next.nlisten || i >= S.cfg.nlisten ||
+		    strcmp(next.listen[i].text, S.cfg.listen[i].text) != 0) {
+			log_warnx("listen addresses changed: they apply at the next restart");
+			memcpy(next.listen, S.cfg.listen, sizeof(next.listen));
+			next.nlisten = S.cfg.nlisten;
+			break;
+		}
+	}
+	restart_capture = fc_config_capture_changed(&S.cfg, &next);
+	S.cfg = next;
+	close(S.cfg_fd);
+	S.cfg_fd = fd;
+	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
+	atomic_fetch_add(&S.ctl->hdr->generation, 1);
+	set_worker_count(S.cfg.workers);
+	if (restart_capture && S.capture.pid > 0) {
+		log_info("capture settings changed: restarting capture");
+		S.capture.quick_deaths = 0;
+		ask_stop(&S.capture, fc_now_mono_ns() + 5000 * MS);
+	}
+	log_info("configuration generation %u in force",
+	    atomic_load(&S.ctl->hdr->generation));
+}
+
+static void
+begin_stop(void)
+{
+	int64_t deadline;
+
+	if (S.stopping) {
+		log_warnx("second stop request: killing children now");
+		S.stop_deadline_ns = 0;
+		return;
+	}
+	S.stopping = true;
+	deadline = fc_now_mono_ns() + ((int64_t)S.cfg.shutdown_grace + 1) * 1000 * MS;
+	S.stop_deadline_ns = deadline;
+	log_info("stopping (grace %d s)", S.cfg.shutdown_grace);
+	fc_listen_close_all(S.listen_fds, S.nlisten);
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		S.workers[i].wanted = false;
+		if (S.workers[i].pid > 0)
+			ask_stop(&S.workers[i], deadline);
+	}
+	S.capture.wanted = false;
+	if (S.capture.pid > 0)
+		ask_stop(&S.capture, deadline);
+}
+
+static bool
+any_child(void)
+{
+	if (S.capture.pid > 0)
+		return true;
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		if (S.workers[i].pid > 0)
+			return true;
+	return false;
+}
+
+/* Starts what is due, kills what overstayed; returns ms until the next
+ * timer (capped). */
+static int
+tick(void)
+{
+	int64_t now = fc_now_mono_ns(), next = now + 500 * MS;
+	struct child *all[FC_CTL_MAX_WORKERS + 1];
+	unsigned n = 0;
+
+	all[n++] = &S.capture;
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		all[n++] = &S.workers[i];
+	for (unsigned i = 0; i < n; i++) {
+		struct child *c = all[i];
+		int64_t kill_at = S.stopping ? S.stop_deadline_ns : c->kill_at_ns;
+
+		if (c->pid > 0 && kill_at != 0 && (S.stopping || !c->wanted ||
+		    c->role == ROLE_CAPTURE)) {
+			if (now >= kill_at) {
+				kill(c->pid, SIGKILL);
+				c->kill_at_ns = 0;
+			} else if (kill_at < next) {
+				next = kill_at;
+			}
+		}
+		if (c->pid == 0 && c->wanted && !S.stopping) {
+			if (now >= c->respawn_at_ns)
+				spawn(c);
+			else if (c->respawn_at_ns < next)
+				next = c->respawn_at_ns;
+		}
+	}
+	return (int)((next - now) / MS) + 1;
+}
+
+/* Writes the pid file; refuses when a live supervisor owns it. */
+static int
+write_pid_file(void)
+{
+	char buf[32];
+	FILE *f;
+	long pid;
+	int fd, n;
+
+	if ((f = fopen(S.cfg.pid_file, "re")) != NULL) {
+		if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid() &&
+		    kill((pid_t)pid, 0) == 0) {
+			char exe[64], target[PATH_MAX];
+			ssize_t r;
+
+			snprintf(exe, sizeof(exe), "/proc/%ld/exe", pid);
+			r = readlink(exe, target, sizeof(target) - 1);
+			if (r > 0) {
+				target[r] = '\0';
+				if (strstr(target, "forkcast") != NULL) {
+					fclose(f);
+					log_errorx("already running (pid %ld, %s)", pid,
+					    S.cfg.pid_file);
+					return -1;
+				}
+			}
+		}
+		fclose(f);
+		/* Stale: its process is gone (or is not forkcast). */
+	}
+	fd = open(S.cfg.pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd == -1) {
+		log_error("pid file %s", S.cfg.pid_file);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		log_error("pid file %s", S.cfg.pid_file);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	S.pid_file_written = true;
+	return 0;
+}
+
+static int
+setup(const char *path)
+{
+	char err[256];
+	sigset_t set;
+	ssize_t r;
+
+	snprintf(S.path, sizeof(S.path), "%s", path);
+	S.cfg_fd = -1;
+	S.sfd = -1;
+	S.capture.role = ROLE_CAPTURE;
+	S.capture.stop_fd = -1;
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		S.workers[i].role = ROLE_WORKER;
+		S.workers[i].index = i;
+		S.workers[i].stop_fd = -1;
+	}
+	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++)
+		S.listen_fds[i] = -1;
+
+	if (load_config(path, &S.cfg, &S.cfg_fd) == -1)
+		return FC_EXIT_CONFIG;
+	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
+
+	if (S.cfg.log_file[0] != '\0') {
+		int fd = open(S.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0640);
+		if (fd == -1) {
+			log_error("log file %s", S.cfg.log_file);
+			return FC_EXIT_CONFIG;
+		}
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+
+	r = readlink("/proc/self/exe", S.exe_dir, sizeof(S.exe_dir) - 1);
+	if (r <= 0) {
+		log_error("readlink /proc/self/exe");
+		return FC_EXIT_CONFIG;
+	}
+	S.exe_dir[r] = '\0';
+	*strrchr(S.exe_dir, '/') = '\0';
+
+	/* Signals only arrive through the signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((S.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
+		log_error("signalfd");
+		return 1;
+	}
+
+	if (fc_listen_open_all(&S.cfg, S.listen_fds, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return FC_EXIT_CONFIG;
+	}
+	S.nlisten = S.cfg.nlisten;
+
+	if ((S.bus = fc_bus_create((unsigned)S.cfg.slots, S.cfg.max_frame_size)) == NULL) {
+		log_error("create frame bus");
+		return 1;
+	}
+	if ((S.ctl = fc_ctl_create()) == NULL) {
+		log_error("create control region");
+		return 1;
+	}
+	atomic_store(&S.ctl->hdr->generation, 1);
+	atomic_store(&S.ctl->hdr->supervisor_pid, getpid());
+	atomic_store(&S.ctl->hdr->started_real_ns, fc_now_real_ns());
+	atomic_store(&S.ctl->hdr->started_mono_ns, fc_now_mono_ns());
+
+	if (write_pid_file() == -1)
+		return 1;
+	return 0;
+}
+
+static void
+teardown(void)
+{
+	if (S.pid_file_written)
+		unlink(S.cfg.pid_file);
+	fc_listen_close_all(S.listen_fds, S.nlisten);
+	fc_bus_close(S.bus);
+	fc_ctl_close(S.ctl);
+	if (S.cfg_fd != -1)
+		close(S.cfg_fd);
+	if (S.sfd != -1)
+		close(S.sfd);
+}
+
+int
+fc_supervisor_run(const char *path)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd;
+	int rc, timeout;
+
+	fc_log_init("supervisor", FC_LOG_INFO);
+	if ((rc = setup(path)) != 0) {
+		teardown();
+		return rc;
+	}
+	for (int i = 0; i < S.cfg.nlisten; i++)
+		log_info("listening on http://%s/", S.cfg.listen[i].text);
+	S.capture.wanted = true;
+	set_worker_count(S.cfg.workers);
+
+	for (;;) {
+		timeout = tick();
+		if (S.stopping && !any_child())
+			break;
+		pfd.fd = S.sfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR) {
+			log_warn("poll");
+			continue;
+		}
+		while (read(S.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				break;
+			case SIGHUP:
+				if (!S.stopping)
+					reload();
+				break;
+			default:	/* SIGTERM, SIGINT */
+				begin_stop();
+				break;
+			}
+		}
+		reap();
+	}
+	log_info("stopped");
+	teardown();
+	return 0;
+}

@@ -1,0 +1,15 @@
+/*
+ * The supervisor: owns the shared memory and the listening sockets, forks
+ * the capture process and the worker pool, respawns what dies, applies
+ * SIGHUP (reload) and SIGTERM/SIGINT (graceful stop).  It never touches
+ * client traffic.
+ */
+#ifndef FC_SUPERVISOR_H
+#define FC_SUPERVISOR_H
+
+/* Runs the supervisor with the validated configuration file at path.
+ * Returns the process exit status (0 after a clean stop, FC_EXIT_CONFIG
+ * when the configuration or environment is unusable). */
+int fc_supervisor_run(const char *path);
+
+#endif

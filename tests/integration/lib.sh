@@ -1,0 +1,113 @@
+# Helpers for integration tests (sourced).  Every server a test starts is
+# recorded by PID and stopped by that PID on exit; only loopback addresses.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+TMP=$(mktemp -d /tmp/forkcast-test.XXXXXX)
+PIDS=()
+T_PASS=0
+T_FAIL=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); echo "  ok   - $*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); echo "  FAIL - $*"; }
+check() {	# check "description" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# A port nobody listens on (checked, then used at once).
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$(( (RANDOM % 20000) + 30000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# write_config FILE PORT [extra lines...]
+write_config() {
+	local f=$1 port=$2; shift 2
+	{
+		echo "[server]"
+		echo "listen = 127.0.0.1:$port"
+		case " $* " in
+		*" pid_file = "*) ;;
+		*) echo "pid_file = $TMP/forkcast-$port.pid" ;;
+		esac
+		for l in "$@"; do echo "$l"; done
+	} >"$f"
+}
+
+# start_server CONF LOG: starts build/forkcast, sets SERVER_PID, waits for
+# /healthz == 200 (10 s).  Returns 1 when it did not come up.
+start_server() {
+	local conf=$1 log=$2 port
+	port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$conf" | head -n 1)
+	"$BUILD/forkcast" -c "$conf" >"$log" 2>&1 &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	BASE="http://127.0.0.1:$port"
+	for _ in $(seq 1 100); do
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/healthz")" = 200 ]; then
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "server did not become healthy; log:" >&2
+	tail -n 30 "$log" >&2
+	return 1
+}
+
+stop_server() {
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 1 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	wait "$1" 2>/dev/null
+}
+
+# json_num JSON KEY: first numeric value of "KEY": in JSON.
+json_num() {
+	grep -o "\"$2\": *[0-9.]*" <<<"$1" | head -n 1 | sed 's/.*: *//'
+}
+
+# raw_status PORT BYTES [SECONDS]: sends BYTES (printf format) on a fresh
+# loopback connection and prints the response's status code.
+raw_status() {
+	local port=$1 req=$2 secs=${3:-3}
+	timeout "$secs" bash -c '
+		exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+		printf "$1" >&3
+		IFS= read -r line <&3
+		set -- $line
+		echo "$2"
+	' "$port" "$req" 2>/dev/null
+}
+
+# header_of URL NAME: value of response header NAME from a HEAD-less GET
+# that is cut after 1 s (streams never end by themselves).
+header_of() {
+	curl -s -D - -o /dev/null --max-time 1 "$1" 2>/dev/null |
+		tr -d '\r' | sed -n "s/^$2: *//Ip" | head -n 1
+}

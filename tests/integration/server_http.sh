@@ -1,0 +1,116 @@
+#!/bin/bash
+# The HTTP API end to end: every endpoint and alias, HEAD, streamed bytes
+# equal what capture published, /metrics format, /events, auth, CORS.
+. "$(dirname "$0")/lib.sh"
+
+port=$(free_port) || exit 1
+mkdir -p "$TMP/frames"
+sample=$(ls "$ROOT"/tests/data/samples/*.jpg | head -n 1)
+cp "$sample" "$TMP/frames/only.jpg"
+size=$(stat -c %s "$sample")
+write_config "$TMP/a.conf" "$port" "workers = 2" "allow_origin = *" \
+	"[capture]" "source = files" "directory = $TMP/frames" "fps = 10" "idle_stop = 0"
+start_server "$TMP/a.conf" "$TMP/a.log" || exit 1
+
+# Viewer page.
+code=$(curl -s -o "$TMP/page" -w '%{http_code} %{content_type}' "$BASE/")
+check "GET / is the viewer page" [ "$code" = "200 text/html; charset=utf-8" ]
+check "viewer page streams with a plain <img>" grep -q '/stream' "$TMP/page"
+
+# Stream and its aliases.
+for path in /stream /video_feed '/?action=stream'; do
+	curl -s --max-time 1.5 -D "$TMP/h" -o "$TMP/s" "$BASE$path"
+	ct=$(tr -d '\r' <"$TMP/h" | sed -n 's/^Content-Type: *//Ip')
+	parts=$(grep -ac "Content-Length: $size" "$TMP/s")
+	check "$path is multipart/x-mixed-replace" grep -q 'multipart/x-mixed-replace' <<<"$ct"
+	check "$path delivered several whole parts ($parts)" [ "$parts" -ge 3 ]
+done
+check "stream responses are not cached" grep -qi '^Cache-Control: no-store' "$TMP/h"
+check "stream responses tell nginx not to buffer" grep -qi '^X-Accel-Buffering: no' "$TMP/h"
+check "stream responses are not chunked" bash -c "! grep -qi '^Transfer-Encoding' '$TMP/h'"
+check "CORS header from allow_origin" grep -qi '^Access-Control-Allow-Origin: \*' "$TMP/h"
+check "parts carry X-Timestamp" grep -aq 'X-Timestamp: [0-9]*\.[0-9]\{6\}' "$TMP/s"
+
+# The first part's bytes are exactly the published JPEG (full framing).
+curl -s --max-time 1.5 -o "$TMP/s" "$BASE/stream?framing=full"
+off=$(grep -obUaP '\r\n\r\n' "$TMP/s" | head -n 1 | cut -d: -f1)
+check "first streamed part equals the published frame" \
+	cmp -s <(tail -c +$((off + 5)) "$TMP/s" | head -c "$size") "$sample"
+
+# Snapshot and alias.
+for path in /snapshot '/?action=snapshot'; do
+	code=$(curl -s -o "$TMP/snap" -w '%{http_code} %{content_type}' "$BASE$path")
+	check "$path answers image/jpeg" [ "$code" = "200 image/jpeg" ]
+	check "$path is the published frame" cmp -s "$TMP/snap" "$sample"
+done
+
+# HEAD works wherever GET does, with the same Content-Length.
+for path in / /snapshot /status /healthz /metrics; do
+	get_len=$(curl -s -o /dev/null -w '%{size_download}' "$BASE$path")
+	head_out=$(curl -s -I "$BASE$path" | tr -d '\r')
+	head_code=$(head -n 1 <<<"$head_out" | cut -d' ' -f2)
+	head_len=$(sed -n 's/^Content-Length: *//Ip' <<<"$head_out")
+	check "HEAD $path: 200" [ "$head_code" = 200 ]
+	if [ "$path" != /metrics ] && [ "$path" != /status ]; then
+		check "HEAD $path: Content-Length $head_len = GET body $get_len" [ "$head_len" = "$get_len" ]
+	fi
+done
+check "HEAD /stream answers the stream headers" \
+	bash -c "curl -s -I --max-time 2 '$BASE/stream' | grep -qi multipart/x-mixed-replace"
+
+# /status has DESIGN.md's shape.
+st=$(curl -s "$BASE/status")
+for key in generation uptime_s clients capture pid state source width height fps_target fps frames error workers index frames_sent frames_skipped bytes; do
+	check "/status has \"$key\"" grep -q "\"$key\"" <<<"$st"
+done
+check "/status reports the files source" grep -q '"source": *"files"' <<<"$st"
+check "/status lists 2 workers" [ "$(grep -o '"index"' <<<"$st" | wc -l)" -eq 2 ]
+
+# /metrics: every sample line belongs to a family with HELP and TYPE;
+# counters end in _total; histogram buckets are cumulative.
+curl -s "$BASE/metrics" >"$TMP/m"
+check "/metrics is text/plain version 0.0.4" \
+	bash -c "curl -s -o /dev/null -w '%{content_type}' '$BASE/metrics' | grep -q 'version=0.0.4'"
+check "/metrics exposition format" awk '
+	/^# HELP / { help[$3] = 1; next }
+	/^# TYPE / { type[$3] = $4; if ($4 == "counter" && $3 !~ /_total$/) bad = bad " " $3; next }
+	/^#/ { next }
+	/^$/ { next }
+	{
+		name = $1; sub(/\{.*/, "", name)
+		fam = name
+		if (!(fam in type)) { sub(/_(bucket|sum|count)$/, "", fam) }
+		if (!(fam in type) || !(fam in help)) bad = bad " " name
+		if ($2 !~ /^[-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf|NaN)$/) bad = bad " value:" $0
+	}
+	END { if (bad != "") { print "bad metrics:" bad; exit 1 } }' "$TMP/m"
+check "/metrics has the frame age histogram" grep -q '^forkcast_frame_age_seconds_bucket{.*le="+Inf"' "$TMP/m"
+
+# /events delivers a status event every second.
+n=$(curl -s --max-time 2.6 "$BASE/events" | grep -c '^event: status')
+check "/events delivered $n status events in 2.6 s" [ "$n" -ge 2 ]
+check "/events is text/event-stream" \
+	bash -c "curl -s -o /dev/null --max-time 1 -w '%{content_type}' '$BASE/events' | grep -q text/event-stream"
+
+check "/healthz is 200" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ]
+check "unknown path is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/nope")" = 404 ]
+
+# Keep-alive: two requests on one connection.
+n=$(curl -s -v "$BASE/healthz" "$BASE/status" 2>&1 | grep -c 'Re-using existing connection\|Reusing existing')
+check "keep-alive reuses the connection" [ "$n" -ge 1 ]
+stop_server "$SERVER_PID"
+
+# Basic auth on every path but /healthz.
+port=$(free_port) || exit 1
+write_config "$TMP/b.conf" "$port" "workers = 1" "auth = alice:s3cret" \
+	"[capture]" "width = 320" "height = 240" "fps = 10"
+start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
+check "no credentials: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status")" = 401 ]
+check "401 asks for Basic" bash -c "curl -s -D - -o /dev/null '$BASE/' | grep -qi '^WWW-Authenticate: Basic'"
+check "wrong password: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:nope "$BASE/status")" = 401 ]
+check "right password: 200" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret "$BASE/status")" = 200 ]
+check "stream behind auth plays" bash -c "curl -s --max-time 1.5 -u alice:s3cret '$BASE/stream' | grep -acq 'image/jpeg'"
+check "/healthz needs no credentials" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ]
+stop_server "$SERVER_PID"
+
+finish
