@@ -106,9 +106,10 @@ struct fc_bus_header {
 	_Atomic uint64_t frames_encoded;
 	_Atomic int64_t last_publish_mono_ns;	/* for stall detection */
 	_Atomic uint64_t capture_restarts;	/* maintained by the supervisor */
-	uint8_t reserved[128];
+	uint8_t reserved[152];		/* pads the header to 512 bytes */
 };
 _Static_assert(sizeof(struct fc_bus_header) % 64 == 0, "header is cache aligned");
+_Static_assert(sizeof(struct fc_bus_header) == 512, "header layout");
 
 /* --- per-process handle --- */
 
@@ -164,6 +165,10 @@ int fc_bus_publish(struct fc_bus *bus, const void *data, size_t len,
  * Zero-copy variant: fc_bus_begin() returns the data area of the next slot
  * (capacity in *cap) with its seqcount made odd; the caller writes up to
  * *cap bytes and calls fc_bus_commit() with the length, or fc_bus_abort().
+ * fc_bus_begin() returns NULL with EBADF on a read-only bus.  commit returns
+ * 0, or -1 with EMSGSIZE (len > *cap: nothing published, counted as
+ * oversize), EINVAL (no begin pending) or EBADF.  For publish and commit,
+ * meta may be NULL (all-zero metadata).
  */
 void *fc_bus_begin(struct fc_bus *bus, size_t *cap);
 int fc_bus_commit(struct fc_bus *bus, size_t len, struct fc_frame_meta *meta);

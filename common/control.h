@@ -20,6 +20,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define FC_CTL_MAGIC UINT64_C(0x4c5254435453524b)	/* "KRSTCTRL" */

@@ -1,0 +1,1 @@
+test_bus_stress_DEPS := common/bus.c common/futex.c

@@ -1,0 +1,1 @@
+test_control_DEPS := common/control.c common/futex.c
