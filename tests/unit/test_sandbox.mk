@@ -1,0 +1,1 @@
+test_sandbox_DEPS := common/sandbox.c
