@@ -85,11 +85,18 @@ $(BUILD)/forkcast: $(SERVER_OBJ) $(COMMON_OBJ)
 $(BUILD)/forkcast-capture: $(CAPTURE_OBJ) $(COMMON_OBJ)
 	$(CAPTURE_LINK) $(LDSAN) -o $@ $^ $(LIBS) $(CAPTURE_LIBS)
 
-$(BUILD)/%.o: %.c
+# Objects are rebuilt when the flags change (e.g. libcamera appears).
+FLAGS_NOW = $(CC) $(CFLAGS_ALL) | $(CXX) $(CXXFLAGS_ALL)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/%.o: %.cpp
+$(BUILD)/%.o: %.cpp $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c -o $@ $<
 
@@ -118,6 +125,7 @@ TOOLS := $(sort $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c)))
 -include $(wildcard tests/tools/*.mk)
 define tool_rule
 $(BUILD)/tools/$(1): $(BUILD)/tests/tools/$(1).o $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_DEPS))
+	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDSAN) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))

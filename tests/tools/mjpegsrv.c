@@ -1,0 +1,462 @@
+/*
+ * mjpegsrv: a small MJPEG server for tests of the http source.
+ *
+ *   mjpegsrv --port P [--dir DIR | --count N] [--fps F] [--ts-base SEC]
+ *            [--mode normal|nolength|garbage|stall|oversize|notfound|
+ *                    notmultipart|refuse-after N] [--size WxH] [--save DIR]
+ *
+ * Listens on 127.0.0.1:P (P = 0: any free port) and prints
+ * "listening on 127.0.0.1:PORT" on stdout once it accepts connections, so a
+ * test can start it on port 0 and read the port back.  Each connection is
+ * served by a forked child (which dies with the server) as
+ * multipart/x-mixed-replace at F frames per second.
+ *
+ * Frames: the JPEG files of DIR (sorted, at most 64), or N small JPEGs
+ * generated with TurboJPEG (default 4, 160x120 or --size), cycled.
+ * --save DIR writes the frames as DIR/frame-N.jpg, so a test can compare
+ * relayed bytes with what was served.
+ *
+ * X-Timestamp: wall time, or SEC + n/1000 for the connection's n-th frame
+ * with --ts-base (so a test can check that a relay kept it).
+ *
+ * Modes:
+ *   normal        Content-Length + X-Timestamp per part, boundary=fcframe
+ *   nolength      no Content-Length (parts end at the next boundary);
+ *                 the header says boundary="--fcframe" (leading dashes)
+ *   garbage       junk between parts, every 3rd part corrupt (not a JPEG),
+ *                 every 5th part with a malformed header
+ *   stall         3 frames, then silence (the connection stays open)
+ *   oversize      every other part is 1 MiB of filler
+ *   notfound      answers 404
+ *   notmultipart  answers 200 with Content-Type: image/jpeg
+ *   refuse-after N  the server exits after sending N frames, so later
+ *                 connections are refused
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <turbojpeg.h>
+
+#define MAX_FRAMES 64
+
+enum mode {
+	M_NORMAL, M_NOLENGTH, M_GARBAGE, M_STALL, M_OVERSIZE, M_NOTFOUND,
+	M_NOTMULTIPART, M_REFUSE_AFTER,
+};
+
+struct frame {
+	unsigned char *data;
+	size_t len;
+};
+
+static struct frame frames[MAX_FRAMES];
+static int nframes;
+static enum mode mode = M_NORMAL;
+static int refuse_after;
+static double fps = 10;
+static long long ts_base = -1;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "mjpegsrv: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mjpegsrv --port P [--dir DIR | --count N] "
+	    "[--fps F] [--ts-base SEC] [--size WxH] [--save DIR]\n"
+	    "  [--mode normal|nolength|garbage|stall|oversize|notfound|"
+	    "notmultipart|refuse-after N]\n");
+	exit(2);
+}
+
+static void
+generate(int count, int w, int h)
+{
+	tjhandle tj = tjInitCompress();
+	unsigned char *rgb = malloc((size_t)w * h * 3);
+
+	if (tj == NULL || rgb == NULL) {
+		fprintf(stderr, "mjpegsrv: cannot set up TurboJPEG\n");
+		exit(1);
+	}
+	for (int f = 0; f < count && f < MAX_FRAMES; f++) {
+		unsigned long len = 0;
+		unsigned char *out = NULL;
+
+		/* A moving bar over a gradient: frames differ visibly. */
+		for (int y = 0; y < h; y++) {
+			for (int x = 0; x < w; x++) {
+				unsigned char *p = rgb + ((size_t)y * w + x) * 3;
+				bool bar = ((x + f * 16) % w) < 12;
+
+				p[0] = bar ? 255 : (unsigned char)(x * 255 / w);
+				p[1] = bar ? 255 : (unsigned char)(y * 255 / h);
+				p[2] = (unsigned char)(f * 40);
+			}
+		}
+		if (tjCompress2(tj, rgb, w, 0, h, TJPF_RGB, &out, &len,
+		    TJSAMP_420, 75, 0) != 0) {
+			fprintf(stderr, "mjpegsrv: %s\n", tjGetErrorStr2(tj));
+			exit(1);
+		}
+		frames[nframes].data = out;
+		frames[nframes].len = len;
+		nframes++;
+	}
+	free(rgb);
+	tjDestroy(tj);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+load_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *names[MAX_FRAMES];
+	int n = 0;
+
+	if (d == NULL)
+		die(dir);
+	while ((de = readdir(d)) != NULL && n < MAX_FRAMES) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 4 && (strcasecmp(de->d_name + l - 4, ".jpg") == 0 ||
+		    (l > 5 && strcasecmp(de->d_name + l - 5, ".jpeg") == 0)))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		FILE *fp;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		free(names[i]);
+		if ((fp = fopen(path, "rb")) == NULL || fstat(fileno(fp), &st))
+			die(path);
+		frames[nframes].len = (size_t)st.st_size;
+		frames[nframes].data = malloc(frames[nframes].len + 1);
+		if (frames[nframes].data == NULL || fread(frames[nframes].data,
+		    1, frames[nframes].len, fp) != frames[nframes].len)
+			die(path);
+		fclose(fp);
+		nframes++;
+	}
+	if (nframes == 0) {
+		fprintf(stderr, "mjpegsrv: no .jpg files in %s\n", dir);
+		exit(1);
+	}
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sleeps ms, returning -1 early when the client hung up. */
+static int
+wait_peer(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char junk[256];
+
+	if (poll(&pfd, 1, ms) > 0) {
+		ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+	}
+	return 0;
+}
+
+static void
+read_request(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	/* Up to the blank line, bounded in size and time. */
+	while (len < sizeof(buf) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 3000) <= 0)
+			return;
+		if ((n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) <= 0)
+			return;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n"))
+			return;
+	}
+}
+
+static void
+serve(int fd)
+{
+	static const char junk[] = "\r\nthis is not a boundary -- fcframe\r\n"
+	    "--fcfram\r\n\x01\x02\xff\xd8 garbage\r\n";
+	char hdr[256];
+	const char *boundary_param = "fcframe";
+	unsigned char *filler = NULL;
+	size_t filler_len = 1 << 20;
+	long n = 0;
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	read_request(fd);
+	if (mode == M_NOTFOUND) {
+		static const char r[] = "HTTP/1.1 404 Not Found\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+		write_all(fd, r, sizeof(r) - 1);
+		return;
+	}
+	if (mode == M_NOTMULTIPART) {
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: "
+		    "image/jpeg\r\nContent-Length: %zu\r\n\r\n", frames[0].len);
+		write_all(fd, hdr, strlen(hdr));
+		write_all(fd, frames[0].data, frames[0].len);
+		return;
+	}
+	if (mode == M_NOLENGTH)
+		boundary_param = "\"--fcframe\"";
+	snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "multipart/x-mixed-replace; boundary=%s\r\nCache-Control: no-store"
+	    "\r\nConnection: close\r\n\r\n", boundary_param);
+	if (write_all(fd, hdr, strlen(hdr)) < 0)
+		return;
+	if (mode == M_OVERSIZE) {
+		if ((filler = malloc(filler_len)) == NULL)
+			return;
+		memset(filler, 'x', filler_len);
+	}
+
+	for (;; n++) {
+		const struct frame *fr = &frames[n % nframes];
+		const unsigned char *body = fr->data;
+		size_t blen = fr->len;
+		char ts[64];
+		struct timespec now;
+		int hl;
+
+		if (mode == M_STALL && n >= 3) {
+			if (wait_peer(fd, 1000) < 0)
+				break;
+			continue;
+		}
+		if (mode == M_OVERSIZE && n % 2 == 1) {
+			body = filler;
+			blen = filler_len;
+		}
+		if (mode == M_GARBAGE && n % 3 == 2) {
+			body = (const unsigned char *)"this is not a jpeg";
+			blen = 18;
+		}
+		if (ts_base >= 0) {
+			snprintf(ts, sizeof(ts), "%lld.%06ld", ts_base + n / 1000,
+			    (n % 1000) * 1000);
+		} else {
+			clock_gettime(CLOCK_REALTIME, &now);
+			snprintf(ts, sizeof(ts), "%lld.%06ld",
+			    (long long)now.tv_sec, now.tv_nsec / 1000);
+		}
+		if (mode == M_NOLENGTH)
+			hl = snprintf(hdr, sizeof(hdr), "--fcframe\r\n"
+			    "Content-Type: image/jpeg\r\nX-Timestamp: %s\r\n\r\n",
+			    ts);
+		else if (mode == M_GARBAGE && n % 5 == 4)
+			hl = snprintf(hdr, sizeof(hdr), "--fcframe\r\n"
+			    "Content-Type image/jpeg\r\n\r\n");
+		else
+			hl = snprintf(hdr, sizeof(hdr), "--fcframe\r\n"
+			    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n"
+			    "X-Timestamp: %s\r\n\r\n", blen, ts);
+		if (mode == M_GARBAGE && write_all(fd, junk, sizeof(junk) - 1))
+			break;
+		if (write_all(fd, hdr, (size_t)hl) < 0 ||
+		    write_all(fd, body, blen) < 0 ||
+		    write_all(fd, "\r\n", 2) < 0)
+			break;
+		if (mode == M_REFUSE_AFTER && n + 1 >= refuse_after) {
+			/* Take the whole server down: the next connect is
+			 * refused. */
+			kill(getppid(), SIGTERM);
+			break;
+		}
+		if (wait_peer(fd, (int)(1000 / fps)) < 0)
+			break;
+	}
+	free(filler);
+}
+
+static void
+reap(int sig)
+{
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	const char *dir = NULL, *save = NULL;
+	int port = -1, count = 4, w = 160, h = 120, lfd, one = 1;
+	struct sigaction sa;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (v == NULL)
+			usage();
+		i++;
+		if (strcmp(a, "--port") == 0)
+			port = atoi(v);
+		else if (strcmp(a, "--dir") == 0)
+			dir = v;
+		else if (strcmp(a, "--save") == 0)
+			save = v;
+		else if (strcmp(a, "--count") == 0)
+			count = atoi(v);
+		else if (strcmp(a, "--fps") == 0)
+			fps = atof(v);
+		else if (strcmp(a, "--ts-base") == 0)
+			ts_base = atoll(v);
+		else if (strcmp(a, "--size") == 0) {
+			if (sscanf(v, "%dx%d", &w, &h) != 2 || w < 8 || h < 8 ||
+			    w > 4096 || h > 4096)
+				usage();
+		} else if (strcmp(a, "--mode") == 0) {
+			if (strcmp(v, "normal") == 0)
+				mode = M_NORMAL;
+			else if (strcmp(v, "nolength") == 0)
+				mode = M_NOLENGTH;
+			else if (strcmp(v, "garbage") == 0)
+				mode = M_GARBAGE;
+			else if (strcmp(v, "stall") == 0)
+				mode = M_STALL;
+			else if (strcmp(v, "oversize") == 0)
+				mode = M_OVERSIZE;
+			else if (strcmp(v, "notfound") == 0)
+				mode = M_NOTFOUND;
+			else if (strcmp(v, "notmultipart") == 0)
+				mode = M_NOTMULTIPART;
+			else if (strcmp(v, "refuse-after") == 0 && i + 1 < argc) {
+				mode = M_REFUSE_AFTER;
+				refuse_after = atoi(argv[++i]);
+				if (refuse_after < 1)
+					usage();
+			} else
+				usage();
+		} else
+			usage();
+	}
+	if (port < 0 || port > 65535 || fps <= 0 || fps > 1000 || count < 1)
+		usage();
+	if (dir != NULL)
+		load_dir(dir);
+	else
+		generate(count, w, h);
+	for (int i = 0; save != NULL && i < nframes; i++) {
+		char path[4096];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/frame-%d.jpg", save, i);
+		if ((fp = fopen(path, "wb")) == NULL ||
+		    fwrite(frames[i].data, 1, frames[i].len, fp) !=
+		    frames[i].len || fclose(fp) != 0)
+			die(path);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = reap;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		die("bind");
+	if (listen(lfd, 64) < 0)
+		die("listen");
+	if (getsockname(lfd, (struct sockaddr *)&sin, &sl) < 0)
+		die("getsockname");
+	printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
+	fflush(stdout);
+
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t pid;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		if ((pid = fork()) < 0)
+			die("fork");
+		if (pid == 0) {
+			/* Die with the server, so a test that kills the
+			 * server by pid leaves no stray children. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() == 1)
+				_exit(0);
+			close(lfd);
+			serve(fd);
+			close(fd);
+			_exit(0);
+		}
+		close(fd);
+	}
+}

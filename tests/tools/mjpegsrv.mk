@@ -1,0 +1,1 @@
+mjpegsrv_DEPS :=

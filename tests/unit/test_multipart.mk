@@ -1,0 +1,1 @@
+test_multipart_DEPS := capture/multipart.c
