@@ -1,0 +1,867 @@
+/*
+ * fcclient: a streaming test client for forkcast (and any MJPEG server).
+ *
+ *   fcclient --url http://127.0.0.1:PORT/stream [--clients N] [--seconds S]
+ *            [--slow-clients M --slow-rate BYTES_PER_S [--slow-rcvbuf BYTES]]
+ *            [--framing full|advance]
+ *            [--header 'Name: value']... [--expect-frames MIN]
+ *   fcclient --snapshot http://127.0.0.1:PORT/snapshot --out FILE
+ *
+ * Streaming mode opens N connections from one epoll loop (non-blocking,
+ * level-triggered), parses each multipart/x-mixed-replace response
+ * incrementally (tests/tools/lib/mpparse.c), checks that every part is a
+ * whole JPEG, and measures per-client frame rates and frame latency
+ * (arrival time, CLOCK_REALTIME, minus the part's X-Timestamp).  M of the N
+ * clients read at most R bytes/s through a small receive buffer: they show
+ * how old a slow viewer's pictures are.  After S seconds it prints one JSON
+ * line and exits 0 when every client got at least MIN frames and no part
+ * was broken, 1 otherwise (2 on bad usage).
+ *
+ * Snapshot mode fetches one URL, writes the body to FILE and prints a JSON
+ * line; it exits 0 for a 200 whose body is a whole JPEG.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "lib/mpparse.h"
+
+#define MAX_CLIENTS 100000
+#define MAX_HEADERS 16
+#define MAX_SAMPLES (4u << 20)		/* latency samples kept per kind */
+#define READ_BUF (256 * 1024)
+#define SLOW_TICK_MS 10
+
+enum cstate { C_CONNECTING, C_SENDING, C_READING, C_DONE };
+
+struct client {
+	int fd;
+	bool slow;
+	enum cstate state;
+	bool failed;
+	bool closed;			/* the server ended the stream */
+	bool checked;			/* response status/type verified */
+	const char *why;		/* first error */
+	size_t sent;			/* request bytes written */
+	uint64_t frames, bad;
+	int64_t t_response_ns;		/* response header complete (mono) */
+	int64_t t_end_ns;		/* stream ended or the run did */
+	double allowance;		/* slow: bytes it may read now */
+	struct mp_parser mp;
+};
+
+struct samples {
+	float *v;			/* milliseconds */
+	size_t n, cap;
+};
+
+static struct opts {
+	char host[256];
+	char port[16];
+	char path[2048];
+	int clients;
+	int seconds;
+	int slow_clients;
+	double slow_rate;
+	int slow_rcvbuf;
+	const char *framing;
+	const char *headers[MAX_HEADERS];
+	int nheaders;
+	uint64_t expect_frames;
+	const char *snapshot;
+	const char *out;
+} o = { .clients = 1, .seconds = 5, .expect_frames = 1,
+    /* Small: bytes queued in our own receive buffer would count as
+     * server-side staleness in slow_age_ms. */
+    .slow_rcvbuf = 4096 };
+
+static struct samples lat_fast, lat_slow;
+static char request[8192];
+static size_t request_len;
+static unsigned char rbuf[READ_BUF];
+
+static int64_t
+now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: fcclient --url http://HOST:PORT/PATH [--clients N] "
+	    "[--seconds S]\n"
+	    "         [--slow-clients M --slow-rate BYTES_PER_S "
+	    "[--slow-rcvbuf BYTES]]\n"
+	    "         [--framing full|advance]\n"
+	    "         [--header 'Name: value']... [--expect-frames MIN]\n"
+	    "       fcclient --snapshot http://HOST:PORT/PATH --out FILE\n");
+	exit(2);
+}
+
+static long
+num_arg(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "fcclient: bad number: %s\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+/* http://HOST[:PORT][/PATH], HOST an address or name, [v6] allowed. */
+static void
+parse_url(const char *url)
+{
+	const char *p, *h, *hend, *path;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) != 0)
+		goto bad;
+	h = url + 7;
+	path = strchr(h, '/');
+	if (path == NULL)
+		path = h + strlen(h);
+	if (*h == '[') {
+		if ((hend = memchr(h, ']', (size_t)(path - h))) == NULL)
+			goto bad;
+		h++;
+		p = hend + 1;
+	} else {
+		hend = memchr(h, ':', (size_t)(path - h));
+		if (hend == NULL)
+			hend = path;
+		p = hend;
+	}
+	n = (size_t)(hend - h);
+	if (n == 0 || n >= sizeof(o.host))
+		goto bad;
+	memcpy(o.host, h, n);
+	o.host[n] = '\0';
+	if (*p == ':') {
+		n = (size_t)(path - p - 1);
+		if (n == 0 || n >= sizeof(o.port))
+			goto bad;
+		memcpy(o.port, p + 1, n);
+		o.port[n] = '\0';
+	} else if (p == path) {
+		strcpy(o.port, "80");
+	} else
+		goto bad;
+	snprintf(o.path, sizeof(o.path), "%s", *path ? path : "/");
+	return;
+bad:
+	fprintf(stderr, "fcclient: bad URL (want http://HOST:PORT/PATH): %s\n",
+	    url);
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	const char *url = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(a, "--url") == 0)
+			url = argv[++i];
+		else if (strcmp(a, "--clients") == 0)
+			o.clients = (int)num_arg(argv[++i], 1, MAX_CLIENTS);
+		else if (strcmp(a, "--seconds") == 0)
+			o.seconds = (int)num_arg(argv[++i], 1, 3600);
+		else if (strcmp(a, "--slow-clients") == 0)
+			o.slow_clients = (int)num_arg(argv[++i], 0, MAX_CLIENTS);
+		else if (strcmp(a, "--slow-rate") == 0)
+			o.slow_rate = (double)num_arg(argv[++i], 1,
+			    1000000000);
+		else if (strcmp(a, "--slow-rcvbuf") == 0)
+			o.slow_rcvbuf = (int)num_arg(argv[++i], 1024, 1 << 24);
+		else if (strcmp(a, "--framing") == 0) {
+			o.framing = argv[++i];
+			if (strcmp(o.framing, "full") != 0 &&
+			    strcmp(o.framing, "advance") != 0)
+				usage();
+		} else if (strcmp(a, "--header") == 0) {
+			const char *hv = argv[++i];
+
+			if (o.nheaders >= MAX_HEADERS ||
+			    strpbrk(hv, "\r\n") != NULL ||
+			    strchr(hv, ':') == NULL || *hv == ':')
+				usage();
+			o.headers[o.nheaders++] = hv;
+		} else if (strcmp(a, "--expect-frames") == 0)
+			o.expect_frames = (uint64_t)num_arg(argv[++i], 0,
+			    1000000000);
+		else if (strcmp(a, "--snapshot") == 0)
+			o.snapshot = url = argv[++i];
+		else if (strcmp(a, "--out") == 0)
+			o.out = argv[++i];
+		else
+			usage();
+	}
+	if (url == NULL || (o.snapshot != NULL && o.out == NULL))
+		usage();
+	if (o.slow_clients > o.clients ||
+	    (o.slow_clients > 0 && o.slow_rate <= 0)) {
+		fprintf(stderr, "fcclient: --slow-clients needs --slow-rate "
+		    "and at most --clients\n");
+		exit(2);
+	}
+	parse_url(url);
+}
+
+static void
+build_request(void)
+{
+	char host[300];
+	int n, i;
+
+	/* A v6 literal goes back into brackets in the Host header. */
+	snprintf(host, sizeof(host), strchr(o.host, ':') ? "[%s]:%s" : "%s:%s",
+	    o.host, o.port);
+	n = snprintf(request, sizeof(request), "GET %s%s%s%s HTTP/1.1\r\n"
+	    "Host: %s\r\nUser-Agent: fcclient/1\r\nAccept: */*\r\n", o.path,
+	    o.framing ? (strchr(o.path, '?') ? "&" : "?") : "",
+	    o.framing ? "framing=" : "", o.framing ? o.framing : "", host);
+	for (i = 0; i < o.nheaders && n > 0 && (size_t)n < sizeof(request);
+	    i++)
+		n += snprintf(request + n, sizeof(request) - (size_t)n,
+		    "%s\r\n", o.headers[i]);
+	if (n > 0 && (size_t)n < sizeof(request))
+		n += snprintf(request + n, sizeof(request) - (size_t)n, "\r\n");
+	if (n <= 0 || (size_t)n >= sizeof(request)) {
+		fprintf(stderr, "fcclient: request too long\n");
+		exit(2);
+	}
+	request_len = (size_t)n;
+}
+
+static struct addrinfo *
+resolve(void)
+{
+	struct addrinfo hints, *ai;
+	int err;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((err = getaddrinfo(o.host, o.port, &hints, &ai)) != 0) {
+		fprintf(stderr, "fcclient: %s: %s\n", o.host, gai_strerror(err));
+		exit(2);
+	}
+	return ai;
+}
+
+static void
+raise_nofile(int need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need) {
+		fprintf(stderr, "fcclient: RLIMIT_NOFILE %llu is below the %d "
+		    "descriptors needed\n", (unsigned long long)rl.rlim_cur,
+		    need);
+		exit(2);
+	}
+}
+
+static void
+sample_add(struct samples *s, double ms)
+{
+	float *v;
+	size_t cap;
+
+	if (s->n == s->cap) {
+		if (s->cap >= MAX_SAMPLES)
+			return;
+		cap = s->cap ? s->cap * 2 : 4096;
+		if ((v = realloc(s->v, cap * sizeof(*v))) == NULL)
+			return;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (float)ms;
+}
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static double
+pct_f(const float *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	return v[(k > n ? n : k) - 1];
+}
+
+static double
+pct_d(const double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (k < 1)
+		k = 1;
+	return v[(k > n ? n : k) - 1];
+}
+
+static void
+client_fail(struct client *c, const char *why)
+{
+	if (!c->failed) {
+		c->failed = true;
+		c->why = why;
+	}
+}
+
+static void
+client_end(struct client *c, int ep)
+{
+	if (c->fd != -1) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->state != C_DONE) {
+		c->state = C_DONE;
+		c->t_end_ns = now_ns(CLOCK_MONOTONIC);
+	}
+}
+
+static int
+on_part(void *arg, const struct mp_part *part)
+{
+	struct client *c = arg;
+	int64_t now_us;
+
+	c->frames++;
+	if (!part->jpeg_ok)
+		c->bad++;
+	if (part->has_ts) {
+		now_us = now_ns(CLOCK_REALTIME) / 1000;
+		sample_add(c->slow ? &lat_slow : &lat_fast,
+		    (double)(now_us - part->ts_us) / 1000.0);
+	}
+	return 0;
+}
+
+/* Feeds received bytes; false when the client is finished. */
+static bool
+client_data(struct client *c, const unsigned char *p, size_t n)
+{
+	enum mp_result r = mp_feed(&c->mp, p, n);
+
+	if (c->mp.headers_done && !c->checked) {
+		c->checked = true;
+		c->t_response_ns = now_ns(CLOCK_MONOTONIC);
+		if (c->mp.status != 200) {
+			client_fail(c, "HTTP status not 200");
+			return false;
+		}
+		if (!c->mp.multipart) {
+			client_fail(c, "response is not multipart");
+			return false;
+		}
+	}
+	if (r == MP_ERROR) {
+		client_fail(c, c->mp.error);
+		return false;
+	}
+	if (r == MP_DONE) {
+		c->closed = true;
+		return false;
+	}
+	return true;
+}
+
+/* Reads once (at most max bytes); false when the client is finished. */
+static bool
+client_read(struct client *c, size_t max)
+{
+	ssize_t n;
+
+	if (max > sizeof(rbuf))
+		max = sizeof(rbuf);
+	n = recv(c->fd, rbuf, max, 0);
+	if (n > 0) {
+		if (c->slow)
+			c->allowance -= (double)n;
+		return client_data(c, rbuf, (size_t)n);
+	}
+	if (n == 0) {
+		if (mp_eof(&c->mp) == MP_ERROR)
+			client_fail(c, c->mp.error);
+		else if (!c->checked)
+			client_fail(c, "closed before the response");
+		else
+			c->closed = true;
+		return false;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return true;
+	client_fail(c, "recv failed");
+	return false;
+}
+
+/* Connect finished or socket writable: send (the rest of) the request. */
+static bool
+client_send(struct client *c, int ep)
+{
+	struct epoll_event ev;
+	socklen_t len = sizeof(int);
+	ssize_t n;
+	int err = 0;
+
+	if (c->state == C_CONNECTING) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err != 0) {
+			client_fail(c, "connect failed");
+			return false;
+		}
+		c->state = C_SENDING;
+	}
+	n = send(c->fd, request + c->sent, request_len - c->sent,
+	    MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return true;
+		client_fail(c, "send failed");
+		return false;
+	}
+	c->sent += (size_t)n;
+	if (c->sent < request_len)
+		return true;
+	c->state = C_READING;
+	/* Slow clients are read by the pacing tick, not by readiness (and
+	 * out of epoll altogether: EPOLLHUP/EPOLLERR cannot be masked and
+	 * would spin the loop until the tick notices). */
+	if (c->slow)
+		return epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL) == 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+}
+
+static bool
+client_connect(struct client *c, int ep, const struct addrinfo *ai)
+{
+	struct epoll_event ev;
+	int one = 1, rcv = o.slow_rcvbuf;
+
+	c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (c->fd == -1) {
+		client_fail(c, "socket failed");
+		return false;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Before connect, so the window is small from the handshake on. */
+	if (c->slow)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+	    errno != EINPROGRESS) {
+		client_fail(c, "connect failed");
+		return false;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.ptr = c;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		client_fail(c, "epoll_ctl failed");
+		return false;
+	}
+	return true;
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+print_ms(const char *key, const struct samples *s, double p)
+{
+	if (s->n == 0)
+		printf(",\"%s\":null", key);
+	else
+		printf(",\"%s\":%.2f", key, pct_f(s->v, s->n, p));
+}
+
+static int
+report(struct client *cl, int n, double elapsed_s)
+{
+	double *fps_fast, *fps_slow;
+	size_t nf = 0, ns = 0;
+	uint64_t frames = 0, bad = 0, bytes = 0;
+	int ok = 0, failed = 0, closed = 0, i, k, nreasons = 0;
+	const char *first_error = NULL, *reasons[16];
+	int reason_count[16];
+
+	fps_fast = calloc((size_t)n, sizeof(double));
+	fps_slow = calloc((size_t)n, sizeof(double));
+	if (fps_fast == NULL || fps_slow == NULL) {
+		fprintf(stderr, "fcclient: out of memory\n");
+		exit(1);
+	}
+	for (i = 0; i < n; i++) {
+		struct client *c = &cl[i];
+		double win = 0, fps = 0;
+
+		if (c->t_response_ns > 0 && c->t_end_ns > c->t_response_ns)
+			win = (double)(c->t_end_ns - c->t_response_ns) / 1e9;
+		if (win > 0.1)
+			fps = (double)c->frames / win;
+		if (c->slow)
+			fps_slow[ns++] = fps;
+		else
+			fps_fast[nf++] = fps;
+		frames += c->frames;
+		bad += c->bad;
+		bytes += c->mp.bytes;
+		closed += c->closed;
+		if (!c->failed && c->bad > 0)
+			client_fail(c, "part is not a whole JPEG");
+		if (!c->failed && c->frames < o.expect_frames)
+			client_fail(c, "too few frames");
+		if (c->failed) {
+			failed++;
+			if (first_error == NULL)
+				first_error = c->why;
+			/* Reasons are static strings: count them by address. */
+			for (k = 0; k < nreasons && reasons[k] != c->why; k++)
+				;
+			if (k == nreasons && nreasons < 16) {
+				reasons[nreasons] = c->why;
+				reason_count[nreasons++] = 0;
+			}
+			if (k < nreasons)
+				reason_count[k]++;
+		} else
+			ok++;
+	}
+	/* qsort() with a NULL array is undefined even for 0 elements. */
+	if (nf > 0)
+		qsort(fps_fast, nf, sizeof(double), cmp_double);
+	if (ns > 0)
+		qsort(fps_slow, ns, sizeof(double), cmp_double);
+	if (lat_fast.n > 0)
+		qsort(lat_fast.v, lat_fast.n, sizeof(float), cmp_float);
+	if (lat_slow.n > 0)
+		qsort(lat_slow.v, lat_slow.n, sizeof(float), cmp_float);
+
+	printf("{\"clients\":%d,\"ok\":%d,\"failed\":%d,\"closed\":%d,"
+	    "\"seconds\":%.2f,\"frames_total\":%llu,\"bad_frames\":%llu,"
+	    "\"bytes_total\":%llu,\"fps_min\":%.2f,\"fps_p50\":%.2f,"
+	    "\"fps_max\":%.2f,\"mbytes_per_s\":%.3f", n, ok, failed, closed,
+	    elapsed_s, (unsigned long long)frames, (unsigned long long)bad,
+	    (unsigned long long)bytes, nf ? fps_fast[0] : 0.0,
+	    pct_d(fps_fast, nf, 50), nf ? fps_fast[nf - 1] : 0.0,
+	    elapsed_s > 0 ? (double)bytes / elapsed_s / 1e6 : 0.0);
+	print_ms("latency_ms_p50", &lat_fast, 50);
+	print_ms("latency_ms_p99", &lat_fast, 99);
+	print_ms("latency_ms_max", &lat_fast, 100);
+	printf(",\"latency_samples\":%zu,\"slow_clients\":%d,"
+	    "\"slow_fps_p50\":%.2f", lat_fast.n, o.slow_clients,
+	    pct_d(fps_slow, ns, 50));
+	print_ms("slow_age_ms_p50", &lat_slow, 50);
+	print_ms("slow_age_ms_max", &lat_slow, 100);
+	printf(",\"first_error\":");
+	if (first_error != NULL)
+		json_string(first_error);
+	else
+		printf("null");
+	printf(",\"errors\":{");
+	for (k = 0; k < nreasons; k++) {
+		printf("%s", k ? "," : "");
+		json_string(reasons[k]);
+		printf(":%d", reason_count[k]);
+	}
+	printf("}}\n");
+	fflush(stdout);
+	free(fps_fast);
+	free(fps_slow);
+	return failed == 0 && bad == 0 ? 0 : 1;
+}
+
+/* Gives each slow client its byte allowance and lets it read. */
+static int
+slow_tick(struct client *cl, int n, int ep, double dt)
+{
+	int i, active = 0;
+
+	for (i = 0; i < n; i++) {
+		struct client *c = &cl[i];
+		double burst = o.slow_rate / 5;	/* 200 ms worth */
+
+		if (!c->slow || c->state != C_READING)
+			continue;
+		c->allowance += o.slow_rate * dt;
+		if (c->allowance > (burst > 1 ? burst : 1))
+			c->allowance = burst > 1 ? burst : 1;
+		while (c->allowance >= 1 && c->state == C_READING) {
+			double before = c->allowance;
+
+			if (!client_read(c, (size_t)c->allowance)) {
+				client_end(c, ep);
+				break;
+			}
+			if (c->allowance == before)
+				break;		/* nothing to read now */
+		}
+		active++;
+	}
+	return active;
+}
+
+static int
+run_stream(void)
+{
+	struct epoll_event evs[512];
+	struct addrinfo *ai = resolve();
+	struct client *cl;
+	int64_t start, deadline, now, last_tick;
+	int ep, i, k, nev, active, timeout;
+
+	build_request();
+	raise_nofile(o.clients + 64);
+	if ((cl = calloc((size_t)o.clients, sizeof(*cl))) == NULL) {
+		fprintf(stderr, "fcclient: out of memory\n");
+		return 1;
+	}
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		perror("fcclient: epoll_create1");
+		return 1;
+	}
+	start = now_ns(CLOCK_MONOTONIC);
+	deadline = start + (int64_t)o.seconds * 1000000000;
+	last_tick = start;
+	for (i = 0; i < o.clients; i++) {
+		struct client *c = &cl[i];
+
+		c->fd = -1;
+		/* Spread slow clients over the range (every k-th). */
+		c->slow = o.slow_clients > 0 &&
+		    (long)i * o.slow_clients / o.clients !=
+		    (long)(i + 1) * o.slow_clients / o.clients;
+		mp_init(&c->mp);
+		c->mp.on_part = on_part;
+		c->mp.arg = c;
+		if (!client_connect(c, ep, ai))
+			client_end(c, ep);
+	}
+	freeaddrinfo(ai);
+
+	for (;;) {
+		now = now_ns(CLOCK_MONOTONIC);
+		if (now >= deadline)
+			break;
+		timeout = (int)((deadline - now + 999999) / 1000000);
+		if (o.slow_clients > 0 && timeout > SLOW_TICK_MS)
+			timeout = SLOW_TICK_MS;
+		nev = epoll_wait(ep, evs, 512, timeout);
+		if (nev < 0 && errno != EINTR) {
+			perror("fcclient: epoll_wait");
+			break;
+		}
+		for (k = 0; k < nev; k++) {
+			struct client *c = evs[k].data.ptr;
+			bool alive = true;
+
+			if (c->state == C_DONE)
+				continue;
+			if (c->state == C_CONNECTING ||
+			    c->state == C_SENDING)
+				alive = client_send(c, ep);
+			else if (!c->slow)
+				alive = client_read(c, sizeof(rbuf));
+			if (!alive)
+				client_end(c, ep);
+		}
+		if (o.slow_clients > 0) {
+			now = now_ns(CLOCK_MONOTONIC);
+			slow_tick(cl, o.clients, ep,
+			    (double)(now - last_tick) / 1e9);
+			last_tick = now;
+		}
+		for (active = 0, i = 0; i < o.clients; i++)
+			active += cl[i].state != C_DONE;
+		if (active == 0)
+			break;
+	}
+	now = now_ns(CLOCK_MONOTONIC);
+	for (i = 0; i < o.clients; i++) {
+		if (cl[i].state == C_CONNECTING)
+			client_fail(&cl[i], "not connected before the deadline");
+		else if (cl[i].state != C_DONE && !cl[i].checked)
+			client_fail(&cl[i], "no response before the deadline");
+		client_end(&cl[i], ep);
+	}
+	close(ep);
+	k = report(cl, o.clients, (double)(now - start) / 1e9);
+	free(cl);
+	free(lat_fast.v);
+	free(lat_slow.v);
+	return k;
+}
+
+/* --- snapshot mode --- */
+
+struct snap {
+	FILE *f;
+	uint64_t len;
+	unsigned char first[2], last[2];
+};
+
+static int
+snap_body(void *arg, const void *data, size_t len)
+{
+	struct snap *s = arg;
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len && s->len + i < 2; i++)
+		s->first[s->len + i] = p[i];
+	for (i = len > 2 ? len - 2 : 0; i < len; i++) {
+		s->last[0] = s->last[1];
+		s->last[1] = p[i];
+	}
+	s->len += len;
+	return fwrite(data, 1, len, s->f) == len ? 0 : -1;
+}
+
+static int
+run_snapshot(void)
+{
+	struct addrinfo *ai = resolve();
+	struct timeval tv = { 10, 0 };
+	struct mp_parser mp;
+	struct snap s;
+	enum mp_result r = MP_OK;
+	ssize_t n;
+	size_t sent = 0;
+	bool jpeg;
+	int fd;
+
+	build_request();
+	memset(&s, 0, sizeof(s));
+	if ((s.f = fopen(o.out, "wb")) == NULL) {
+		perror(o.out);
+		return 1;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+	if (fd == -1 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		perror("fcclient: connect");
+		return 1;
+	}
+	freeaddrinfo(ai);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (sent < request_len) {
+		n = send(fd, request + sent, request_len - sent, MSG_NOSIGNAL);
+		if (n <= 0) {
+			perror("fcclient: send");
+			return 1;
+		}
+		sent += (size_t)n;
+	}
+	mp_init(&mp);
+	mp.on_body = snap_body;
+	mp.arg = &s;
+	while (r == MP_OK) {
+		n = recv(fd, rbuf, sizeof(rbuf), 0);
+		if (n < 0) {
+			perror("fcclient: recv");
+			break;
+		}
+		r = n == 0 ? mp_eof(&mp) : mp_feed(&mp, rbuf, (size_t)n);
+		if (n == 0 && r == MP_OK)
+			r = MP_ERROR;
+		if (mp.multipart) {
+			r = MP_ERROR;	/* a stream, not a snapshot */
+			break;
+		}
+	}
+	close(fd);
+	if (fclose(s.f) != 0)
+		r = MP_ERROR;
+	jpeg = s.len >= 4 && s.first[0] == 0xff && s.first[1] == 0xd8 &&
+	    s.last[0] == 0xff && s.last[1] == 0xd9;
+	printf("{\"status\":%d,\"bytes\":%llu,\"jpeg_ok\":%s,\"complete\":%s}\n",
+	    mp.status, (unsigned long long)s.len, jpeg ? "true" : "false",
+	    r == MP_DONE ? "true" : "false");
+	return r == MP_DONE && mp.status == 200 && jpeg ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(argc, argv);
+	return o.snapshot != NULL ? run_snapshot() : run_stream();
+}

@@ -1,0 +1,1 @@
+test_fcclient_parse_DEPS := tests/tools/lib/mpparse.c
