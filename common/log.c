@@ -1,5 +1,4 @@
 /* forkcast logging; see log.h. */
-#define _GNU_SOURCE
 #include "log.h"
 
 #include <errno.h>
