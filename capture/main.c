@@ -1,0 +1,215 @@
+/*
+ * forkcast-capture: the capture process.
+ *
+ *   forkcast-capture [-c FILE] [--bus-fd N --ctl-fd M] [--frames N]
+ *                    [--dump DIR]
+ *
+ * Under the supervisor: it execs us with the frame bus and control region
+ * memfds it created (--bus-fd, --ctl-fd); we attach to them and exit when
+ * the supervisor dies (PR_SET_PDEATHSIG).  Standalone (no --bus-fd, for
+ * trying a source and for tests): we create our own bus and control region
+ * and print "bus fd N ctl fd M" on stdout.  --frames N stops after N
+ * published frames; --dump DIR writes every published frame to DIR (see
+ * capture.h); on exit a standalone run prints its counters as one line of
+ * key=value pairs.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT or --frames, FC_EXIT_CONFIG (2) for
+ * a bad configuration, bad arguments or unusable descriptors (the
+ * supervisor does not respawn us for those), 1 otherwise.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "../common/bus.h"
+#include "../common/config.h"
+#include "../common/control.h"
+#include "../common/log.h"
+#include "capture.h"
+#include "source.h"
+
+static const char *const state_names[] = {
+	"starting", "running", "paused", "failing", "stopped",
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: forkcast-capture [-c FILE] [--bus-fd N "
+	    "--ctl-fd M] [--frames N] [--dump DIR]\n");
+	exit(FC_EXIT_CONFIG);
+}
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	fc_capture_request_stop();
+}
+
+/* Parses a non-negative decimal number; -1 on anything else. */
+static long long
+parse_num(const char *s, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
+		return -1;
+	return v;
+}
+
+static void
+print_summary(const struct fc_bus *bus)
+{
+	const struct fc_bus_header *h = bus->hdr;
+	struct fc_bus_info info;
+
+	fc_bus_get_info(bus, &info);
+	printf("frames_captured=%" PRIu64 " frames_published=%" PRIu64
+	    " dropped_broken=%" PRIu64 " dropped_oversize=%" PRIu64
+	    " dropped_same=%" PRIu64 " frames_encoded=%" PRIu64
+	    " encode_ns_last=%" PRIu64 " encode_ns_total=%" PRIu64
+	    " fps_milli=%u source=%s width=%u height=%u state=%s\n",
+	    atomic_load(&h->frames_captured),
+	    atomic_load(&h->frames_published),
+	    atomic_load(&h->frames_dropped_broken),
+	    atomic_load(&h->frames_dropped_oversize),
+	    atomic_load(&h->frames_dropped_same),
+	    atomic_load(&h->frames_encoded),
+	    atomic_load(&h->encode_ns_last),
+	    atomic_load(&h->encode_ns_total),
+	    atomic_load(&h->fps_milli), info.source, info.width, info.height,
+	    info.state < 5 ? state_names[info.state] : "?");
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "bus-fd", required_argument, NULL, 'b' },
+		{ "ctl-fd", required_argument, NULL, 't' },
+		{ "frames", required_argument, NULL, 'f' },
+		{ "dump", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fc_capture_opts opts;
+	struct fc_config *cfg;
+	struct fc_bus *bus = NULL;
+	struct fc_ctl *ctl = NULL;
+	struct sigaction sa;
+	const char *path = NULL;
+	long long bus_fd = -1, ctl_fd = -1, n;
+	int ch, rc = 1;
+
+	fc_log_init("capture", FC_LOG_INFO);
+	memset(&opts, 0, sizeof(opts));
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'b':
+			if ((bus_fd = parse_num(optarg, INT_MAX)) < 0)
+				usage();
+			break;
+		case 't':
+			if ((ctl_fd = parse_num(optarg, INT_MAX)) < 0)
+				usage();
+			break;
+		case 'f':
+			if ((n = parse_num(optarg, LLONG_MAX)) < 1)
+				usage();
+			opts.max_frames = (uint64_t)n;
+			break;
+		case 'd':
+			opts.dump_dir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || (ctl_fd >= 0 && bus_fd < 0))
+		usage();
+
+	/* Handlers first, so a stop during start-up is a clean stop too.
+	 * No SA_RESTART: a stop signal must cut sleeps short. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		fatal("calloc");
+	fc_config_defaults(cfg);
+	/* Without -c the default file is used when there is one; an absent
+	 * default file means the built-in defaults. */
+	if (path == NULL && access(FC_CONFIG_DEFAULT_FILE, F_OK) == 0)
+		path = FC_CONFIG_DEFAULT_FILE;
+	if (path != NULL && fc_config_load(cfg, path, stderr) != 0)
+		exit(FC_EXIT_CONFIG);
+	fc_log_set_level((enum fc_log_level)cfg->log_level);
+	if ((opts.ops = fc_source_for(cfg->source)) == NULL) {
+		log_warnx("unknown source kind %d", (int)cfg->source);
+		exit(FC_EXIT_CONFIG);
+	}
+
+	if (bus_fd >= 0) {
+		/* Die with the supervisor. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+			log_warn("prctl(PR_SET_PDEATHSIG)");
+		if ((bus = fc_bus_attach((int)bus_fd, true)) == NULL) {
+			log_warn("cannot attach the frame bus (fd %lld)",
+			    bus_fd);
+			exit(FC_EXIT_CONFIG);
+		}
+		close((int)bus_fd);
+		if (ctl_fd >= 0) {
+			if ((ctl = fc_ctl_attach((int)ctl_fd)) == NULL) {
+				log_warn("cannot attach the control region "
+				    "(fd %lld)", ctl_fd);
+				exit(FC_EXIT_CONFIG);
+			}
+			close((int)ctl_fd);
+			/* It may have died before prctl() took effect.  (Not
+			 * "parent is pid 1": in a container it may be.) */
+			if (getppid() != atomic_load(
+			    &ctl->hdr->supervisor_pid)) {
+				log_warnx("supervisor gone, exiting");
+				exit(0);
+			}
+		}
+	} else {
+		if ((bus = fc_bus_create((unsigned)cfg->slots,
+		    cfg->max_frame_size)) == NULL)
+			fatal("cannot create the frame bus");
+		if ((ctl = fc_ctl_create()) == NULL)
+			fatal("cannot create the control region");
+		printf("bus fd %d ctl fd %d\n", bus->fd, ctl->fd);
+		fflush(stdout);
+	}
+
+	if (fc_capture_run(cfg, bus, ctl, &opts) == 0)
+		rc = 0;
+	if (bus_fd < 0)
+		print_summary(bus);
+	fc_ctl_close(ctl);
+	fc_bus_close(bus);
+	free(cfg);
+	return rc;
+}

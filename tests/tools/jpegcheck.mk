@@ -1,0 +1,1 @@
+jpegcheck_DEPS := capture/encode.c

@@ -1,0 +1,1 @@
+test_encode_DEPS := capture/encode.c

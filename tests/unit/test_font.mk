@@ -1,0 +1,1 @@
+test_font_DEPS := capture/font.c
