@@ -65,6 +65,8 @@ static const struct fc_sc_rule capture_rules[] = {
 	ALLOW1("socket", ARG_EQ(0, AF_INET6), "same, IPv6"),
 	{ "socket", FC_SC_ERRNO, EACCES, 1, { ARG_EQ(0, AF_UNIX) },
 	    "nscd's unix socket: the resolver falls back to files and DNS" },
+	{ "socket", FC_SC_ERRNO, EACCES, 1, { ARG_EQ(0, AF_NETLINK) },
+	    "getaddrinfo's AI_ADDRCONFIG probe: glibc then assumes v4 and v6" },
 	ALLOW("connect", "the upstream, the DNS server"),
 	ALLOW("getsockopt", "SO_ERROR after a non-blocking connect"),
 	ALLOW("setsockopt", "timeouts, TCP_NODELAY"),
@@ -79,6 +81,7 @@ static const struct fc_sc_rule capture_rules[] = {
 
 	/* --- frames, time, demand --- */
 	ALLOW("futex", "wake workers on publish, wait on the demand word"),
+	ALLOW("membarrier", "liburcu (loaded with libcamera's tracing) at exit"),
 	ALLOW("clock_gettime", "timestamps (vDSO fallback)"),
 	ALLOW("gettimeofday", "vDSO fallback"),
 	ALLOW("clock_nanosleep", "frame pacing"),

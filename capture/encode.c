@@ -348,7 +348,9 @@ int
 fc_jpeg_check(const uint8_t *p, size_t len, int *w, int *h)
 {
 	tjhandle tj;
-	int jw, jh, sub, cs, rc;
+	/* Initialised: for a tables-only stream (SOI, EOI, no frame header)
+	 * TurboJPEG 2.1 can return success without setting them. */
+	int jw = 0, jh = 0, sub = -1, cs = -1, rc;
 
 	len = p != NULL ? fc_jpeg_trim(p, len) : 0;
 	if (len < 4 || p[0] != 0xff || p[1] != 0xd8 ||
@@ -360,7 +362,7 @@ fc_jpeg_check(const uint8_t *p, size_t len, int *w, int *h)
 	rc = tjDecompressHeader3(tj, p, (unsigned long)len, &jw, &jh, &sub,
 	    &cs);
 	tjDestroy(tj);
-	if (rc != 0 || jw < 1 || jh < 1)
+	if (rc != 0 || jw < 1 || jh < 1 || sub < 0)
 		goto bad;
 	if (w != NULL)
 		*w = jw;

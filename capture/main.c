@@ -32,7 +32,9 @@
 #include "../common/config.h"
 #include "../common/control.h"
 #include "../common/log.h"
+#include "../common/sandbox.h"
 #include "capture.h"
+#include "capture_policy.h"
 #include "source.h"
 
 static const char *const state_names[] = {
@@ -91,6 +93,43 @@ print_summary(const struct fc_bus *bus)
 	    atomic_load(&h->fps_milli), info.source, info.width, info.height,
 	    info.state < 5 ? state_names[info.state] : "?");
 	fflush(stdout);
+}
+
+/*
+ * Capture's jail, applied under the supervisor once the shared memory is
+ * attached: the configured unprivileged user with the "video" group (for
+ * camera device nodes), no_new_privs, not dumpable, no core or file
+ * writes, no processes, and capture's own seccomp table.  No empty root:
+ * sources reopen devices and folders after a failure.  A standalone run
+ * (tests, trying a source) is not jailed: --dump writes files.
+ */
+static void
+lockdown(const struct fc_config *cfg)
+{
+	struct fc_sandbox_user user;
+	struct fc_sandbox_policy policy;
+	struct fc_sandbox_report rep;
+	char err[256];
+
+	if (fc_sandbox_resolve_user(cfg->user, "video", &user, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		exit(FC_EXIT_CONFIG);
+	}
+	memset(&policy, 0, sizeof(policy));
+	policy.role = "capture";
+	policy.user = &user;
+	/* libcamera starts threads of its own. */
+	policy.no_processes = cfg->source != FC_SOURCE_LIBCAMERA;
+	policy.rules = fc_capture_policy(cfg->source, &policy.nrules);
+	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {
+		log_warnx("sandbox: %s", err);
+		exit(1);
+	}
+	if (!user.drop)
+		log_warnx("sandbox: not started as root, capture keeps uid %ld",
+		    (long)getuid());
+	log_info("sandbox: user %s, seccomp %s", rep.uid_dropped ? user.name :
+	    "unchanged", rep.seccomp ? "on" : "off (libcamera)");
 }
 
 int
@@ -204,6 +243,8 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if (bus_fd >= 0)
+		lockdown(cfg);
 	if (fc_capture_run(cfg, bus, ctl, &opts) == 0)
 		rc = 0;
 	if (bus_fd < 0)

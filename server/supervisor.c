@@ -34,8 +34,10 @@
 #include "../common/config.h"
 #include "../common/control.h"
 #include "../common/log.h"
+#include "../common/sandbox.h"
 #include "listen.h"
 #include "worker.h"
+#include "worker_policy.h"
 
 #define MS (INT64_C(1000000))
 #define BACKOFF_MIN_MS 250	/* first delay after a quick death */
@@ -69,14 +71,19 @@ struct supervisor {
 	int listen_fds[FC_CONFIG_MAX_LISTEN];
 	int nlisten;
 	int sfd;			/* signalfd */
+	int log_rd, log_wr;		/* children's stderr pipe, see relay_logs */
 	struct child capture;
 	struct child workers[FC_CTL_MAX_WORKERS];
+	struct fc_sandbox_user worker_user;	/* resolved before any fork */
+	bool have_empty_dir;			/* FC_SANDBOX_EMPTY_DIR usable */
 	bool stopping;
 	int64_t stop_deadline_ns;
 	bool pid_file_written;
 };
 
 static struct supervisor S;
+
+static int prepare_sandbox(const struct fc_config *cfg);
 
 /* Reads the whole configuration file (bounded). NULL + errno. */
 static char *
@@ -184,12 +191,49 @@ child_common(void)
 	sigset_t all;
 
 	close(S.sfd);
+	/* Children log into the supervisor's pipe, never into a file: their
+	 * RLIMIT_FSIZE is 0, and a write to a file would kill them. */
+	dup2(S.log_wr, STDERR_FILENO);
+	close(S.log_wr);
+	close(S.log_rd);
 	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
 		if (S.workers[i].stop_fd != -1)
 			close(S.workers[i].stop_fd);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/*
+ * The worker's jail, called by the worker once it holds every descriptor
+ * and thread it will use and before it reads the first request: empty
+ * root, unprivileged uid, no_new_privs, not dumpable, no processes, no
+ * file writes, and the seccomp allowlist of worker_policy.c.
+ */
+static int
+worker_lockdown(void *arg)
+{
+	struct fc_sandbox_policy policy;
+	struct fc_sandbox_report rep;
+	char err[256];
+	size_t n;
+
+	(void)arg;
+	memset(&policy, 0, sizeof(policy));
+	policy.role = "worker";
+	policy.user = &S.worker_user;
+	policy.empty_root = true;
+	policy.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
+	policy.no_processes = true;
+	policy.rules = fc_worker_policy(&n);
+	policy.nrules = n;
+	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {
+		log_errorx("sandbox: %s", err);
+		return FC_EXIT_CONFIG;
+	}
+	log_debug("sandbox: root %s, user %s, seccomp on", rep.fs,
+	    rep.uid_dropped ? S.worker_user.name : "unchanged");
+	return 0;
 }
 
 static _Noreturn void
@@ -222,6 +266,7 @@ run_worker(struct child *c, int stop_rd, pid_t parent)
 	args.listen_fds = S.listen_fds;
 	args.nlisten = S.nlisten;
 	args.parent_fd = stop_rd;
+	args.lockdown = worker_lockdown;
 	exit(fc_worker_main(&args));
 }
 
@@ -423,6 +468,11 @@ reload(void)
 			break;
 		}
 	}
+	if (strcmp(next.user, S.cfg.user) != 0 && prepare_sandbox(&next) == -1) {
+		log_errorx("reload refused: the running configuration stays in force");
+		close(fd);
+		return;
+	}
 	restart_capture = fc_config_capture_changed(&S.cfg, &next);
 	S.cfg = next;
 	close(S.cfg_fd);
@@ -510,14 +560,13 @@ tick(void)
 	return (int)((next - now) / MS) + 1;
 }
 
-/* Writes the pid file; refuses when a live supervisor owns it. */
+/* Refuses to start when a live supervisor owns the pid file; a stale
+ * file (its process gone, or not forkcast) is taken over. */
 static int
-write_pid_file(void)
+check_pid_file(void)
 {
-	char buf[32];
 	FILE *f;
 	long pid;
-	int fd, n;
 
 	if ((f = fopen(S.cfg.pid_file, "re")) != NULL) {
 		if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid() &&
@@ -538,8 +587,17 @@ write_pid_file(void)
 			}
 		}
 		fclose(f);
-		/* Stale: its process is gone (or is not forkcast). */
 	}
+	return 0;
+}
+
+/* Writes the pid file (after the sockets are bound). */
+static int
+write_pid_file(void)
+{
+	char buf[32];
+	int fd, n;
+
 	fd = open(S.cfg.pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0644);
 	if (fd == -1) {
@@ -557,6 +615,36 @@ write_pid_file(void)
 	return 0;
 }
 
+/* Resolves the workers' user and the empty root while the supervisor can
+ * still read /etc/passwd and create directories; logs what will apply. */
+static int
+prepare_sandbox(const struct fc_config *cfg)
+{
+	struct fc_sandbox_user u;
+	char err[256];
+
+	if (fc_sandbox_resolve_user(cfg->user, NULL, &u, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	S.worker_user = u;
+	if (!u.drop) {
+		log_warnx("not started as root: workers keep uid %ld (every other "
+		    "sandbox layer still applies)", (long)getuid());
+		S.have_empty_dir = false;
+	} else if (fc_sandbox_prepare_empty_dir(FC_SANDBOX_EMPTY_DIR, err,
+	    sizeof(err)) == -1) {
+		log_warnx("empty root: %s; workers fall back to Landlock", err);
+		S.have_empty_dir = false;
+	} else {
+		S.have_empty_dir = true;
+	}
+	log_info("workers run as %s in %s", u.drop ? u.name : "the current user",
+	    S.have_empty_dir ? "an empty chroot" : "a Landlock jail where the "
+	    "kernel has Landlock");
+	return 0;
+}
+
 static int
 setup(const char *path)
 {
@@ -567,6 +655,7 @@ setup(const char *path)
 	snprintf(S.path, sizeof(S.path), "%s", path);
 	S.cfg_fd = -1;
 	S.sfd = -1;
+	S.log_rd = S.log_wr = -1;
 	S.capture.role = ROLE_CAPTURE;
 	S.capture.stop_fd = -1;
 	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
@@ -592,6 +681,9 @@ setup(const char *path)
 		close(fd);
 	}
 
+	if (prepare_sandbox(&S.cfg) == -1)
+		return FC_EXIT_CONFIG;
+
 	r = readlink("/proc/self/exe", S.exe_dir, sizeof(S.exe_dir) - 1);
 	if (r <= 0) {
 		log_error("readlink /proc/self/exe");
@@ -612,7 +704,21 @@ setup(const char *path)
 		log_error("signalfd");
 		return 1;
 	}
+	/* Non-blocking on both ends: a child whose log line does not fit in a
+	 * full pipe loses that line instead of stalling its clients. */
+	{
+		int lp[2];
 
+		if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) == -1) {
+			log_error("log pipe");
+			return 1;
+		}
+		S.log_rd = lp[0];
+		S.log_wr = lp[1];
+	}
+
+	if (check_pid_file() == -1)
+		return 1;
 	if (fc_listen_open_all(&S.cfg, S.listen_fds, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return FC_EXIT_CONFIG;
@@ -649,13 +755,37 @@ teardown(void)
 		close(S.cfg_fd);
 	if (S.sfd != -1)
 		close(S.sfd);
+	if (S.log_rd != -1)
+		close(S.log_rd);
+	if (S.log_wr != -1)
+		close(S.log_wr);
+}
+
+/* Copies what the children logged to the supervisor's stderr (the log
+ * file or the terminal).  Each child line arrives in one pipe write. */
+static void
+relay_logs(void)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(S.log_rd, buf, sizeof(buf))) > 0) {
+		ssize_t off = 0;
+
+		while (off < n) {
+			ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
+			if (w <= 0)
+				return;	/* log target gone: drop, keep running */
+			off += w;
+		}
+	}
 }
 
 int
 fc_supervisor_run(const char *path)
 {
 	struct signalfd_siginfo si;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int rc, timeout;
 
 	fc_log_init("supervisor", FC_LOG_INFO);
@@ -672,12 +802,15 @@ fc_supervisor_run(const char *path)
 		timeout = tick();
 		if (S.stopping && !any_child())
 			break;
-		pfd.fd = S.sfd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR) {
+		pfd[0].fd = S.sfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = S.log_rd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
 			log_warn("poll");
 			continue;
 		}
+		relay_logs();
 		while (read(S.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGCHLD:
@@ -693,6 +826,7 @@ fc_supervisor_run(const char *path)
 		}
 		reap();
 	}
+	relay_logs();
 	log_info("stopped");
 	teardown();
 	return 0;

@@ -19,6 +19,17 @@ struct fc_worker_args {
 	const int *listen_fds;		/* non-blocking listening sockets */
 	int nlisten;
 	int parent_fd;			/* supervisor pipe: EOF/readable = stop; -1 none */
+	/*
+	 * Optional (NULL: none).  Called once the worker holds everything it
+	 * will use (epoll instance, eventfd, signalfd, watcher thread, raised
+	 * RLIMIT_NOFILE) and before the first accept: the place to drop
+	 * privileges and load the seccomp filter, so the allowlist need not
+	 * cover setup calls (clone, eventfd2, signalfd4, epoll_create1,
+	 * prlimit64, rt_sigaction).  Non-zero return: the worker exits with
+	 * that status without serving.
+	 */
+	int (*lockdown)(void *arg);
+	void *lockdown_arg;
 };
 
 /* Runs the worker until told to stop; returns the process exit status. */

@@ -4,11 +4,14 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 TMP=$(mktemp -d /tmp/forkcast-test.XXXXXX)
+# Capture runs as the unprivileged user: it must be able to read test data.
+chmod 755 "$TMP"
 PIDS=()
 T_PASS=0
 T_FAIL=0
 
 cleanup() {
+	[ -n "${KEEP_LOGS:-}" ] && cp "$TMP"/*.log /tmp/ 2>/dev/null
 	local p
 	for p in "${PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null

@@ -33,9 +33,10 @@ check "parts carry X-Timestamp" grep -aq 'X-Timestamp: [0-9]*\.[0-9]\{6\}' "$TMP
 
 # The first part's bytes are exactly the published JPEG (full framing).
 curl -s --max-time 1.5 -o "$TMP/s" "$BASE/stream?framing=full"
-off=$(grep -obUaP '\r\n\r\n' "$TMP/s" | head -n 1 | cut -d: -f1)
+# The first JPEG starts at the first SOI marker (FF D8) of the body.
+off=$(LC_ALL=C grep -obUaP '\xff\xd8' "$TMP/s" | head -n 1 | cut -d: -f1)
 check "first streamed part equals the published frame" \
-	cmp -s <(tail -c +$((off + 5)) "$TMP/s" | head -c "$size") "$sample"
+	cmp -s <(tail -c +$((off + 1)) "$TMP/s" | head -c "$size") "$sample"
 
 # Snapshot and alias.
 for path in /snapshot '/?action=snapshot'; do

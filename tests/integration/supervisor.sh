@@ -68,7 +68,7 @@ check "capture restarted after SIGKILL (pid $cap -> ${newcap:-none})" [ "$health
 # Reload with a broken file: logged, nothing changes.
 gen0=$(json_num "$(curl -s "$BASE/status")" generation)
 cp "$TMP/a.conf" "$TMP/a.good"
-echo "workers = many" >>"$TMP/a.conf"
+sed -i 's/^workers = 2$/workers = many/' "$TMP/a.conf"
 kill -HUP "$SERVER_PID"
 sleep 1
 check "invalid reload is logged with its line" grep -q "a.conf:[0-9]*: server.workers: " "$TMP/a.log"

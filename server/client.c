@@ -1,0 +1,473 @@
+/* Client connection state machine; see client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "respond.h"
+
+#define NS_PER_S INT64_C(1000000000)
+#define DRAIN_READS 16		/* reads per event on a stream's input */
+
+static void
+add(_Atomic uint64_t *ctr, uint64_t n)
+{
+	atomic_fetch_add_explicit(ctr, n, memory_order_relaxed);
+}
+
+static void
+count_response(struct fc_client_env *env, int status)
+{
+	add(&env->stats->requests_total, 1);
+	add(&env->stats->status[fc_ctl_status_index(status)], 1);
+}
+
+struct fc_client *
+fc_client_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
+    int64_t now_mono_ns)
+{
+	struct fc_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->fd = fd;
+	if (peer != NULL && peerlen > 0) {
+		if (peerlen > sizeof(c->peer))
+			peerlen = sizeof(c->peer);
+		memcpy(&c->peer, peer, peerlen);
+		c->peerlen = peerlen;
+	}
+	fc_http_init(&c->hp);
+	/* Heads are small; bodies are status JSON or events. */
+	fc_strbuf_init(&c->hdr, 64 * 1024);
+	fc_strbuf_init(&c->body, 4 * 1024 * 1024);
+	c->writable = true;
+	c->request_start_ns = now_mono_ns;
+	return c;
+}
+
+void
+fc_client_free(struct fc_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	fc_frame_unref(c->frame);
+	fc_strbuf_free(&c->hdr);
+	fc_strbuf_free(&c->body);
+	free(c);
+}
+
+/* Writes what is queued; keeps the byte counter and the blocked timer. */
+static enum fc_io_result
+flush(struct fc_client *c, struct fc_client_env *env)
+{
+	enum fc_io_result r;
+	size_t n = 0;
+
+	if (c->q.left == 0)
+		return FC_IO_DONE;
+	if (!c->writable) {
+		r = FC_IO_AGAIN;
+	} else {
+		r = fc_iovq_write(&c->q, c->fd, &n);
+		if (n > 0) {
+			add(&env->stats->bytes, n);
+			c->blocked_since_ns = 0;
+		}
+	}
+	if (r == FC_IO_AGAIN) {
+		c->writable = false;
+		if (c->blocked_since_ns == 0)
+			c->blocked_since_ns = env->now_mono_ns;
+	}
+	return r;
+}
+
+/* Drops the output of a finished response. */
+static void
+release_output(struct fc_client *c)
+{
+	fc_iovq_reset(&c->q);
+	fc_frame_unref(c->frame);
+	c->frame = NULL;
+	fc_strbuf_reset(&c->hdr);
+	/* An idle keep-alive connection keeps no big body around. */
+	fc_strbuf_free(&c->body);
+}
+
+static bool drain_input(struct fc_client *);
+
+/* The answer is out and the connection ends: FIN our side, then read
+ * what the client still sends so closing does not turn into a RST. */
+static void
+start_lingering(struct fc_client *c, struct fc_client_env *env)
+{
+	release_output(c);
+	c->state = FC_CLIENT_LINGERING;
+	c->linger_end_ns = env->now_mono_ns + FC_CLIENT_LINGER_NS;
+	(void)shutdown(c->fd, SHUT_WR);
+}
+
+static enum fc_client_step
+read_request(struct fc_client *c, struct fc_client_env *env)
+{
+	enum fc_http_result r;
+	size_t used;
+	ssize_t n;
+
+	for (;;) {
+		if (c->in_len > 0) {
+			r = fc_http_feed(&c->hp, c->in, c->in_len, &used);
+			if (used > c->in_len)
+				used = c->in_len;
+			memmove(c->in, c->in + used, c->in_len - used);
+			c->in_len -= used;
+			if (r == FC_HTTP_DONE)
+				return FC_STEP_REQUEST;
+			if (r == FC_HTTP_ERROR) {
+				fc_client_error(c, env, c->hp.error, NULL);
+				return FC_STEP_OK;
+			}
+			if (used == 0 && c->in_len == sizeof(c->in)) {
+				/* Parser made no progress on a full buffer. */
+				fc_client_error(c, env, 400, NULL);
+				return FC_STEP_OK;
+			}
+		}
+		if (c->peer_eof)
+			return FC_STEP_CLOSE;
+		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			c->peer_eof = true;
+			continue;	/* parse what is left, then close */
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return FC_STEP_OK;
+		return FC_STEP_CLOSE;
+	}
+}
+
+/* The first bytes of a queued part went out: it is now this client's
+ * newest frame. */
+static void
+commit_part(struct fc_client *c, struct fc_client_env *env)
+{
+	const struct fc_frame_meta *m = &c->frame->meta;
+
+	c->part_queued = false;
+	if (m->seq != c->last_seq) {
+		if (c->last_seq != 0 && m->seq > c->last_seq + 1)
+			add(&env->stats->frames_skipped,
+			    m->seq - c->last_seq - 1);
+		/* Age at send of new pictures only; a keepalive resend of
+		 * an old one says nothing about latency. */
+		fc_ctl_observe_age(env->stats,
+		    (fc_now_real_ns() - m->ts_real_ns) / 1000);
+	}
+	c->last_seq = m->seq;
+	c->last_part_ns = env->now_mono_ns;
+}
+
+/* Whether the newest frame should go to this client now. */
+static bool
+want_frame(const struct fc_client *c, const struct fc_frame *f, int64_t now)
+{
+	if (f->meta.seq == c->last_seq)
+		return now - c->last_part_ns >= FC_CLIENT_KEEPALIVE_NS;
+	/* A lower seq means a new bus: take it as new. */
+	if (c->interval_ns > 0 && c->last_seq != 0 &&
+	    now < c->last_part_ns + c->interval_ns - c->interval_ns / 8)
+		return false;
+	return true;
+}
+
+/*
+ * True when a TCP client has not taken what it was sent: more than
+ * FC_CLIENT_NOTSENT_MAX bytes still in our send queue, or more than
+ * FC_CLIENT_BACKLOG_MAX unread in its receive buffer (estimated as how far
+ * its advertised window is below the largest one it advertised).  One
+ * getsockopt per part, small next to the writev of a frame.
+ */
+static bool
+peer_backlogged(struct fc_client *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (!c->check_window)
+		return false;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_snd_wnd) +
+	    sizeof(ti.tcpi_snd_wnd)) {
+		c->check_window = false;	/* not TCP, or an old kernel */
+		return false;
+	}
+	if (ti.tcpi_snd_wnd > c->peer_wnd_max)
+		c->peer_wnd_max = ti.tcpi_snd_wnd;
+	return ti.tcpi_notsent_bytes > FC_CLIENT_NOTSENT_MAX ||
+	    c->peer_wnd_max - ti.tcpi_snd_wnd > FC_CLIENT_BACKLOG_MAX;
+}
+
+static enum fc_client_step
+stream_pump(struct fc_client *c, struct fc_client_env *env)
+{
+	enum fc_io_result r;
+	struct fc_frame *f;
+	size_t before;
+
+	for (;;) {
+		if (c->q.left > 0) {
+			before = c->q.left;
+			r = flush(c, env);
+			if (c->part_queued && c->q.left < before)
+				commit_part(c, env);
+			if (r == FC_IO_ERROR)
+				return FC_STEP_CLOSE;
+			if (r == FC_IO_AGAIN) {
+				if (c->part_queued) {
+					/* Nothing of it went out: choose
+					 * again, newest, when writable. */
+					fc_frame_unref(c->frame);
+					c->frame = NULL;
+					c->part_queued = false;
+					fc_iovq_reset(&c->q);
+				}
+				return FC_STEP_OK;
+			}
+			if (c->frame != NULL) {
+				add(&env->stats->frames_sent, 1);
+				fc_frame_unref(c->frame);
+				c->frame = NULL;
+			}
+			if (c->close_after)
+				return FC_STEP_CLOSE;
+		}
+		if (c->end_ns != 0 && env->now_mono_ns >= c->end_ns)
+			return FC_STEP_CLOSE;
+		if (!c->writable || (f = env->current) == NULL ||
+		    !want_frame(c, f, env->now_mono_ns))
+			return FC_STEP_OK;
+		if (peer_backlogged(c)) {
+			if (env->now_mono_ns - c->last_part_ns <
+			    FC_CLIENT_BACKLOG_WAIT_NS)
+				return FC_STEP_OK;	/* new frame or tick */
+			/* Waited long enough: send, and learn the window
+			 * again (it may have shrunk for good). */
+			c->peer_wnd_max = 0;
+		}
+		c->frame = fc_frame_ref(f);
+		c->part_queued = true;
+		fc_stream_queue_part(&c->q, c->part_head, c->framing, &f->meta,
+		    f->data);
+	}
+}
+
+enum fc_client_step
+fc_client_pump(struct fc_client *c, struct fc_client_env *env)
+{
+	enum fc_io_result r;
+	enum fc_client_step step;
+
+	for (;;) {
+		if (c->hdr.failed || c->body.failed)
+			return FC_STEP_CLOSE;	/* out of memory: this client */
+		switch (c->state) {
+		case FC_CLIENT_READING:
+			step = read_request(c, env);
+			if (step != FC_STEP_OK || c->state == FC_CLIENT_READING)
+				return step;
+			continue;	/* an error answer was queued */
+		case FC_CLIENT_RESPONDING:
+			r = flush(c, env);
+			if (r == FC_IO_AGAIN)
+				return FC_STEP_OK;
+			if (r == FC_IO_ERROR)
+				return FC_STEP_CLOSE;
+			if (c->close_after) {
+				start_lingering(c, env);
+				continue;
+			}
+			release_output(c);
+			c->state = FC_CLIENT_READING;
+			c->served_one = true;
+			c->request_start_ns = env->now_mono_ns;
+			fc_http_next(&c->hp);
+			continue;
+		case FC_CLIENT_STREAMING:
+			return stream_pump(c, env);
+		case FC_CLIENT_EVENTS:
+			r = flush(c, env);
+			if (r == FC_IO_ERROR)
+				return FC_STEP_CLOSE;
+			return FC_STEP_OK;
+		case FC_CLIENT_LINGERING:
+			return drain_input(c) && !c->peer_eof ? FC_STEP_OK :
+			    FC_STEP_CLOSE;
+		}
+		return FC_STEP_CLOSE;
+	}
+}
+
+/* Reads and discards what a streaming client sends; notices EOF. */
+static bool
+drain_input(struct fc_client *c)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < DRAIN_READS; i++) {
+		n = read(c->fd, c->in, sizeof(c->in));
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			c->peer_eof = true;
+			return false;
+		}
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK;
+	}
+	return true;
+}
+
+enum fc_client_step
+fc_client_handle(struct fc_client *c, struct fc_client_env *env,
+    uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP))
+		return FC_STEP_CLOSE;
+	if (events & EPOLLOUT)
+		c->writable = true;
+	if ((events & (EPOLLIN | EPOLLRDHUP)) &&
+	    (c->state == FC_CLIENT_STREAMING || c->state == FC_CLIENT_EVENTS) &&
+	    !drain_input(c))
+		return FC_STEP_CLOSE;
+	/* LINGERING drains in the pump. */
+	/* READING reads in the pump; RESPONDING leaves pipelined bytes in
+	 * the socket until the response is out (read then, in order). */
+	return fc_client_pump(c, env);
+}
+
+void
+fc_client_respond(struct fc_client *c, struct fc_client_env *env, int status,
+    const void *body, size_t len, bool keep_alive)
+{
+	count_response(env, status);
+	fc_iovq_reset(&c->q);
+	if (c->hdr.failed || c->body.failed)
+		return;		/* the pump closes the client */
+	(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
+	if (!c->hp.req.head) {
+		if (body != NULL)
+			(void)fc_iovq_add(&c->q, body, len);
+		else if (c->body.len > 0)
+			(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
+		else if (c->frame != NULL)
+			(void)fc_iovq_add(&c->q, c->frame->data,
+			    (size_t)c->frame->meta.len);
+	}
+	c->close_after = !keep_alive;
+	c->state = FC_CLIENT_RESPONDING;
+}
+
+void
+fc_client_error(struct fc_client *c, struct fc_client_env *env, int status,
+    const char *detail)
+{
+	fc_frame_unref(c->frame);
+	c->frame = NULL;
+	fc_strbuf_reset(&c->hdr);
+	fc_strbuf_reset(&c->body);
+	fc_respond_error(&c->hdr, status, detail, c->hp.req.head);
+	fc_client_respond(c, env, status, NULL, 0, false);
+}
+
+void
+fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
+    enum fc_framing framing, int fps, int maxtime, bool head_only)
+{
+	count_response(env, 200);
+	c->framing = framing == FC_FRAMING_ADVANCE ? FC_FRAMING_ADVANCE :
+	    FC_FRAMING_FULL;
+	c->interval_ns = fps > 0 ? NS_PER_S / fps : 0;
+	c->end_ns = maxtime > 0 ? env->now_mono_ns + maxtime * NS_PER_S : 0;
+	c->last_seq = 0;
+	c->part_queued = false;
+	fc_frame_unref(c->frame);
+	c->frame = NULL;
+	fc_strbuf_reset(&c->hdr);
+	fc_stream_response_head(&c->hdr, c->framing, env->cfg->allow_origin,
+	    head_only);
+	fc_iovq_reset(&c->q);
+	if (!c->hdr.failed)
+		(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
+	c->close_after = head_only;
+	c->state = FC_CLIENT_STREAMING;
+}
+
+void
+fc_client_start_events(struct fc_client *c, struct fc_client_env *env)
+{
+	count_response(env, 200);
+	fc_iovq_reset(&c->q);
+	if (!c->hdr.failed)
+		(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
+	c->close_after = false;
+	c->state = FC_CLIENT_EVENTS;
+}
+
+bool
+fc_client_queue_event(struct fc_client *c)
+{
+	if (c->q.left > 0 || c->body.failed)
+		return false;
+	fc_iovq_reset(&c->q);
+	(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
+	return true;
+}
+
+enum fc_client_step
+fc_client_tick(struct fc_client *c, struct fc_client_env *env)
+{
+	const struct fc_config *cfg = env->cfg;
+	int64_t now = env->now_mono_ns;
+
+	if (c->blocked_since_ns != 0 &&
+	    now - c->blocked_since_ns >= cfg->send_timeout * NS_PER_S) {
+		add(&env->stats->drops_timeout, 1);
+		return FC_STEP_CLOSE;
+	}
+	switch (c->state) {
+	case FC_CLIENT_READING:
+		if (now - c->request_start_ns < cfg->client_timeout * NS_PER_S)
+			return FC_STEP_OK;
+		/* An idle keep-alive connection just goes; a request that
+		 * never completed (slowloris) gets its 408. */
+		if (c->served_one && !fc_http_started(&c->hp))
+			return FC_STEP_CLOSE;
+		fc_client_error(c, env, 408, NULL);
+		return fc_client_pump(c, env);
+	case FC_CLIENT_STREAMING:
+		return stream_pump(c, env);	/* maxtime, keepalive resend */
+	case FC_CLIENT_LINGERING:
+		return now >= c->linger_end_ns ? FC_STEP_CLOSE : FC_STEP_OK;
+	default:
+		return FC_STEP_OK;
+	}
+}

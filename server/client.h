@@ -1,0 +1,185 @@
+/*
+ * One HTTP connection of a worker and its state machine:
+ *
+ *   READING ──request──> (worker routes it) ──> RESPONDING ──keep-alive──┐
+ *      ^                                   │                             │
+ *      └───────────────────────────────────┼─────────────────────────────┘
+ *                                          ├──> STREAMING  (multipart until
+ *                                          │               close/maxtime)
+ *                                          └──> EVENTS     (SSE until close)
+ *
+ * A response that ends the connection (errors, Connection: close) is
+ * followed by LINGERING: the write side is shut down and what the client
+ * still sends is read and dropped until it closes or FC_CLIENT_LINGER_NS
+ * pass.  Closing a socket with unread input makes the kernel send a RST,
+ * which can destroy the answer (a 414 or 431 refused before the request
+ * ended) before the client has read it.
+ *
+ * All sockets are non-blocking and registered edge-triggered; `writable`
+ * remembers whether the last write hit EAGAIN.  Output is an iovec queue
+ * over buffers the client owns (hdr, body), static data (the page) or one
+ * referenced frame, so nothing is copied per client.
+ *
+ * Streaming frame choice (DESIGN.md "Fan-out rules"): a part is started
+ * only when the socket is writable and then always from the worker's
+ * newest frame.  If the first write of a part finds the socket full (no
+ * byte sent), the part is abandoned and chosen again when EPOLLOUT comes,
+ * so a slow client never commits to an old frame.  The part in flight
+ * holds the client's only frame reference.
+ *
+ * TCP_NOTSENT_LOWAT keeps our side's queue short (EPOLLOUT only below
+ * 16 KiB unsent), but that is still most of a small frame, and a client
+ * that reads slowly also has a receive buffer full of older pictures
+ * (128 KiB and up on Linux: seconds at 50 KB/s).  So before a new part,
+ * TCP_INFO tells how much is still unsent (tcpi_notsent_bytes) and how
+ * much the peer has not read (its advertised window, tcpi_snd_wnd, below
+ * the largest seen); the next frame waits (re-checked on every new frame
+ * and tick, at most FC_CLIENT_BACKLOG_WAIT_NS) until both are small, so
+ * what the client shows next is recent instead of queued behind old
+ * frames.  On loopback the receiver reopens its window in MSS (64 KiB)
+ * steps, which costs slow readers some frame rate there; freshness wins.
+ */
+#ifndef FC_CLIENT_H
+#define FC_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../common/config.h"
+#include "../common/control.h"
+#include "../common/strbuf.h"
+#include "frame.h"
+#include "http.h"
+#include "router.h"
+#include "stream.h"
+
+#define FC_CLIENT_INBUF 4096
+#define FC_CLIENT_KEEPALIVE_NS INT64_C(1000000000)	/* resend after 1 s */
+#define FC_CLIENT_LINGER_NS INT64_C(2000000000)	/* drain before close */
+/* A client with more than NOTSENT_MAX bytes still queued on our side or
+ * more than BACKLOG_MAX unread in its receive buffer gets its next frame
+ * later (see peer_backlogged() in client.c). */
+#define FC_CLIENT_NOTSENT_MAX (4 * 1024)
+#define FC_CLIENT_BACKLOG_MAX (32 * 1024)
+/* ... but never waits longer than this (a window that shrank for good). */
+#define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(5000000000)
+
+enum fc_client_state {
+	FC_CLIENT_READING = 0,	/* waiting for (the rest of) a request */
+	FC_CLIENT_RESPONDING,	/* sending a plain response */
+	FC_CLIENT_STREAMING,	/* multipart/x-mixed-replace */
+	FC_CLIENT_EVENTS,	/* text/event-stream */
+	FC_CLIENT_LINGERING,	/* answer sent, write side shut: draining */
+};
+
+/* What the worker must do after a client call. */
+enum fc_client_step {
+	FC_STEP_OK = 0,		/* wait for the next event */
+	FC_STEP_REQUEST,	/* c->hp.req holds a request: route it */
+	FC_STEP_CLOSE,		/* close and free the client */
+};
+
+/* Worker-wide facts the state machine reads and counters it bumps. */
+struct fc_client_env {
+	const struct fc_config *cfg;
+	struct fc_ctl_worker *stats;	/* this worker's slot (single writer) */
+	struct fc_frame *current;	/* newest frame copied from the bus */
+	int64_t now_mono_ns;		/* loop time, set before each call */
+};
+
+struct fc_client {
+	int fd;
+	enum fc_client_state state;
+	struct fc_client *prev, *next;		/* worker's list of all clients */
+	struct fc_client *sprev, *snext;	/* list of streaming clients */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+
+	/* request side */
+	struct fc_http_parser hp;
+	size_t in_len;
+	char in[FC_CLIENT_INBUF];	/* bytes read, not yet parsed */
+	int64_t request_start_ns;	/* timer for client_timeout */
+	bool served_one;		/* a response went out (keep-alive idle) */
+	bool peer_eof;			/* read returned 0 */
+	bool close_after;		/* close when the output is sent */
+
+	/* output side */
+	struct fc_iovq q;
+	struct fc_strbuf hdr;		/* response head (and small bodies) */
+	struct fc_strbuf body;		/* generated body (status, events) */
+	struct fc_frame *frame;		/* frame being sent: the one pinned ref */
+	bool writable;			/* no EAGAIN since the last EPOLLOUT */
+	int64_t blocked_since_ns;	/* output waiting on the socket, 0 = no */
+
+	/* streaming */
+	enum fc_framing framing;
+	bool part_queued;		/* q holds a part, not yet committed */
+	uint64_t last_seq;		/* newest frame committed, 0 = none */
+	int64_t interval_ns;		/* fps cap, 0 = none */
+	int64_t last_part_ns;		/* when the last part was committed */
+	int64_t end_ns;			/* maxtime deadline, 0 = none */
+	int64_t linger_end_ns;		/* LINGERING: close at the latest then */
+	bool check_window;		/* TCP: may read the peer's window */
+	uint32_t peer_wnd_max;		/* largest receive window it advertised */
+	char part_head[FC_STREAM_PART_HEAD_MAX];
+};
+
+/* A client for an accepted socket (owned from now on), in READING.
+ * NULL on allocation failure (fd is then left open for the caller). */
+struct fc_client *fc_client_new(int fd, const struct sockaddr *peer,
+    socklen_t peerlen, int64_t now_mono_ns);
+
+/* Closes the socket and releases everything; accepts NULL. */
+void fc_client_free(struct fc_client *c);
+
+/*
+ * Handles epoll events (EPOLLIN/OUT/RDHUP/HUP/ERR) then does all the
+ * work possible without blocking.  FC_STEP_REQUEST: the caller routes
+ * c->hp.req and starts a response, then calls fc_client_pump().
+ */
+enum fc_client_step fc_client_handle(struct fc_client *c,
+    struct fc_client_env *env, uint32_t events);
+
+/* Does all the work possible now (reading, writing, choosing frames). */
+enum fc_client_step fc_client_pump(struct fc_client *c,
+    struct fc_client_env *env);
+
+/*
+ * Starts a plain response: c->hdr holds the head; the body is body/len
+ * (static data the caller keeps alive, may be NULL), else c->body when
+ * non-empty, else c->frame's data when set.  Counts the status and the
+ * request.  keep_alive false closes after sending.
+ */
+void fc_client_respond(struct fc_client *c, struct fc_client_env *env,
+    int status, const void *body, size_t len, bool keep_alive);
+
+/* Starts an error answer (fc_respond_error) and closes after it. */
+void fc_client_error(struct fc_client *c, struct fc_client_env *env,
+    int status, const char *detail);
+
+/*
+ * Starts a multipart stream (state STREAMING): queues the response head;
+ * frames follow as the client can take them.  fps 0 = no cap, maxtime 0 =
+ * none.  head_only (HEAD): the head only, then close.
+ */
+void fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
+    enum fc_framing framing, int fps, int maxtime, bool head_only);
+
+/* Starts an event stream (state EVENTS) with c->hdr as head. */
+void fc_client_start_events(struct fc_client *c, struct fc_client_env *env);
+
+/* Queues c->body as the next event unless one is still being sent;
+ * returns false when skipped. */
+bool fc_client_queue_event(struct fc_client *c);
+
+/*
+ * Once-per-tick checks: client_timeout (408 or a silent close of an idle
+ * keep-alive connection), send_timeout (drop, counted in drops_timeout),
+ * and for streams maxtime and the keepalive resend.
+ */
+enum fc_client_step fc_client_tick(struct fc_client *c,
+    struct fc_client_env *env);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Routing: maps a request target to an endpoint and parses the per-client
+ * stream options of the query string.  Pure functions, no I/O.
+ *
+ *   /                         FC_ROUTE_PAGE (any query but action=...)
+ *   /stream, /video_feed,
+ *   /?action=stream           FC_ROUTE_STREAM
+ *   /snapshot,
+ *   /?action=snapshot         FC_ROUTE_SNAPSHOT
+ *   /status /metrics /events /healthz
+ *   anything else             FC_ROUTE_NOT_FOUND
+ *
+ * Query options (on every route; only streams use them):
+ *   fps=N        1..240, caps this client's frame rate
+ *   maxtime=S    1..FC_ROUTER_MAX_MAXTIME, ends the stream after S seconds
+ *   framing=full|advance
+ * A bad value makes the request FC_ROUTE_BAD (400).  Unknown keys are
+ * ignored.  The target may be origin-form ("/a?b") or absolute-form
+ * ("http://host/a?b").
+ */
+#ifndef FC_ROUTER_H
+#define FC_ROUTER_H
+
+#include <stddef.h>
+
+#define FC_ROUTER_MAX_FPS 240
+#define FC_ROUTER_MAX_MAXTIME (7 * 24 * 3600)
+
+enum fc_route {
+	FC_ROUTE_NOT_FOUND = 0,
+	FC_ROUTE_BAD,		/* malformed target or bad option: 400 */
+	FC_ROUTE_PAGE,
+	FC_ROUTE_STREAM,
+	FC_ROUTE_SNAPSHOT,
+	FC_ROUTE_STATUS,
+	FC_ROUTE_METRICS,
+	FC_ROUTE_EVENTS,
+	FC_ROUTE_HEALTH,
+};
+
+enum fc_framing {
+	FC_FRAMING_AUTO = 0,	/* pick from the User-Agent */
+	FC_FRAMING_FULL,	/* headers with Content-Length before each JPEG */
+	FC_FRAMING_ADVANCE,	/* next part's headers right after each JPEG */
+};
+
+struct fc_route_match {
+	enum fc_route route;
+	int fps;			/* 0 = no cap */
+	int maxtime;			/* seconds, 0 = unlimited */
+	enum fc_framing framing;
+};
+
+/* Routes the request target url (len bytes, need not be NUL-ended).
+ * Returns m->route; m is always filled. */
+enum fc_route fc_router_match(const char *url, size_t len,
+    struct fc_route_match *m);
+
+/* Framing for a client: FC_FRAMING_ADVANCE when the User-Agent names a
+ * browser engine (Mozilla, Chrome, Safari, Firefox, AppleWebKit), else
+ * FC_FRAMING_FULL.  ua may be NULL or "". */
+enum fc_framing fc_router_framing_for(const char *user_agent);
+
+/* Name of a route for logs. */
+const char *fc_router_name(enum fc_route route);
+
+#endif

@@ -1,0 +1,867 @@
+/*
+ * The worker: one epoll loop serving every connection of this process.
+ *
+ * Event sources, told apart by the epoll data word (small numbers for
+ * our own descriptors, client pointers otherwise):
+ *   listening sockets   EPOLLIN | EPOLLEXCLUSIVE, shared by all workers
+ *   watcher eventfd     a frame was published on the bus
+ *   signalfd            SIGTERM / SIGINT: stop now
+ *   parent pipe         readable or EOF: retire gracefully
+ *   clients             EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered
+ * plus a housekeeping tick every 250 ms (timeouts, keepalive resends,
+ * /events, the accept balance).
+ *
+ * Spreading connections over workers.  All workers share one listening
+ * socket (inherited), registered with EPOLLEXCLUSIVE so a connection wakes
+ * one waiter instead of all.  The kernel's choice of waiter is not fair
+ * (an idle worker near the head of the wait queue keeps winning), and with
+ * long-lived streams an early imbalance is permanent, so each worker also
+ * compares its open connections with the average of the live workers in
+ * the control region: above average + margin it takes the listening
+ * sockets out of its epoll set (other workers then get the wake-ups) and
+ * puts them back once it is near the average again.  The least loaded
+ * worker is never above the average, so someone always accepts.
+ * SO_REUSEPORT was not used: it needs one socket per worker bound by the
+ * supervisor, it hashes connections by address (not by load), and the
+ * hash changes whenever a worker restarts, dropping queued connections of
+ * the old socket.
+ *
+ * Frame fan-out: on a watcher wake the newest frame is copied from the bus
+ * once (only while someone streams) into a refcounted buffer, and every
+ * streaming client that is idle and writable starts a part from it.
+ * Clients still sending take the newest frame when EPOLLOUT says they can.
+ *
+ * Clients are freed only at the end of an event batch (a fan-out may close
+ * a client that has another event pending in the same batch).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "auth.h"
+#include "client.h"
+#include "frame.h"
+#include "report.h"
+#include "respond.h"
+#include "router.h"
+#include "stream.h"
+#include "watcher.h"
+
+extern const unsigned char fc_page_html[];
+extern const size_t fc_page_html_len;
+
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+#define TICK_NS (250 * NS_PER_MS)
+#define EVENT_INTERVAL_NS NS_PER_S
+#define MAX_EVENTS 256
+#define ACCEPT_BATCH 64
+#define ACCEPT_BACKOFF_NS (100 * NS_PER_MS)	/* after EMFILE and friends */
+#define BALANCE_RECHECK_MS 50
+#define NOTSENT_LOWAT 16384
+#define MIN_FRAME_CAP (64 * 1024)
+
+/* epoll data words of our own descriptors (client pointers are larger). */
+enum {
+	TAG_WATCHER = 1,
+	TAG_SIGNAL = 2,
+	TAG_PARENT = 3,
+	TAG_LISTEN = 16,	/* + index */
+};
+
+struct worker {
+	const struct fc_config *cfg;
+	unsigned index;
+	struct fc_bus *bus;
+	struct fc_ctl *ctl;
+	struct fc_ctl_worker *stats;
+	const int *listen_fds;
+	int nlisten;
+	int parent_fd;
+
+	int epfd;
+	int sigfd;
+	struct fc_watcher watcher;
+	struct fc_frame_pool pool;
+	struct fc_client_env env;
+	size_t frame_cap;		/* next frame buffer size */
+
+	struct fc_client *clients;	/* every open connection */
+	struct fc_client *streams;	/* streaming ones (also in clients) */
+	struct fc_client *dead;		/* closed this batch, freed after it */
+	uint64_t nclients, nstreams;
+
+	bool listening;			/* listen fds are in the epoll set */
+	int64_t accept_backoff_until;	/* out of the set after EMFILE */
+	bool retiring;
+	int64_t retire_deadline;
+	bool stop_now;			/* SIGTERM */
+	int64_t next_tick;
+	int64_t next_event;
+	struct fc_strbuf scratch;	/* event text shared by /events clients */
+};
+
+static void
+gauge(_Atomic uint64_t *g, uint64_t v)
+{
+	atomic_store_explicit(g, v, memory_order_relaxed);
+}
+
+static void
+publish_counts(struct worker *w)
+{
+	gauge(&w->stats->clients, w->nclients);
+	gauge(&w->stats->streams, w->nstreams);
+}
+
+/* --- setup --- */
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_debug("raise RLIMIT_NOFILE");
+}
+
+static int
+ep_add(int epfd, int fd, uint32_t events, uint64_t tag)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u64 = tag;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void
+set_listening(struct worker *w, bool on)
+{
+	int i;
+
+	if (on == w->listening)
+		return;
+	for (i = 0; i < w->nlisten; i++) {
+		if (on) {
+			if (ep_add(w->epfd, w->listen_fds[i],
+			    EPOLLIN | EPOLLEXCLUSIVE,
+			    (uint64_t)(TAG_LISTEN + i)) == -1)
+				log_warn("epoll add listener");
+		} else {
+			/* EPOLLEXCLUSIVE registrations cannot be modified,
+			 * only removed and added again. */
+			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL,
+			    w->listen_fds[i], NULL);
+		}
+	}
+	w->listening = on;
+}
+
+/* --- the balance rule --- */
+
+/* True when this worker has no more connections than the average of the
+ * serving workers plus a margin (see the comment at the top). */
+static bool
+balanced(struct worker *w)
+{
+	const struct fc_ctl_worker *s;
+	uint64_t sum = 0, live = 0, avg, margin;
+	unsigned i;
+
+	for (i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		s = &w->ctl->hdr->workers[i];
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) !=
+		    FC_WORKER_SERVING)
+			continue;
+		if (atomic_load_explicit(&s->pid, memory_order_relaxed) == 0)
+			continue;
+		sum += i == w->index ? w->nclients :
+		    atomic_load_explicit(&s->clients, memory_order_relaxed);
+		live++;
+	}
+	if (live <= 1)
+		return true;
+	avg = sum / live;
+	/* Small absolute slack so a handful of short requests does not
+	 * flap the listener; a relative one for big pools. */
+	margin = 4 + avg / 16;
+	return w->nclients <= avg + margin;
+}
+
+/* Decides whether the listening sockets belong in the epoll set now. */
+static void
+update_listening(struct worker *w)
+{
+	if (w->retiring || w->stop_now) {
+		set_listening(w, false);
+		return;
+	}
+	set_listening(w, balanced(w) &&
+	    w->env.now_mono_ns >= w->accept_backoff_until);
+}
+
+/* --- clients --- */
+
+static void
+close_client(struct worker *w, struct fc_client *c)
+{
+	if (c->fd < 0)
+		return;		/* already closed in this batch */
+	close(c->fd);
+	c->fd = -1;
+	if (c->sprev != NULL || w->streams == c) {
+		if (c->sprev != NULL)
+			c->sprev->snext = c->snext;
+		else
+			w->streams = c->snext;
+		if (c->snext != NULL)
+			c->snext->sprev = c->sprev;
+		c->sprev = c->snext = NULL;
+		w->nstreams--;
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	w->nclients--;
+	publish_counts(w);
+	/* Freed after the batch: an event for it may still be queued. */
+	c->prev = NULL;
+	c->next = w->dead;
+	w->dead = c;
+}
+
+static void
+free_dead(struct worker *w)
+{
+	struct fc_client *c;
+
+	while ((c = w->dead) != NULL) {
+		w->dead = c->next;
+		fc_client_free(c);
+	}
+}
+
+static void
+accept_clients(struct worker *w, int lfd)
+{
+	struct sockaddr_storage ss;
+	struct fc_client *c;
+	socklen_t len;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (!balanced(w)) {
+			update_listening(w);
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* Out of descriptors or memory: stop
+				 * accepting for a moment (the connection
+				 * stays queued for another worker). */
+				log_warn("accept");
+				w->accept_backoff_until = w->env.now_mono_ns +
+				    ACCEPT_BACKOFF_NS;
+				set_listening(w, false);
+				return;
+			default:
+				log_warn("accept");
+				return;
+			}
+		}
+		if ((c = fc_client_new(fd, (struct sockaddr *)&ss, len,
+		    w->env.now_mono_ns)) == NULL) {
+			close(fd);
+			continue;
+		}
+		if (ep_add(w->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+		    EPOLLET, (uint64_t)(uintptr_t)c) == -1) {
+			log_warn("epoll add client");
+			fc_client_free(c);
+			continue;
+		}
+		c->next = w->clients;
+		if (w->clients != NULL)
+			w->clients->prev = c;
+		w->clients = c;
+		w->nclients++;
+		atomic_fetch_add_explicit(&w->stats->clients_total, 1,
+		    memory_order_relaxed);
+		publish_counts(w);
+	}
+}
+
+/* --- frames --- */
+
+/* Copies the newest bus frame into a fresh buffer when it is newer than
+ * the current one. */
+static void
+update_frame(struct worker *w)
+{
+	struct fc_frame *cur = w->env.current, *f;
+	struct fc_frame_meta meta;
+	enum fc_bus_result r;
+	uint64_t head = fc_bus_head(w->bus);
+	int attempt;
+
+	if (head == 0 || (cur != NULL && cur->meta.seq == head))
+		return;
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((f = fc_frame_get(&w->pool, w->frame_cap)) == NULL) {
+			log_warnx("no memory for a %zu byte frame",
+			    w->frame_cap);
+			return;
+		}
+		r = fc_bus_read_latest(w->bus, cur != NULL ? cur->meta.seq : 0,
+		    &meta, f->data, f->cap);
+		if (r == FC_BUS_OK) {
+			f->meta = meta;
+			fc_frame_unref(cur);
+			w->env.current = f;
+			atomic_fetch_add_explicit(&w->stats->frames_copied, 1,
+			    memory_order_relaxed);
+			/* Room for some growth so the next frame fits. */
+			if (meta.len + meta.len / 4 > w->frame_cap)
+				w->frame_cap = meta.len + meta.len / 4;
+			return;
+		}
+		fc_frame_unref(f);
+		if (r != FC_BUS_NOSPACE) {
+			if (r == FC_BUS_CORRUPT)
+				log_warnx("bus slot corrupt");
+			return;
+		}
+		if (meta.len > FC_BUS_MAX_CAPACITY)
+			return;
+		w->frame_cap = meta.len + meta.len / 4 + 1;
+	}
+}
+
+static void
+fan_out(struct worker *w)
+{
+	struct fc_client *c, *next;
+
+	if (w->nstreams == 0)
+		return;
+	update_frame(w);
+	for (c = w->streams; c != NULL; c = next) {
+		next = c->snext;
+		/* Mid-part or blocked clients choose when EPOLLOUT comes. */
+		if (!c->writable || c->q.left > 0)
+			continue;
+		if (fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
+}
+
+/* --- requests --- */
+
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* Streams from c's address in this worker.  max_clients_per_ip is
+ * enforced per worker: the count is a lower bound of the address's
+ * streams over the whole server (a client spread over W workers can hold
+ * up to W times the limit), which keeps the check local and lock-free. */
+static int
+streams_from(struct worker *w, const struct fc_client *c)
+{
+	const struct fc_client *s;
+	int n = 0;
+
+	for (s = w->streams; s != NULL; s = s->snext)
+		if (same_ip(&s->peer, &c->peer))
+			n++;
+	return n;
+}
+
+static void
+stream_socket_options(struct fc_client *c)
+{
+	int one = 1, lowat = NOTSENT_LOWAT, fd = c->fd;
+
+	/* Errors are harmless (non-TCP sockets in tests). */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+		c->check_window = true;
+	/* Keep unsent data small so a slow client's next frame is chosen
+	 * when it can take it, not queued behind seconds of old ones. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+	    sizeof(lowat));
+}
+
+static void
+start_stream(struct worker *w, struct fc_client *c,
+    const struct fc_route_match *m)
+{
+	const struct fc_config *cfg = w->cfg;
+	const struct fc_http_request *req = &c->hp.req;
+	enum fc_framing framing = m->framing;
+
+	if (framing == FC_FRAMING_AUTO)
+		framing = fc_router_framing_for(req->user_agent);
+	if (req->head) {
+		fc_client_start_stream(c, &w->env, framing, 0, 0, true);
+		return;
+	}
+	if (w->retiring ||
+	    (cfg->max_clients > 0 &&
+	    fc_ctl_total_streams(w->ctl) >= (uint64_t)cfg->max_clients) ||
+	    (cfg->max_clients_per_ip > 0 &&
+	    streams_from(w, c) >= cfg->max_clients_per_ip)) {
+		fc_client_error(c, &w->env, 503, "too many clients");
+		return;
+	}
+	stream_socket_options(c);
+	fc_client_start_stream(c, &w->env, framing, m->fps, m->maxtime, false);
+	c->snext = w->streams;
+	if (w->streams != NULL)
+		w->streams->sprev = c;
+	w->streams = c;
+	w->nstreams++;
+	publish_counts(w);
+	/* Capture may be paused for lack of viewers. */
+	fc_ctl_signal_demand(w->ctl);
+	update_frame(w);
+}
+
+static void
+respond_body(struct worker *w, struct fc_client *c, const char *ctype,
+    bool keep)
+{
+	fc_strbuf_reset(&c->hdr);
+	fc_respond_head(&c->hdr, 200, ctype, c->body.len, keep,
+	    w->cfg->allow_origin, NULL);
+	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
+}
+
+static void
+respond_health(struct worker *w, struct fc_client *c, bool keep)
+{
+	const char *why = NULL;
+	int code;
+
+	code = fc_report_health(w->bus, &why);
+	if (code != 200) {
+		fc_client_error(c, &w->env, 503, why != NULL ? why : "unhealthy");
+		return;
+	}
+	fc_strbuf_reset(&c->body);
+	fc_strbuf_puts(&c->body, "ok\n");
+	fc_strbuf_reset(&c->hdr);
+	fc_respond_head(&c->hdr, 200, "text/plain; charset=utf-8",
+	    c->body.len, keep, NULL, NULL);
+	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
+}
+
+static void
+respond_snapshot(struct worker *w, struct fc_client *c, bool keep)
+{
+	fc_ctl_signal_demand(w->ctl);
+	update_frame(w);
+	if (w->env.current == NULL) {
+		fc_client_error(c, &w->env, 503, "no frame yet");
+		return;
+	}
+	fc_frame_unref(c->frame);
+	c->frame = fc_frame_ref(w->env.current);
+	fc_strbuf_reset(&c->hdr);
+	fc_respond_snapshot_head(&c->hdr, &c->frame->meta, keep,
+	    w->cfg->allow_origin);
+	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
+}
+
+static bool
+authorized(const struct worker *w, const struct fc_http_request *req)
+{
+	if (w->cfg->auth[0] == '\0')
+		return true;
+	if (!req->has_auth || req->auth_too_long)
+		return false;
+	return fc_auth_check(req->authorization, w->cfg->auth);
+}
+
+/* Routes the request in c->hp.req and starts its answer. */
+static void
+dispatch(struct worker *w, struct fc_client *c)
+{
+	const struct fc_http_request *req = &c->hp.req;
+	struct fc_route_match m;
+	bool keep = req->keep_alive && !w->retiring;
+
+	fc_router_match(req->url, req->url_len, &m);
+	log_debug("fd %d: %s %s (%s)", c->fd, req->head ? "HEAD" : "GET",
+	    req->url, fc_router_name(m.route));
+	if (m.route == FC_ROUTE_HEALTH) {
+		respond_health(w, c, keep);
+		return;
+	}
+	if (!authorized(w, req)) {
+		fc_client_error(c, &w->env, 401, NULL);
+		return;
+	}
+	fc_strbuf_reset(&c->body);
+	switch (m.route) {
+	case FC_ROUTE_BAD:
+		fc_client_error(c, &w->env, 400, NULL);
+		break;
+	case FC_ROUTE_NOT_FOUND:
+	case FC_ROUTE_HEALTH:
+		fc_client_error(c, &w->env, 404, NULL);
+		break;
+	case FC_ROUTE_PAGE:
+		fc_strbuf_reset(&c->hdr);
+		fc_respond_head(&c->hdr, 200, "text/html; charset=utf-8",
+		    fc_page_html_len, keep, w->cfg->allow_origin, NULL);
+		fc_client_respond(c, &w->env, 200, fc_page_html,
+		    fc_page_html_len, keep);
+		break;
+	case FC_ROUTE_STREAM:
+		start_stream(w, c, &m);
+		break;
+	case FC_ROUTE_SNAPSHOT:
+		respond_snapshot(w, c, keep);
+		break;
+	case FC_ROUTE_STATUS:
+		fc_report_status_json(&c->body, w->cfg, w->bus, w->ctl);
+		respond_body(w, c, "application/json", keep);
+		break;
+	case FC_ROUTE_METRICS:
+		fc_report_metrics(&c->body, w->cfg, w->bus, w->ctl);
+		respond_body(w, c, "text/plain; version=0.0.4; charset=utf-8",
+		    keep);
+		break;
+	case FC_ROUTE_EVENTS:
+		fc_strbuf_reset(&c->hdr);
+		fc_respond_events_head(&c->hdr, w->cfg->allow_origin);
+		if (req->head) {
+			fc_client_respond(c, &w->env, 200, NULL, 0, false);
+			break;
+		}
+		fc_client_start_events(c, &w->env);
+		/* The first event right away, then one a second. */
+		fc_report_event(&c->body, w->cfg, w->bus, w->ctl);
+		(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
+		break;
+	}
+}
+
+static void
+client_event(struct worker *w, struct fc_client *c, uint32_t events)
+{
+	enum fc_client_step step;
+
+	if (c->fd < 0)
+		return;
+	step = fc_client_handle(c, &w->env, events);
+	while (step == FC_STEP_REQUEST) {
+		dispatch(w, c);
+		step = fc_client_pump(c, &w->env);
+	}
+	if (step == FC_STEP_CLOSE)
+		close_client(w, c);
+}
+
+/* --- housekeeping --- */
+
+static void
+send_events(struct worker *w)
+{
+	struct fc_client *c, *next;
+	bool built = false;
+
+	for (c = w->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != FC_CLIENT_EVENTS || c->q.left > 0)
+			continue;	/* a slow one skips this second */
+		if (!built) {
+			fc_strbuf_reset(&w->scratch);
+			fc_report_event(&w->scratch, w->cfg, w->bus, w->ctl);
+			built = true;
+		}
+		fc_strbuf_reset(&c->body);
+		fc_strbuf_append(&c->body, w->scratch.data, w->scratch.len);
+		if (w->scratch.failed || !fc_client_queue_event(c) ||
+		    fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
+}
+
+static void
+tick(struct worker *w)
+{
+	struct fc_client *c, *next;
+	int64_t now = w->env.now_mono_ns;
+
+	/* Keepalive resends need the newest frame too. */
+	if (w->nstreams > 0)
+		update_frame(w);
+	for (c = w->clients; c != NULL; c = next) {
+		next = c->next;
+		if (fc_client_tick(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
+	if (now >= w->next_event) {
+		w->next_event = now + EVENT_INTERVAL_NS;
+		send_events(w);
+	}
+	update_listening(w);
+}
+
+static void
+start_retiring(struct worker *w)
+{
+	struct fc_client *c, *next;
+
+	if (w->retiring)
+		return;
+	log_info("retiring: %" PRIu64 " clients, grace %d s", w->nclients,
+	    w->cfg->shutdown_grace);
+	w->retiring = true;
+	w->retire_deadline = w->env.now_mono_ns +
+	    (int64_t)w->cfg->shutdown_grace * NS_PER_S;
+	atomic_store_explicit(&w->stats->state, FC_WORKER_RETIRING,
+	    memory_order_relaxed);
+	set_listening(w, false);
+	(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->parent_fd, NULL);
+	/* Idle keep-alive connections have nothing to finish. */
+	for (c = w->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == FC_CLIENT_READING && !fc_http_started(&c->hp))
+			close_client(w, c);
+	}
+}
+
+static void
+handle_signal(struct worker *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_info("signal %u: stopping", si.ssi_signo);
+			w->stop_now = true;
+		}
+	}
+}
+
+static int
+loop_timeout(const struct worker *w)
+{
+	int64_t ns = w->next_tick - w->env.now_mono_ns;
+	int ms;
+
+	if (ns < 0)
+		ns = 0;
+	ms = (int)((ns + NS_PER_MS - 1) / NS_PER_MS);
+	if (!w->listening && !w->retiring && ms > BALANCE_RECHECK_MS)
+		ms = BALANCE_RECHECK_MS;	/* re-check the balance soon */
+	return ms;
+}
+
+static void
+run(struct worker *w)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	uint64_t tag;
+	int i, n;
+
+	while (!w->stop_now) {
+		if (w->retiring && (w->nclients == 0 ||
+		    w->env.now_mono_ns >= w->retire_deadline))
+			break;
+		n = epoll_wait(w->epfd, evs, MAX_EVENTS, loop_timeout(w));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("epoll_wait");
+			break;
+		}
+		w->env.now_mono_ns = fc_now_mono_ns();
+		for (i = 0; i < n; i++) {
+			tag = evs[i].data.u64;
+			if (tag == TAG_WATCHER) {
+				fc_watcher_ack(&w->watcher);
+				fan_out(w);
+			} else if (tag == TAG_SIGNAL) {
+				handle_signal(w);
+			} else if (tag == TAG_PARENT) {
+				start_retiring(w);
+			} else if (tag >= TAG_LISTEN &&
+			    tag < (uint64_t)(TAG_LISTEN + w->nlisten)) {
+				if (w->listening)
+					accept_clients(w,
+					    w->listen_fds[tag - TAG_LISTEN]);
+			} else {
+				client_event(w, (struct fc_client *)
+				    (uintptr_t)tag, evs[i].events);
+			}
+		}
+		if (w->env.now_mono_ns >= w->next_tick) {
+			w->next_tick = w->env.now_mono_ns + TICK_NS;
+			tick(w);
+		} else if (!w->listening) {
+			update_listening(w);
+		}
+		free_dead(w);
+	}
+}
+
+static void
+cleanup(struct worker *w)
+{
+	struct fc_client *c;
+
+	while ((c = w->clients) != NULL)
+		close_client(w, c);
+	free_dead(w);
+	fc_watcher_stop(&w->watcher);
+	fc_frame_unref(w->env.current);
+	w->env.current = NULL;
+	fc_frame_pool_clear(&w->pool);
+	fc_strbuf_free(&w->scratch);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	publish_counts(w);
+}
+
+int
+fc_worker_main(const struct fc_worker_args *args)
+{
+	struct worker w;
+	sigset_t mask;
+	int status = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.epfd = w.sigfd = -1;
+	w.watcher.efd = -1;
+	w.cfg = args->cfg;
+	w.index = args->index;
+	w.bus = args->bus;
+	w.ctl = args->ctl;
+	w.listen_fds = args->listen_fds;
+	w.nlisten = args->nlisten;
+	w.parent_fd = args->parent_fd;
+	w.frame_cap = MIN_FRAME_CAP;
+	if (w.index >= FC_CTL_MAX_WORKERS)
+		fatalx("worker index %u out of range", w.index);
+	w.stats = &w.ctl->hdr->workers[w.index];
+	w.env.cfg = w.cfg;
+	w.env.stats = w.stats;
+	w.env.now_mono_ns = fc_now_mono_ns();
+	fc_strbuf_init(&w.scratch, 1 << 20);
+
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	/* Reload and stop come through the parent pipe and SIGTERM; a
+	 * terminal hangup for the process group must not kill workers. */
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1) {
+		log_warn("sigprocmask");
+		goto done;
+	}
+	if ((w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_warn("signalfd/epoll");
+		goto done;
+	}
+	if (ep_add(w.epfd, w.sigfd, EPOLLIN, TAG_SIGNAL) == -1 ||
+	    (w.parent_fd >= 0 &&
+	    ep_add(w.epfd, w.parent_fd, EPOLLIN, TAG_PARENT) == -1)) {
+		log_warn("epoll add");
+		goto done;
+	}
+	/* The thread inherits the blocked signal mask set above. */
+	if (fc_watcher_start(&w.watcher, w.bus) == -1 ||
+	    ep_add(w.epfd, w.watcher.efd, EPOLLIN, TAG_WATCHER) == -1) {
+		log_warn("bus watcher");
+		goto done;
+	}
+
+	if (args->lockdown != NULL &&
+	    (status = args->lockdown(args->lockdown_arg)) != 0) {
+		log_warnx("lockdown failed (status %d)", status);
+		goto done;
+	}
+	status = 1;
+
+	atomic_store_explicit(&w.stats->pid, (int32_t)getpid(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&w.stats->started_real_ns, fc_now_real_ns(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&w.stats->generation,
+	    atomic_load_explicit(&w.ctl->hdr->generation, memory_order_relaxed),
+	    memory_order_relaxed);
+	atomic_store_explicit(&w.stats->state, FC_WORKER_SERVING,
+	    memory_order_relaxed);
+	publish_counts(&w);
+	update_listening(&w);
+	w.next_tick = w.env.now_mono_ns + TICK_NS;
+	w.next_event = w.env.now_mono_ns;
+	log_debug("serving");
+
+	run(&w);
+	status = 0;
+done:
+	cleanup(&w);
+	return status;
+}

@@ -1,0 +1,534 @@
+/*
+ * Unit tests for server/client.c: the connection state machine over
+ * socketpairs (request reading, pipelining, error answers, frame choice,
+ * skipped counting, the one pinned buffer, timeouts, keepalive resends).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../server/client.h"
+
+#define NS_PER_S INT64_C(1000000000)
+
+struct fixture {
+	struct fc_config cfg;
+	struct fc_ctl_worker stats;
+	struct fc_client_env env;
+	struct fc_client *c;
+	int peer;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	int sv[2];
+
+	assert_non_null(fx);
+	fx->cfg.client_timeout = 10;
+	fx->cfg.send_timeout = 30;
+	fx->env.cfg = &fx->cfg;
+	fx->env.stats = &fx->stats;
+	fx->env.now_mono_ns = 1000 * NS_PER_S;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	fx->c = fc_client_new(sv[0], NULL, 0, fx->env.now_mono_ns);
+	assert_non_null(fx->c);
+	fx->peer = sv[1];
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fc_client_free(fx->c);
+	fc_frame_unref(fx->env.current);
+	if (fx->peer >= 0)
+		close(fx->peer);
+	free(fx);
+	return 0;
+}
+
+static void
+send_str(struct fixture *fx, const char *s)
+{
+	assert_int_equal(write(fx->peer, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads what is available (non-blocking) into buf, NUL-terminated. */
+static size_t
+recv_all(struct fixture *fx, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n + 1 < cap) {
+		r = read(fx->peer, buf + n, cap - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static struct fc_frame *
+make_frame(uint64_t seq, size_t len)
+{
+	struct fc_frame *f = fc_frame_get(NULL, len);
+
+	assert_non_null(f);
+	memset(f->data, (int)('a' + seq % 26), len);
+	f->meta.seq = seq;
+	f->meta.len = len;
+	/* The timestamp names the frame in the part headers. */
+	f->meta.ts_real_ns = (int64_t)seq * NS_PER_S;
+	return f;
+}
+
+static void
+set_current(struct fixture *fx, struct fc_frame *f)
+{
+	fc_frame_unref(fx->env.current);
+	fx->env.current = f;
+}
+
+/* Counts parts and remembers the last X-Timestamp second seen. */
+static int
+count_parts(const char *buf, size_t len, long *last_ts)
+{
+	const char *p = buf, *end = buf + len;
+	int n = 0;
+
+	while ((p = memmem(p, (size_t)(end - p), "X-Timestamp: ", 13))
+	    != NULL) {
+		p += 13;
+		*last_ts = strtol(p, NULL, 10);
+		n++;
+	}
+	return n;
+}
+
+static void
+test_request_and_pipelining(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_client *c = fx->c;
+	char buf[4096];
+
+	/* Nothing yet. */
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	send_str(fx, "GET /one HTTP/1.1\r\nUser-Agent: t\r\n\r\n"
+	    "GET /two HTTP/1.1\r\nConnection: close\r\n\r\n");
+	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	assert_string_equal(c->hp.req.url, "/one");
+	assert_string_equal(c->hp.req.user_agent, "t");
+	fc_strbuf_puts(&c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+	fc_client_respond(c, &fx->env, 200, "one", 3, c->hp.req.keep_alive);
+	/* The answer goes out, then the pipelined request is parsed. */
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_REQUEST);
+	assert_string_equal(c->hp.req.url, "/two");
+	recv_all(fx, buf, sizeof(buf));
+	assert_string_equal(buf,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+	fc_strbuf_puts(&c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+	fc_client_respond(c, &fx->env, 200, "two", 3, c->hp.req.keep_alive);
+	/* Connection: close: our side is shut, theirs drained until EOF. */
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	assert_int_equal(c->state, FC_CLIENT_LINGERING);
+	recv_all(fx, buf, sizeof(buf));
+	assert_string_equal(buf + strlen(buf) - 3, "two");
+	assert_int_equal(read(fx->peer, buf, 1), 0);	/* FIN seen */
+	shutdown(fx->peer, SHUT_WR);
+	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN | EPOLLRDHUP),
+	    FC_STEP_CLOSE);
+	assert_int_equal(fx->stats.requests_total, 2);
+	assert_int_equal(fx->stats.status[FC_ST_200], 2);
+}
+
+static void
+test_error_answer(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096];
+
+	/* Refused at the method: the rest of the request is still
+	 * unread when the answer goes out. */
+	send_str(fx, "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
+	    FC_STEP_OK);
+	assert_int_equal(fx->c->state, FC_CLIENT_LINGERING);
+	send_str(fx, "more bytes the client had in flight");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
+	    FC_STEP_OK);
+	/* A client that never closes is cut after the linger time. */
+	fx->env.now_mono_ns += FC_CLIENT_LINGER_NS - 1;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	fx->env.now_mono_ns += 1;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_CLOSE);
+	recv_all(fx, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "HTTP/1.1 405 Method Not Allowed\r\n"));
+	assert_non_null(strstr(buf, "Allow: GET, HEAD\r\n"));
+	assert_non_null(strstr(buf, "Connection: close\r\n"));
+	assert_int_equal(fx->stats.status[FC_ST_405], 1);
+}
+
+static void
+test_peer_eof_mid_request(void **state)
+{
+	struct fixture *fx = *state;
+
+	send_str(fx, "GET /incompl");
+	shutdown(fx->peer, SHUT_WR);
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN | EPOLLRDHUP),
+	    FC_STEP_CLOSE);
+}
+
+static void
+test_request_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096];
+
+	send_str(fx, "GET / HTTP/1.1\r\nHost: slow");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN), FC_STEP_OK);
+	fx->env.now_mono_ns += 9 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	fx->env.now_mono_ns += 2 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(fx->c->state, FC_CLIENT_LINGERING);
+	recv_all(fx, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout\r\n"));
+	close(fx->peer);
+	fx->peer = -1;
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN | EPOLLRDHUP),
+	    FC_STEP_CLOSE);
+	assert_int_equal(fx->stats.status[FC_ST_408], 1);
+}
+
+static void
+test_idle_keepalive_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096];
+
+	send_str(fx, "GET / HTTP/1.1\r\n\r\n");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_strbuf_puts(&fx->c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	fc_client_respond(fx->c, &fx->env, 200, NULL, 0, true);
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	recv_all(fx, buf, sizeof(buf));
+	/* Idle between requests: closed silently, no 408. */
+	fx->env.now_mono_ns += 11 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_CLOSE);
+	assert_int_equal(recv_all(fx, buf, sizeof(buf)), 0);
+}
+
+static void
+start_stream(struct fixture *fx, enum fc_framing framing, int fps,
+    int maxtime)
+{
+	send_str(fx, "GET /stream HTTP/1.1\r\n\r\n");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_client_start_stream(fx->c, &fx->env, framing, fps, maxtime, false);
+}
+
+/* Newest frame, skipped counting, keepalive resend. */
+static void
+test_stream_newest_and_skips(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	long ts = 0;
+	size_t n;
+
+	start_stream(fx, FC_FRAMING_FULL, 0, 0);
+	/* No frame yet: the head goes out alone. */
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	n = recv_all(fx, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "multipart/x-mixed-replace"));
+	assert_int_equal(count_parts(buf, n, &ts), 0);
+
+	set_current(fx, make_frame(1, 1000));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	n = recv_all(fx, buf, sizeof(buf));
+	assert_int_equal(count_parts(buf, n, &ts), 1);
+	assert_int_equal(ts, 1);
+	assert_non_null(strstr(buf, "Content-Length: 1000\r\n"));
+	assert_null(fx->c->frame);		/* nothing pinned when done */
+	assert_int_equal(fx->env.current->refs, 1);
+
+	/* Frames 2..4 never reached this worker's current buffer in time:
+	 * the client gets 5 and 3 frames count as skipped. */
+	set_current(fx, make_frame(5, 800));
+	fx->env.now_mono_ns += NS_PER_S / 30;
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	n = recv_all(fx, buf, sizeof(buf));
+	assert_int_equal(count_parts(buf, n, &ts), 1);
+	assert_int_equal(ts, 5);
+	assert_int_equal(fx->stats.frames_skipped, 3);
+	assert_int_equal(fx->stats.frames_sent, 2);
+
+	/* Same frame again: nothing until a second passes, then a resend
+	 * (not a skip). */
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(recv_all(fx, buf, sizeof(buf)), 0);
+	fx->env.now_mono_ns += NS_PER_S + 1;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	n = recv_all(fx, buf, sizeof(buf));
+	assert_int_equal(count_parts(buf, n, &ts), 1);
+	assert_int_equal(ts, 5);
+	assert_int_equal(fx->stats.frames_sent, 3);
+	assert_int_equal(fx->stats.frames_skipped, 3);
+	/* Ages were observed for the two new pictures only. */
+	assert_int_equal(fx->stats.age_count, 2);
+	assert_true(fx->stats.bytes > 1800);
+}
+
+/* A slow client pins one buffer and, when it can take more, gets the
+ * newest frame, not the next one. */
+static void
+test_stream_slow_client(void **state)
+{
+	struct fixture *fx = *state;
+	enum { BIG = 200000 };
+	struct fc_frame *f1, *f2;
+	char *buf = malloc(4 * BIG);
+	long ts = 0;
+	size_t n, total = 0;
+	int small = 8192, parts;
+
+	assert_non_null(buf);
+	setsockopt(fx->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fx->peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	start_stream(fx, FC_FRAMING_ADVANCE, 0, 0);
+	f1 = make_frame(1, BIG);
+	set_current(fx, f1);
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	/* Mid-part: the client holds f1. */
+	assert_ptr_equal(fx->c->frame, f1);
+	assert_int_equal(f1->refs, 2);
+	assert_false(fx->c->writable);
+	assert_true(fx->c->blocked_since_ns != 0);
+
+	/* New frames arrive meanwhile; f1 stays pinned by the client only,
+	 * f2 is never pinned by it. */
+	f2 = make_frame(2, BIG);
+	set_current(fx, f2);
+	assert_int_equal(f1->refs, 1);
+	set_current(fx, make_frame(3, 1000));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_ptr_equal(fx->c->frame, f1);
+
+	/* The reader catches up; EPOLLOUT resumes the part, then the
+	 * newest frame (3) follows. */
+	parts = 0;
+	for (int i = 0; i < 10000 && fx->c->last_seq != 3; i++) {
+		n = recv_all(fx, buf + total, 4 * BIG - total);
+		total += n;
+		fx->env.now_mono_ns += 1000;
+		assert_int_not_equal(fc_client_handle(fx->c, &fx->env,
+		    EPOLLOUT), FC_STEP_CLOSE);
+	}
+	total += recv_all(fx, buf + total, 4 * BIG - total);
+	assert_int_equal(fx->c->last_seq, 3);
+	assert_int_equal(fx->stats.frames_skipped, 1);	/* frame 2 */
+	assert_int_equal(fx->stats.frames_sent, 2);
+	assert_null(fx->c->frame);
+	assert_int_equal(fx->c->blocked_since_ns, 0);
+	/* Advance framing: head + first part header, JPEG 1 + next header,
+	 * JPEG 3 + next header; three boundaries in all. */
+	for (const char *p = buf; (p = memmem(p, (size_t)(buf + total - p),
+	    "--forkcastframe\r\n", 17)) != NULL; p++)
+		parts++;
+	assert_int_equal(parts, 3);
+	assert_int_equal(count_parts(buf, total, &ts), 0);	/* no X-Timestamp */
+	/* The stream ends with JPEG 3 (1000 x 'd') and the 47-byte tail. */
+	assert_int_equal(buf[total - 47 - 1], 'd');
+	assert_int_equal(buf[total - 47 - 1000], 'd');
+	assert_int_equal(buf[total - 47 - 1001], '\n');
+	free(buf);
+}
+
+/* A part nothing of which went out is dropped, so the frame is chosen
+ * again when the socket has room. */
+static void
+test_stream_abandon_unstarted_part(void **state)
+{
+	struct fixture *fx = *state;
+	char *buf = malloc(1 << 20);
+	int small = 4096;
+
+	assert_non_null(buf);
+	setsockopt(fx->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fx->peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	start_stream(fx, FC_FRAMING_FULL, 0, 0);
+	set_current(fx, make_frame(1, 100000));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	/* Drain exactly enough to finish part 1 but leave the socket
+	 * blocked for part 2 by filling it with a fresh frame first. */
+	for (int i = 0; i < 1000 && fx->c->frame != NULL; i++) {
+		recv_all(fx, buf, 1 << 20);
+		fc_client_handle(fx->c, &fx->env, EPOLLOUT);
+	}
+	assert_null(fx->c->frame);
+	assert_int_equal(fx->c->last_seq, 1);
+	/* Socket full again with a big new frame in flight. */
+	set_current(fx, make_frame(2, 100000));
+	fx->c->writable = true;
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	/* Either part 2 started (it pins 2) or it was abandoned (pins
+	 * nothing); never more than one frame. */
+	assert_true(fx->c->frame == NULL || fx->c->frame->meta.seq == 2);
+	assert_true(fx->env.current->refs <= 2);
+	free(buf);
+}
+
+static void
+test_send_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	int small = 4096;
+
+	setsockopt(fx->c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fx->peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	start_stream(fx, FC_FRAMING_FULL, 0, 0);
+	set_current(fx, make_frame(1, 300000));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_true(fx->c->blocked_since_ns != 0);
+	/* The peer never reads. */
+	fx->env.now_mono_ns += 29 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	fx->env.now_mono_ns += 2 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_CLOSE);
+	assert_int_equal(fx->stats.drops_timeout, 1);
+}
+
+/* An idle stream waiting for frames is not "accepting no data". */
+static void
+test_idle_stream_not_dropped(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096];
+
+	start_stream(fx, FC_FRAMING_FULL, 0, 0);
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	recv_all(fx, buf, sizeof(buf));
+	fx->env.now_mono_ns += 100 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(fx->stats.drops_timeout, 0);
+}
+
+static void
+test_fps_cap_and_maxtime(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+
+	start_stream(fx, FC_FRAMING_FULL, 10, 2);
+	set_current(fx, make_frame(1, 100));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(fx->stats.frames_sent, 1);
+	/* 33 ms later a new frame: too early for 10 fps. */
+	fx->env.now_mono_ns += NS_PER_S / 30;
+	set_current(fx, make_frame(2, 100));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(fx->stats.frames_sent, 1);
+	fx->env.now_mono_ns += NS_PER_S / 10;
+	set_current(fx, make_frame(3, 100));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_int_equal(fx->stats.frames_sent, 2);
+	recv_all(fx, buf, sizeof(buf));
+	/* maxtime=2 s ends the stream. */
+	fx->env.now_mono_ns += 2 * NS_PER_S;
+	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_CLOSE);
+}
+
+static void
+test_stream_peer_gone(void **state)
+{
+	struct fixture *fx = *state;
+
+	start_stream(fx, FC_FRAMING_FULL, 0, 0);
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	/* Chatter from the client is read and ignored. */
+	send_str(fx, "junk after the request");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN), FC_STEP_OK);
+	close(fx->peer);
+	fx->peer = -1;
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN | EPOLLRDHUP),
+	    FC_STEP_CLOSE);
+}
+
+static void
+test_head_stream(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[4096];
+
+	send_str(fx, "HEAD /stream HTTP/1.1\r\n\r\n");
+	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_client_start_stream(fx->c, &fx->env, FC_FRAMING_ADVANCE, 0, 0, true);
+	set_current(fx, make_frame(1, 100));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_CLOSE);
+	recv_all(fx, buf, sizeof(buf));
+	assert_string_equal(buf + strlen(buf) - 4, "\r\n\r\n");
+	assert_null(strstr(buf, "--forkcastframe"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_request_and_pipelining,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_answer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_peer_eof_mid_request,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle_keepalive_timeout,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_newest_and_skips,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_slow_client, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stream_abandon_unstarted_part, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle_stream_not_dropped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stream_peer_gone, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_head_stream, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

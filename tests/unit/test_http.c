@@ -1,0 +1,521 @@
+/* Unit tests for server/http.c: the request adapter over libhttp-parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../server/http.h"
+
+#define REQ_FULL \
+	"GET /stream?fps=5 HTTP/1.1\r\n" \
+	"Host: 127.0.0.1:8080\r\n" \
+	"User-Agent: Mozilla/5.0 (X11) Chrome/120  \r\n" \
+	"Authorization: Basic YTpi\r\n" \
+	"Accept: */*\r\n" \
+	"\r\n"
+
+/* Feeds the whole buffer in pieces of the given sizes (0-terminated list
+ * repeated), returning the final result and total consumed. */
+static enum fc_http_result
+feed_split(struct fc_http_parser *hp, const char *data, size_t len,
+    size_t split, size_t *total)
+{
+	enum fc_http_result r = FC_HTTP_MORE;
+	size_t off = 0, used, n;
+
+	*total = 0;
+	while (off < len) {
+		n = split == 0 ? len - off : split;
+		if (n > len - off)
+			n = len - off;
+		r = fc_http_feed(hp, data + off, n, &used);
+		*total += used;
+		if (r != FC_HTTP_MORE)
+			return r;
+		assert_int_equal(used, n);	/* MORE consumes everything */
+		off += n;
+	}
+	return r;
+}
+
+static void
+check_full(const struct fc_http_parser *hp)
+{
+	assert_string_equal(hp->req.url, "/stream?fps=5");
+	assert_int_equal(hp->req.url_len, strlen("/stream?fps=5"));
+	assert_false(hp->req.head);
+	assert_true(hp->req.keep_alive);
+	assert_int_equal(hp->req.http_major, 1);
+	assert_int_equal(hp->req.http_minor, 1);
+	/* Trailing blanks of a value are trimmed. */
+	assert_string_equal(hp->req.user_agent, "Mozilla/5.0 (X11) Chrome/120");
+	assert_true(hp->req.has_auth);
+	assert_false(hp->req.auth_too_long);
+	assert_string_equal(hp->req.authorization, "Basic YTpi");
+}
+
+static void
+test_complete(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used;
+
+	(void)state;
+	fc_http_init(&hp);
+	assert_false(fc_http_started(&hp));
+	assert_int_equal(fc_http_feed(&hp, REQ_FULL, strlen(REQ_FULL), &used),
+	    FC_HTTP_DONE);
+	assert_int_equal(used, strlen(REQ_FULL));
+	check_full(&hp);
+	assert_true(fc_http_started(&hp));
+}
+
+static void
+test_incomplete(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used, len = strlen(REQ_FULL);
+
+	(void)state;
+	fc_http_init(&hp);
+	/* Everything but the final LF. */
+	assert_int_equal(fc_http_feed(&hp, REQ_FULL, len - 1, &used),
+	    FC_HTTP_MORE);
+	assert_int_equal(used, len - 1);
+	assert_true(fc_http_started(&hp));
+	assert_int_equal(fc_http_feed(&hp, REQ_FULL + len - 1, 1, &used),
+	    FC_HTTP_DONE);
+	assert_int_equal(used, 1);
+	check_full(&hp);
+}
+
+/* Every split point into two pieces, and byte by byte. */
+static void
+test_every_split(void **state)
+{
+	struct fc_http_parser hp;
+	size_t len = strlen(REQ_FULL), i, used, total;
+
+	(void)state;
+	for (i = 1; i < len; i++) {
+		fc_http_init(&hp);
+		assert_int_equal(fc_http_feed(&hp, REQ_FULL, i, &used),
+		    FC_HTTP_MORE);
+		assert_int_equal(used, i);
+		assert_int_equal(fc_http_feed(&hp, REQ_FULL + i, len - i,
+		    &used), FC_HTTP_DONE);
+		assert_int_equal(used, len - i);
+		check_full(&hp);
+	}
+	fc_http_init(&hp);
+	assert_int_equal(feed_split(&hp, REQ_FULL, len, 1, &total),
+	    FC_HTTP_DONE);
+	assert_int_equal(total, len);
+	check_full(&hp);
+}
+
+static void
+test_keep_alive(void **state)
+{
+	static const struct {
+		const char *req;
+		bool keep;
+		int minor;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\n\r\n", true, 1 },
+		{ "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false, 1 },
+		{ "GET / HTTP/1.0\r\n\r\n", false, 0 },
+		{ "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, 0 },
+		{ "GET / HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n", true, 0 },
+	};
+	struct fc_http_parser hp;
+	size_t i, used;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fc_http_init(&hp);
+		assert_int_equal(fc_http_feed(&hp, cases[i].req,
+		    strlen(cases[i].req), &used), FC_HTTP_DONE);
+		assert_int_equal(hp.req.keep_alive, cases[i].keep);
+		assert_int_equal(hp.req.http_minor, cases[i].minor);
+		assert_false(hp.req.has_auth);
+		assert_string_equal(hp.req.user_agent, "");
+	}
+}
+
+static void
+test_head(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used;
+	const char *r = "HEAD /snapshot HTTP/1.1\r\n\r\n";
+
+	(void)state;
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, strlen(r), &used), FC_HTTP_DONE);
+	assert_true(hp.req.head);
+	assert_string_equal(hp.req.url, "/snapshot");
+}
+
+static int
+error_of(const char *data, size_t len, size_t split)
+{
+	struct fc_http_parser hp;
+	size_t total;
+
+	fc_http_init(&hp);
+	if (feed_split(&hp, data, len, split, &total) != FC_HTTP_ERROR)
+		return 0;
+	/* Once refused, it stays refused. */
+	assert_int_equal(fc_http_feed(&hp, "x", 1, &total), FC_HTTP_ERROR);
+	return hp.error;
+}
+
+static void
+test_methods(void **state)
+{
+	static const char *const refused[] = {
+		"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+		"PUT / HTTP/1.1\r\n\r\n",
+		"DELETE / HTTP/1.1\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\n\r\n",
+		"CONNECT a:443 HTTP/1.1\r\n\r\n",
+		"PATCH / HTTP/1.1\r\n\r\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(error_of(refused[i], strlen(refused[i]), 0),
+		    405);
+		assert_int_equal(error_of(refused[i], strlen(refused[i]), 1),
+		    405);
+	}
+}
+
+static void
+test_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"FOO / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/2.0\r\n\r\n",
+		"GET / XTTP/1.1\r\n\r\n",
+		"GET /\x01 HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",	/* TLS hello */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(error_of(bad[i], strlen(bad[i]), 0), 400);
+		assert_int_equal(error_of(bad[i], strlen(bad[i]), 1), 400);
+	}
+}
+
+static char *
+make_url_request(size_t url_len)
+{
+	char *r = malloc(url_len + 64);
+	size_t n;
+
+	assert_non_null(r);
+	memcpy(r, "GET /", 5);
+	memset(r + 5, 'a', url_len - 1);
+	n = 5 + url_len - 1;
+	memcpy(r + n, " HTTP/1.1\r\n\r\n", 14);
+	return r;
+}
+
+static void
+test_url_limit(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used;
+	char *r;
+
+	(void)state;
+	/* Exactly the limit is fine. */
+	r = make_url_request(FC_HTTP_MAX_URL);
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, strlen(r), &used), FC_HTTP_DONE);
+	assert_int_equal(hp.req.url_len, FC_HTTP_MAX_URL);
+	free(r);
+	/* One more byte: 414, in one piece or in many. */
+	r = make_url_request(FC_HTTP_MAX_URL + 1);
+	assert_int_equal(error_of(r, strlen(r), 0), 414);
+	assert_int_equal(error_of(r, strlen(r), 7), 414);
+	assert_int_equal(error_of(r, strlen(r), 1), 414);
+	free(r);
+	/* A URL far over the head limit still says 414, and is refused
+	 * before its end arrives. */
+	r = make_url_request(20000);
+	assert_int_equal(error_of(r, 3000, 0), 414);
+	assert_int_equal(error_of(r, strlen(r), 1000), 414);
+	free(r);
+}
+
+static void
+test_head_limit(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used, n, len;
+	char *r = malloc(FC_HTTP_MAX_HEAD * 2);
+
+	(void)state;
+	assert_non_null(r);
+	/* A head of exactly FC_HTTP_MAX_HEAD bytes passes. */
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nX-Fill: ");
+	len = FC_HTTP_MAX_HEAD - n - 4;
+	memset(r + n, 'b', len);
+	memcpy(r + n + len, "\r\n\r\n", 4);
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, FC_HTTP_MAX_HEAD, &used),
+	    FC_HTTP_DONE);
+	assert_int_equal(used, FC_HTTP_MAX_HEAD);
+	/* One byte more: 431. */
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nX-Fill: ");
+	len = FC_HTTP_MAX_HEAD - n - 3;
+	memset(r + n, 'b', len);
+	memcpy(r + n + len, "\r\n\r\n", 4);
+	assert_int_equal(error_of(r, FC_HTTP_MAX_HEAD + 1, 0), 431);
+	assert_int_equal(error_of(r, FC_HTTP_MAX_HEAD + 1, 100), 431);
+	/* Endless headers: refused without waiting for the end. */
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\n");
+	while (n + 8 < FC_HTTP_MAX_HEAD * 2) {
+		memcpy(r + n, "A: bcd\r\n", 8);
+		n += 8;
+	}
+	assert_int_equal(error_of(r, n, 0), 431);
+	assert_int_equal(error_of(r, n, 333), 431);
+	free(r);
+}
+
+static void
+test_long_values(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used, n;
+	char *r = malloc(4096);
+
+	(void)state;
+	assert_non_null(r);
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nUser-Agent: ");
+	memset(r + n, 'u', 1000);
+	n += 1000;
+	n += (size_t)sprintf(r + n, "\r\nAuthorization: Basic ");
+	memset(r + n, 'Z', 1000);
+	n += 1000;
+	n += (size_t)sprintf(r + n, "\r\n\r\n");
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, n, &used), FC_HTTP_DONE);
+	assert_int_equal(strlen(hp.req.user_agent), FC_HTTP_MAX_UA - 1);
+	assert_true(hp.req.has_auth);
+	assert_true(hp.req.auth_too_long);
+	free(r);
+}
+
+static void
+test_first_header_wins(void **state)
+{
+	struct fc_http_parser hp;
+	size_t used;
+	const char *r = "GET / HTTP/1.1\r\n"
+	    "user-agent: curl/8\r\n"
+	    "User-Agent: Mozilla\r\n"
+	    "X-User-Agent-Long-Name-Not-Matching: Chrome\r\n"
+	    "AUTHORIZATION: Basic one\r\n"
+	    "Authorization: Basic two\r\n\r\n";
+
+	(void)state;
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, strlen(r), &used), FC_HTTP_DONE);
+	assert_string_equal(hp.req.user_agent, "curl/8");
+	assert_string_equal(hp.req.authorization, "Basic one");
+}
+
+static void
+test_pipelined(void **state)
+{
+	struct fc_http_parser hp;
+	const char *r = "GET /a HTTP/1.1\r\n\r\n"
+	    "HEAD /b HTTP/1.1\r\nUser-Agent: x\r\n\r\n"
+	    "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n"
+	    "GET /d";
+	size_t len = strlen(r), off = 0, used;
+
+	(void)state;
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, r, len, &used), FC_HTTP_DONE);
+	assert_int_equal(used, strlen("GET /a HTTP/1.1\r\n\r\n"));
+	assert_string_equal(hp.req.url, "/a");
+	/* Until fc_http_next() the request stays put. */
+	off += used;
+	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
+	    FC_HTTP_DONE);
+	assert_int_equal(used, 0);
+	fc_http_next(&hp);
+	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
+	    FC_HTTP_DONE);
+	off += used;
+	assert_string_equal(hp.req.url, "/b");
+	assert_true(hp.req.head);
+	assert_string_equal(hp.req.user_agent, "x");
+	fc_http_next(&hp);
+	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
+	    FC_HTTP_DONE);
+	off += used;
+	assert_string_equal(hp.req.url, "/c");
+	assert_false(hp.req.head);
+	assert_string_equal(hp.req.user_agent, "");
+	assert_false(hp.req.keep_alive);
+	fc_http_next(&hp);
+	assert_false(fc_http_started(&hp));
+	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
+	    FC_HTTP_MORE);
+	assert_int_equal(off + used, len);
+	assert_true(fc_http_started(&hp));
+}
+
+/* Requests placed right before an unreadable page: any read past the
+ * input crashes the test (the picohttpparser trick). */
+static void
+test_no_overread(void **state)
+{
+	static const char *const inputs[] = {
+		REQ_FULL,
+		"GET / HTTP/1.1\r\nUser-Agent: abc",
+		"GET /x HTTP/1.",
+		"POST",
+		"GET / HTTP/1.1\r\nAuthorization: Basic",
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	struct fc_http_parser hp;
+	size_t i, j, len, used;
+	char *map, *at;
+
+	(void)state;
+	map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		len = strlen(inputs[i]);
+		for (j = 1; j <= len; j++) {
+			at = map + page - j;
+			memcpy(at, inputs[i], j);
+			fc_http_init(&hp);
+			(void)fc_http_feed(&hp, at, j, &used);
+			assert_true(used <= j);
+		}
+	}
+	munmap(map, (size_t)page * 2);
+}
+
+/* Deterministic random requests built from HTTP-ish pieces and raw
+ * bytes, fed in random splits: the adapter must always give one of its
+ * three answers, keep its counters in range and never crash (ASan). */
+static void
+test_random_inputs(void **state)
+{
+	static const char *const pieces[] = {
+		"GET ", "HEAD ", "POST ", "/", "/stream", "?fps=", "%00", " ",
+		"HTTP/1.1", "HTTP/1.0", "\r\n", "\n", "\r", ":", "Host", "User-Agent",
+		"Authorization", "Connection", "keep-alive", "close",
+		"Content-Length", "Transfer-Encoding", "chunked", "0", "9999",
+		"\t", "Basic YTpi", "\x80", "\xff", "\r\n\r\n",
+	};
+	struct fc_http_parser hp;
+	char buf[2048];
+	size_t len, off, n, used;
+	uint32_t x = 12345;
+	enum fc_http_result r;
+	int iter, dones = 0, errors = 0;
+
+	(void)state;
+#define NEXT() (x = x * 1103515245u + 12345u, (x >> 8))
+	for (iter = 0; iter < 20000; iter++) {
+		len = 0;
+		if (iter % 2 == 0) {
+			/* A valid start: the rest lands in the headers. */
+			static const char start[] = "GET /s HTTP/1.1\r\nA: b\r\n";
+
+			memcpy(buf, start, sizeof(start) - 1);
+			len = sizeof(start) - 1;
+		}
+		while (len < sizeof(buf) - 64 && NEXT() % 8 != 0) {
+			if (NEXT() % 5 == 0) {
+				buf[len++] = (char)NEXT();
+			} else {
+				const char *p = pieces[NEXT() %
+				    (sizeof(pieces) / sizeof(pieces[0]))];
+				memcpy(buf + len, p, strlen(p));
+				len += strlen(p);
+			}
+		}
+		if (iter % 2 == 0) {
+			memcpy(buf + len, "\r\n\r\n", 4);
+			len += 4;
+		}
+		fc_http_init(&hp);
+		r = FC_HTTP_MORE;
+		for (off = 0; off < len && r == FC_HTTP_MORE; off += used) {
+			n = 1 + NEXT() % (len - off);
+			r = fc_http_feed(&hp, buf + off, n, &used);
+			assert_true(used <= n);
+			if (r == FC_HTTP_MORE)
+				assert_int_equal(used, n);
+			if (r == FC_HTTP_DONE) {
+				dones++;
+				assert_true(hp.req.url_len <= FC_HTTP_MAX_URL);
+				assert_int_equal(strlen(hp.req.url),
+				    hp.req.url_len);
+				fc_http_next(&hp);
+				r = FC_HTTP_MORE;
+			}
+		}
+		if (r == FC_HTTP_ERROR) {
+			errors++;
+			assert_true(hp.error == 400 || hp.error == 405 ||
+			    hp.error == 414 || hp.error == 431);
+		}
+	}
+#undef NEXT
+	printf("# random inputs: %d requests parsed, %d refused\n", dones,
+	    errors);
+	assert_true(errors > 0);
+	assert_true(dones > 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_every_split),
+		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_head),
+		cmocka_unit_test(test_methods),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_url_limit),
+		cmocka_unit_test(test_head_limit),
+		cmocka_unit_test(test_long_values),
+		cmocka_unit_test(test_first_header_wins),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_no_overread),
+		cmocka_unit_test(test_random_inputs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1 @@
+test_router_DEPS := server/router.c

@@ -1,0 +1,1 @@
+test_stream_DEPS := server/stream.c common/strbuf.c

@@ -1,0 +1,523 @@
+/*
+ * The worker as a whole: fc_worker_main runs in a forked child on a
+ * loopback listening socket, with a bus this test publishes into; the
+ * test talks HTTP to it with plain sockets.  Covers streaming (parts,
+ * fresh frames), ordinary endpoints, limits (503, 408, 431), auth, and
+ * both ways of stopping (parent pipe with grace, SIGTERM).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../common/bus.h"
+#include "../../common/clock.h"
+#include "../../common/config.h"
+#include "../../common/control.h"
+#include "../../common/log.h"
+#include "../../server/worker.h"
+
+/* The viewer page normally comes from the Makefile's embed step. */
+const unsigned char fc_page_html[] = "<!doctype html><title>t</title>\n";
+const size_t fc_page_html_len = sizeof(fc_page_html) - 1;
+
+struct fixture {
+	struct fc_config cfg;
+	struct fc_bus *bus;
+	struct fc_ctl *ctl;
+	int lfd;
+	int port;
+	int stop_wr;		/* parent pipe write end */
+	pid_t pid;
+	uint64_t frames;
+	int (*lockdown)(void *);
+};
+
+static void
+publish(struct fixture *fx, size_t len)
+{
+	unsigned char *data = malloc(len);
+	struct fc_frame_meta m;
+
+	assert_non_null(data);
+	memset(data, 0x5a, len);
+	data[0] = 0xff;
+	data[1] = 0xd8;
+	memset(&m, 0, sizeof(m));
+	m.len = len;
+	m.width = 64;
+	m.height = 48;
+	m.ts_real_ns = fc_now_real_ns();
+	m.ts_mono_ns = fc_now_mono_ns();
+	assert_int_equal(fc_bus_publish(fx->bus, data, len, &m), 0);
+	fx->frames++;
+	free(data);
+}
+
+static void
+start_worker(struct fixture *fx)
+{
+	struct fc_worker_args args;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fx->pid = fork();
+	assert_true(fx->pid >= 0);
+	if (fx->pid == 0) {
+		close(p[1]);
+		fc_log_init("worker 0", FC_LOG_WARN);
+		memset(&args, 0, sizeof(args));
+		args.cfg = &fx->cfg;
+		args.index = 0;
+		args.bus = fx->bus;
+		args.ctl = fx->ctl;
+		args.listen_fds = &fx->lfd;
+		args.nlisten = 1;
+		args.parent_fd = p[0];
+		args.lockdown = fx->lockdown;
+		args.lockdown_arg = fx;
+		exit(fc_worker_main(&args));
+	}
+	close(p[0]);
+	fx->stop_wr = p[1];
+}
+
+static int
+setup_cfg(void **state, void (*tweak)(struct fc_config *))
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	assert_non_null(fx);
+	fc_config_defaults(&fx->cfg);
+	fx->cfg.client_timeout = 2;
+	fx->cfg.send_timeout = 3;
+	fx->cfg.shutdown_grace = 1;
+	if (tweak != NULL)
+		tweak(&fx->cfg);
+	fx->bus = fc_bus_create(4, 1 << 20);
+	assert_non_null(fx->bus);
+	fx->ctl = fc_ctl_create();
+	assert_non_null(fx->ctl);
+	fx->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fx->lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fx->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fx->lfd, 128), 0);
+	assert_int_equal(getsockname(fx->lfd, (struct sockaddr *)&sa, &len), 0);
+	fx->port = ntohs(sa.sin_port);
+	fx->stop_wr = -1;
+	start_worker(fx);
+	*state = fx;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_cfg(state, NULL);
+}
+
+static void
+tweak_limits(struct fc_config *cfg)
+{
+	cfg->max_clients = 1;
+}
+
+static int
+setup_limits(void **state)
+{
+	return setup_cfg(state, tweak_limits);
+}
+
+static void
+tweak_auth(struct fc_config *cfg)
+{
+	snprintf(cfg->auth, sizeof(cfg->auth), "a:b");
+}
+
+static int
+setup_auth(void **state)
+{
+	return setup_cfg(state, tweak_auth);
+}
+
+/* Waits up to ms for the child; returns its wait status or -1. */
+static int
+wait_child(pid_t pid, int ms)
+{
+	int st;
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	if (fx->pid > 0) {
+		kill(fx->pid, SIGKILL);
+		waitpid(fx->pid, NULL, 0);
+	}
+	if (fx->stop_wr >= 0)
+		close(fx->stop_wr);
+	close(fx->lfd);
+	fc_bus_close(fx->bus);
+	fc_ctl_close(fx->ctl);
+	free(fx);
+	return 0;
+}
+
+static int
+connect_to(struct fixture *fx)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)fx->port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void
+send_str(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads until the peer closes (or timeout); returns bytes. */
+static size_t
+read_until_close(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Reads until buf contains `want` count times `needle`. */
+static size_t
+read_until(int fd, char *buf, size_t cap, const char *needle, int want,
+    struct fixture *fx)
+{
+	size_t n = 0;
+	ssize_t r;
+	int seen = 0;
+	const char *p;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	for (int round = 0; round < 300 && seen < want && n + 1 < cap; round++) {
+		if (fx != NULL)
+			publish(fx, 5000);
+		if (poll(&pfd, 1, 20) == 1) {
+			r = read(fd, buf + n, cap - 1 - n);
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+		}
+		buf[n] = '\0';
+		seen = 0;
+		for (p = buf; (p = memmem(p, (size_t)(buf + n - p), needle,
+		    strlen(needle))) != NULL; p++)
+			seen++;
+	}
+	return n;
+}
+
+static void
+test_stream(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 20];
+	int fd;
+	size_t n;
+
+	publish(fx, 3000);
+	fd = connect_to(fx);
+	send_str(fd, "GET /stream HTTP/1.1\r\nUser-Agent: test\r\n\r\n");
+	n = read_until(fd, buf, sizeof(buf), "Content-Length: 5000\r\n", 3, fx);
+	assert_true(n > 0);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_non_null(strstr(buf,
+	    "multipart/x-mixed-replace;boundary=forkcastframe"));
+	assert_null(strstr(buf, "chunked"));
+	/* The first part follows the head at once (full framing). */
+	assert_non_null(strstr(buf, "\r\n\r\n--forkcastframe\r\n"
+	    "Content-Type: image/jpeg\r\nContent-Length: "));
+	assert_non_null(strstr(buf, "X-Timestamp: "));
+	close(fd);
+	/* The worker counts a part after its writev returns, which can be
+	 * just after the client has read it: allow it a moment. */
+	for (int i = 0; i < 100 &&
+	    atomic_load(&fx->ctl->hdr->workers[0].frames_sent) < 3; i++)
+		usleep(10000);
+	assert_true(atomic_load(&fx->ctl->hdr->workers[0].frames_sent) >= 3);
+}
+
+static void
+test_endpoints(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int fd;
+
+	publish(fx, 4321);
+	fd = connect_to(fx);
+	/* Three pipelined requests on one connection, answered in order. */
+	send_str(fd, "GET /snapshot HTTP/1.1\r\n\r\n"
+	    "HEAD /status HTTP/1.1\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_non_null(strstr(buf, "Content-Type: image/jpeg\r\n"
+	    "Content-Length: 4321\r\n"));
+	assert_non_null(strstr(buf, "Content-Type: application/json\r\n"));
+	assert_null(strstr(buf, "\"workers\""));	/* HEAD: no body */
+	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /nope HTTP/1.1\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 404 ", 13), 0);
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /status HTTP/1.0\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_non_null(strstr(buf, "Connection: close\r\n"));
+	assert_non_null(strstr(buf, "\"workers\""));
+
+	fd = connect_to(fx);
+	send_str(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_non_null(strstr(buf, "text/html; charset=utf-8"));
+	assert_non_null(strstr(buf, "<title>t</title>"));
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_non_null(strstr(buf, "text/plain; version=0.0.4"));
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /events HTTP/1.1\r\n\r\n");
+	read_until(fd, buf, sizeof(buf), "event: status", 2, NULL);
+	close(fd);
+	assert_non_null(strstr(buf, "text/event-stream"));
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536], big[10000];
+	int fd;
+
+	fd = connect_to(fx);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	send_str(fd, "GET / HTTP/1.1\r\nX: ");
+	send_str(fd, big);
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 431 ", 13), 0);
+
+	/* Slowloris: half a request, then nothing: 408 after
+	 * client_timeout (2 s), not a hang. */
+	fd = connect_to(fx);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 408 ", 13), 0);
+
+	fd = connect_to(fx);
+	send_str(fd, "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 400 ", 13), 0);
+	assert_int_equal(atomic_load(&fx->ctl->hdr->workers[0].status[FC_ST_408]),
+	    1);
+}
+
+static void
+test_max_clients(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int a, b;
+
+	publish(fx, 1000);
+	a = connect_to(fx);
+	send_str(a, "GET /stream HTTP/1.1\r\n\r\n");
+	read_until(a, buf, sizeof(buf), "Content-Length: 5000", 1, fx);
+	b = connect_to(fx);
+	send_str(b, "GET /?action=stream HTTP/1.1\r\n\r\n");
+	read_until_close(b, buf, sizeof(buf));
+	assert_int_equal(strncmp(buf, "HTTP/1.1 503 ", 13), 0);
+	assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
+	close(b);
+	close(a);
+}
+
+static void
+test_auth(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int fd;
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /status HTTP/1.1\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 401 ", 13), 0);
+	assert_non_null(strstr(buf, "WWW-Authenticate: Basic realm=\"forkcast\""));
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /status HTTP/1.1\r\nAuthorization: Basic YTpi\r\n"
+	    "Connection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+
+	/* /healthz is never behind auth (capture is "starting" here, so
+	 * any verdict will do as long as it is not 401). */
+	fd = connect_to(fx);
+	send_str(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_null(strstr(buf, " 401 "));
+}
+
+static void
+test_graceful_stop(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int fd, st;
+	int64_t t0;
+
+	publish(fx, 1000);
+	fd = connect_to(fx);
+	send_str(fd, "GET /stream HTTP/1.1\r\n\r\n");
+	read_until(fd, buf, sizeof(buf), "Content-Length:", 1, fx);
+	t0 = fc_now_mono_ns();
+	close(fx->stop_wr);		/* EOF: retire */
+	fx->stop_wr = -1;
+	st = wait_child(fx->pid, 4000);
+	assert_true(st != -1);
+	fx->pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* The stream got its grace (1 s), not much more. */
+	printf("# retired in %.2f s\n", (fc_now_mono_ns() - t0) / 1e9);
+	assert_true(fc_now_mono_ns() - t0 >= 900000000);
+	read_until_close(fd, buf, sizeof(buf));		/* closed, not hung */
+	close(fd);
+}
+
+static int
+refuse_lockdown(void *arg)
+{
+	struct fixture *fx = arg;
+
+	/* Runs in the child, after setup: the listener must not be in use
+	 * yet, and the status comes back as the exit status. */
+	return fx->lfd >= 0 ? 3 : 4;
+}
+
+/* A failed lockdown ends the worker before it serves anything. */
+static void
+test_lockdown_failure(void **state)
+{
+	struct fixture *fx = *state;
+	int st;
+
+	/* The fixture's worker runs without a hook; start a second one. */
+	kill(fx->pid, SIGKILL);
+	waitpid(fx->pid, NULL, 0);
+	close(fx->stop_wr);
+	fc_ctl_reset_worker(fx->ctl, 0);	/* as the supervisor does */
+	fx->lockdown = refuse_lockdown;
+	start_worker(fx);
+	st = wait_child(fx->pid, 3000);
+	assert_true(st != -1);
+	fx->pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+	assert_int_equal(atomic_load(&fx->ctl->hdr->workers[0].state),
+	    FC_WORKER_EMPTY);
+}
+
+static void
+test_sigterm(void **state)
+{
+	struct fixture *fx = *state;
+	int st;
+
+	usleep(100000);
+	kill(fx->pid, SIGTERM);
+	st = wait_child(fx->pid, 3000);
+	assert_true(st != -1);
+	fx->pid = 0;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_max_clients, setup_limits,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown),
+		cmocka_unit_test_setup_teardown(test_graceful_stop, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockdown_failure, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
