@@ -37,7 +37,8 @@ CFLAGS_ALL += $(OPTFLAGS) $(CFLAGS)
 NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
              /usr/include/http_parser.h /usr/include/seccomp.h \
              /usr/bin/pkg-config /usr/bin/curl
-NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip
+NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang \
+             /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))
@@ -69,7 +70,7 @@ CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) \
 
 BINS = $(BUILD)/forkcast $(BUILD)/forkcast-capture
 
-.PHONY: all test bench clean deps test-deps
+.PHONY: all test bench fuzz clean deps test-deps
 all: deps $(BINS)
 
 # Runs scripts/install-deps only when a needed header or tool is missing.
@@ -131,9 +132,29 @@ endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)
 
+# --- fuzz targets (libFuzzer, clang): tests/fuzz/fuzz_NAME.c linked with
+# the sources in tests/fuzz/fuzz_NAME.mk (fuzz_NAME_DEPS), seed corpus in
+# tests/fuzz/corpus/NAME/.  `make fuzz` runs each for FUZZ_SECONDS;
+# `make test` runs each briefly on its corpus (tests/run-tests).
+FUZZ_SECONDS ?= 60
+FUZZERS := $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+-include $(wildcard tests/fuzz/*.mk)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+define fuzz_rule
+build/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_DEPS)
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach t,$(FUZZERS),$(eval $(call fuzz_rule,$(t))))
+FUZZ_BINS = $(FUZZERS:%=build/fuzz/%)
+
+fuzz: test-deps $(FUZZ_BINS)
+	@tests/fuzz/run $(FUZZ_SECONDS)
+
 test: test-deps
 	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS)) build/san/forkcast build/san/forkcast-capture
-	@$(MAKE) --no-print-directory all $(TOOL_BINS)
+	@$(MAKE) --no-print-directory all $(TOOL_BINS) $(FUZZ_BINS)
 	@tests/run-tests
 
 bench: all

@@ -37,7 +37,7 @@
 #include "../common/sandbox.h"
 #include "listen.h"
 #include "worker.h"
-#include "worker_policy.h"
+#include "worker_sandbox.h"
 
 #define MS (INT64_C(1000000))
 #define BACKOFF_MIN_MS 250	/* first delay after a quick death */
@@ -204,36 +204,14 @@ child_common(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-/*
- * The worker's jail, called by the worker once it holds every descriptor
- * and thread it will use and before it reads the first request: empty
- * root, unprivileged uid, no_new_privs, not dumpable, no processes, no
- * file writes, and the seccomp allowlist of worker_policy.c.
- */
+/* The worker's jail (worker_sandbox.c), with what the supervisor resolved
+ * while it could still read /etc/passwd. */
 static int
 worker_lockdown(void *arg)
 {
-	struct fc_sandbox_policy policy;
-	struct fc_sandbox_report rep;
-	char err[256];
-	size_t n;
-
 	(void)arg;
-	memset(&policy, 0, sizeof(policy));
-	policy.role = "worker";
-	policy.user = &S.worker_user;
-	policy.empty_root = true;
-	policy.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
-	policy.no_processes = true;
-	policy.rules = fc_worker_policy(&n);
-	policy.nrules = n;
-	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {
-		log_errorx("sandbox: %s", err);
-		return FC_EXIT_CONFIG;
-	}
-	log_debug("sandbox: root %s, user %s, seccomp on", rep.fs,
-	    rep.uid_dropped ? S.worker_user.name : "unchanged");
-	return 0;
+	return fc_worker_sandbox(&S.worker_user,
+	    S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL);
 }
 
 static _Noreturn void
