@@ -121,6 +121,9 @@ lockdown(const struct fc_config *cfg)
 	/* libcamera starts threads of its own. */
 	policy.no_processes = cfg->source != FC_SOURCE_LIBCAMERA;
 	policy.rules = fc_capture_policy(cfg->source, &policy.nrules);
+	/* Die with the supervisor, also after the uid change clears it. */
+	policy.pdeathsig = SIGTERM;
+	policy.parent = getppid();
 	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {
 		log_warnx("sandbox: %s", err);
 		exit(1);

@@ -106,10 +106,24 @@ struct fc_bus_header {
 	_Atomic uint64_t frames_encoded;
 	_Atomic int64_t last_publish_mono_ns;	/* for stall detection */
 	_Atomic uint64_t capture_restarts;	/* maintained by the supervisor */
-	uint8_t reserved[152];		/* pads the header to 512 bytes */
+
+	/* Relay (http source) figures, written by capture only (relaxed
+	 * atomics; a reader may pair a p50 with the previous p99).  Hop
+	 * delay = CLOCK_REALTIME when this process received a part minus
+	 * the upstream's X-Timestamp, over a rolling window of recent
+	 * parts; signed, since two hosts' clocks may disagree. */
+	_Atomic int64_t hop_delay_ns_p50;
+	_Atomic int64_t hop_delay_ns_p99;
+	_Atomic uint64_t upstream_connects;	/* successful connects */
+	_Atomic uint64_t upstream_failures;	/* connect or stream failures */
+	_Atomic uint32_t upstream_connected;	/* 1 while connected */
+	_Atomic uint32_t hop_delay_samples;	/* window fill, 0 = no figure */
+	uint8_t reserved[112];		/* pads the header to 512 bytes */
 };
 _Static_assert(sizeof(struct fc_bus_header) % 64 == 0, "header is cache aligned");
 _Static_assert(sizeof(struct fc_bus_header) == 512, "header layout");
+_Static_assert(offsetof(struct fc_bus_header, hop_delay_ns_p50) % 8 == 0,
+    "relay figures are naturally aligned");
 
 /* --- per-process handle --- */
 

@@ -274,6 +274,18 @@ fc_sandbox_apply(const struct fc_sandbox_policy *p,
 			return -1;
 		rep->uid_dropped = true;
 	}
+	/* A credential change clears the parent-death signal: set it again,
+	 * then make sure the parent did not die in between. */
+	if (p->pdeathsig != 0) {
+		if (prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0) == -1) {
+			snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+			return -1;
+		}
+		if (getppid() != p->parent) {
+			snprintf(err, errlen, "parent %ld is gone", (long)p->parent);
+			return -1;
+		}
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
 		snprintf(err, errlen, "prctl: %s", strerror(errno));

@@ -74,6 +74,9 @@ struct fc_sandbox_policy {
 	bool empty_root;			/* chroot/Landlock to nothing */
 	const char *empty_dir;			/* chroot target */
 	bool no_processes;			/* RLIMIT_NPROC 0 */
+	int pdeathsig;				/* re-armed after the uid drop
+						 * (the kernel clears it), 0 none */
+	pid_t parent;				/* expected parent, with pdeathsig */
 	const struct fc_sc_rule *rules;		/* NULL: no seccomp */
 	size_t nrules;
 };

@@ -143,6 +143,39 @@ put_fixed(struct fc_strbuf *out, uint64_t v, unsigned digits)
 		    (int)digits, v % div);
 }
 
+/* A signed nanosecond figure as milliseconds with three decimals (hop
+ * delays are negative when the upstream host's clock runs ahead). */
+static void
+put_ms_signed(struct fc_strbuf *out, int64_t ns)
+{
+	uint64_t mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+
+	if (ns < 0)
+		fc_strbuf_puts(out, "-");
+	put_fixed(out, mag / 1000, 3);
+}
+
+/* The same as seconds with six decimals, for /metrics. */
+static void
+put_s_signed(struct fc_strbuf *out, int64_t ns)
+{
+	uint64_t mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+
+	if (ns < 0)
+		fc_strbuf_puts(out, "-");
+	put_fixed(out, mag / 1000, 6);
+}
+
+/* Whether capture relays another MJPEG server (the http source): the
+ * configuration says so; without one, the source name capture published. */
+static bool
+is_relay(const struct fc_config *cfg, const struct fc_bus_info *info)
+{
+	if (cfg != NULL)
+		return cfg->source == FC_SOURCE_HTTP;
+	return strcmp(info->source, "http") == 0;
+}
+
 /* Nanoseconds since a CLOCK_MONOTONIC stamp, 0 for a stamp in the future. */
 static uint64_t
 ns_since(int64_t stamp_ns, int64_t now_ns)
@@ -156,9 +189,46 @@ struct totals {
 	uint64_t streams, connections, bytes, frames_sent, frames_skipped;
 };
 
+/*
+ * "upstream" object of a relay: the URL, whether the capture process is
+ * connected now (its one connection, whatever the number of viewers),
+ * hop delay p50/p99 over its recent parts (null until a part with an
+ * X-Timestamp arrived on this connection), and connect counters.
+ */
 static void
-status_capture(struct fc_strbuf *out, const struct fc_bus *bus,
-    const struct fc_ctl *ctl, int64_t now_mono)
+status_upstream(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus)
+{
+	const struct fc_bus_header *h = bus->hdr;
+	uint64_t connects = LOAD(&h->upstream_connects);
+	uint32_t samples = LOAD(&h->hop_delay_samples);
+
+	fc_strbuf_puts(out, "{\"url\": ");
+	if (cfg != NULL)
+		fc_strbuf_json_string(out, cfg->url);
+	else
+		fc_strbuf_puts(out, "null");
+	fc_strbuf_printf(out, ", \"connected\": %s, \"hop_delay_ms_p50\": ",
+	    LOAD(&h->upstream_connected) ? "true" : "false");
+	if (samples > 0)
+		put_ms_signed(out, LOAD(&h->hop_delay_ns_p50));
+	else
+		fc_strbuf_puts(out, "null");
+	fc_strbuf_puts(out, ", \"hop_delay_ms_p99\": ");
+	if (samples > 0)
+		put_ms_signed(out, LOAD(&h->hop_delay_ns_p99));
+	else
+		fc_strbuf_puts(out, "null");
+	fc_strbuf_printf(out, ", \"hop_delay_samples\": %" PRIu32
+	    ", \"connects\": %" PRIu64 ", \"reconnects\": %" PRIu64
+	    ", \"failures\": %" PRIu64 "}", samples, connects,
+	    connects > 0 ? connects - 1 : 0,
+	    (uint64_t)LOAD(&h->upstream_failures));
+}
+
+static void
+status_capture(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl, int64_t now_mono)
 {
 	const struct fc_bus_header *h = bus->hdr;
 	struct fc_bus_info info;
@@ -215,6 +285,10 @@ status_capture(struct fc_strbuf *out, const struct fc_bus *bus,
 		fc_strbuf_puts(out, "null");
 	else
 		fc_strbuf_json_string(out, info.error);
+	if (is_relay(cfg, &info)) {
+		fc_strbuf_puts(out, ", \"upstream\": ");
+		status_upstream(out, cfg, bus);
+	}
 	fc_strbuf_puts(out, "}");
 }
 
@@ -298,7 +372,7 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 	    health == 200 ? "true" : "false");
 	fc_strbuf_json_string(out, why);
 	fc_strbuf_puts(out, ", \"capture\": ");
-	status_capture(out, bus, ctl, now_mono);
+	status_capture(out, cfg, bus, ctl, now_mono);
 	fc_strbuf_puts(out, ", \"workers\": ");
 	if (workers.failed)
 		out->failed = true;
@@ -434,9 +508,48 @@ http_responses(struct fc_strbuf *out, const struct fc_ctl *ctl)
 		    " %" PRIu64 "\n", status_codes[k], sum[k]);
 }
 
+/* Relay figures; families appear only on a relay (http source). */
 static void
-capture_metrics(struct fc_strbuf *out, const struct fc_bus *bus,
-    const struct fc_ctl *ctl, int64_t now_mono)
+upstream_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus)
+{
+	const struct fc_bus_header *h = bus->hdr;
+	uint32_t samples = LOAD(&h->hop_delay_samples);
+
+	family(out, "forkcast_upstream_info", "gauge",
+	    "Upstream MJPEG URL this relay reads (value is always 1).");
+	fc_strbuf_puts(out, "forkcast_upstream_info{url=\"");
+	label_value(out, cfg != NULL ? cfg->url : "");
+	fc_strbuf_puts(out, "\"} 1\n");
+	family(out, "forkcast_upstream_connected", "gauge",
+	    "1 while the relay's single upstream connection is open.");
+	fc_strbuf_printf(out, "forkcast_upstream_connected %u\n",
+	    LOAD(&h->upstream_connected) ? 1u : 0u);
+	family(out, "forkcast_upstream_connects_total", "counter",
+	    "Successful connections to the upstream (first one included).");
+	fc_strbuf_printf(out, "forkcast_upstream_connects_total %" PRIu64 "\n",
+	    (uint64_t)LOAD(&h->upstream_connects));
+	family(out, "forkcast_upstream_failures_total", "counter",
+	    "Upstream connects or streams that failed.");
+	fc_strbuf_printf(out, "forkcast_upstream_failures_total %" PRIu64 "\n",
+	    (uint64_t)LOAD(&h->upstream_failures));
+	if (samples == 0)
+		return;
+	family(out, "forkcast_upstream_hop_delay_seconds", "gauge",
+	    "Receive time minus the upstream's X-Timestamp over recent parts, "
+	    "by quantile.");
+	fc_strbuf_puts(out,
+	    "forkcast_upstream_hop_delay_seconds{quantile=\"0.5\"} ");
+	put_s_signed(out, LOAD(&h->hop_delay_ns_p50));
+	fc_strbuf_puts(out,
+	    "\nforkcast_upstream_hop_delay_seconds{quantile=\"0.99\"} ");
+	put_s_signed(out, LOAD(&h->hop_delay_ns_p99));
+	fc_strbuf_puts(out, "\n");
+}
+
+static void
+capture_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl, int64_t now_mono)
 {
 	const struct fc_bus_header *h = bus->hdr;
 	struct fc_bus_info info;
@@ -515,6 +628,9 @@ capture_metrics(struct fc_strbuf *out, const struct fc_bus *bus,
 		put_fixed(out, ns_since(last, now_mono) / 1000, 6);
 		fc_strbuf_puts(out, "\n");
 	}
+
+	if (is_relay(cfg, &info))
+		upstream_metrics(out, cfg, bus);
 }
 
 void
@@ -540,7 +656,7 @@ fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 		    cfg->max_clients);
 	}
 
-	capture_metrics(out, bus, ctl, now_mono);
+	capture_metrics(out, cfg, bus, ctl, now_mono);
 
 	per_worker(out, ctl, "forkcast_clients", "gauge",
 	    "Streaming clients now.", offsetof(struct fc_ctl_worker, streams));

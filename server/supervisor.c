@@ -84,6 +84,7 @@ struct supervisor {
 static struct supervisor S;
 
 static int prepare_sandbox(const struct fc_config *cfg);
+static int write_pid_file(void);
 
 /* Reads the whole configuration file (bounded). NULL + errno. */
 static char *
@@ -211,7 +212,7 @@ worker_lockdown(void *arg)
 {
 	(void)arg;
 	return fc_worker_sandbox(&S.worker_user,
-	    S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL);
+	    S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL, getppid());
 }
 
 static _Noreturn void
@@ -316,12 +317,16 @@ spawn(struct child *c)
 	log_info("started %s (pid %ld)", child_name(c, name, sizeof(name)), (long)pid);
 }
 
-/* Asks a child to stop: workers through their stop pipe (graceful, they
- * drain for shutdown_grace), capture with SIGTERM. */
+/* Asks a child to stop: capture with SIGTERM, workers through their stop
+ * pipe: EOF alone retires a worker (its clients keep streaming for
+ * shutdown_grace), a byte 'S' before it stops it (each client gets the
+ * part in flight, then the connection closes). */
 static void
-ask_stop(struct child *c, int64_t kill_at_ns)
+ask_stop(struct child *c, int64_t kill_at_ns, bool server_stop)
 {
 	if (c->stop_fd != -1) {
+		if (server_stop)
+			(void)!write(c->stop_fd, "S", 1);
 		close(c->stop_fd);
 		c->stop_fd = -1;
 	}
@@ -402,66 +407,167 @@ reap(void)
 	}
 }
 
+/*
+ * Grows or shrinks the pool to n workers.  A worker's control slot is its
+ * index in S.workers; a retiring worker keeps its slot until it exits, so
+ * growing takes the lowest slots that are neither wanted nor draining.
+ */
 static void
 set_worker_count(int n)
+{
+	int64_t deadline = fc_now_mono_ns() + ((int64_t)S.cfg.shutdown_grace + 2) * 1000 * MS;
+	int have = 0, i;
+
+	for (i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		if (S.workers[i].wanted)
+			have++;
+	for (i = FC_CTL_MAX_WORKERS - 1; i >= 0 && have > n; i--) {
+		struct child *c = &S.workers[i];
+
+		if (!c->wanted)
+			continue;
+		c->wanted = false;
+		have--;
+		if (c->pid > 0) {
+			log_info("retiring worker %d (pid %ld)", i, (long)c->pid);
+			ask_stop(c, deadline, false);
+		}
+	}
+	for (i = 0; i < FC_CTL_MAX_WORKERS && have < n; i++) {
+		struct child *c = &S.workers[i];
+
+		if (c->wanted || c->pid > 0)
+			continue;
+		c->wanted = true;
+		c->quick_deaths = 0;
+		c->respawn_at_ns = 0;
+		have++;
+	}
+	if (have < n)
+		log_warnx("only %d worker slots free: running %d workers", have, have);
+	atomic_store(&S.ctl->hdr->workers_configured, (uint32_t)n);
+}
+
+static bool
+listen_changed(const struct fc_config *a, const struct fc_config *b)
+{
+	if (a->nlisten != b->nlisten)
+		return true;
+	for (int i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Opens the listening sockets of next into fds: an address the running
+ * configuration already listens on keeps its socket (binding it twice
+ * would fail), a new one is bound now.  All or nothing: -1 with err set
+ * and nothing left open.
+ */
+static int
+rebind(const struct fc_config *next, int *fds, char *err, size_t errlen)
+{
+	for (int i = 0; i < next->nlisten; i++) {
+		fds[i] = -1;
+		for (int j = 0; j < S.nlisten && fds[i] == -1; j++)
+			if (strcmp(next->listen[i].text, S.cfg.listen[j].text) == 0)
+				fds[i] = fcntl(S.listen_fds[j], F_DUPFD_CLOEXEC, 0);
+		if (fds[i] == -1)
+			fds[i] = fc_listen_open(&next->listen[i], next->backlog, err,
+			    errlen);
+		if (fds[i] == -1) {
+			fc_listen_close_all(fds, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Retires every worker (they drain on the old sockets for
+ * shutdown_grace); set_worker_count() then starts new ones. */
+static void
+retire_all_workers(void)
 {
 	int64_t deadline = fc_now_mono_ns() + ((int64_t)S.cfg.shutdown_grace + 2) * 1000 * MS;
 
 	for (int i = 0; i < FC_CTL_MAX_WORKERS; i++) {
 		struct child *c = &S.workers[i];
 
-		if (i < n && !c->wanted) {
-			c->wanted = true;
-			c->quick_deaths = 0;
-			c->respawn_at_ns = 0;
-		} else if (i >= n && c->wanted) {
-			c->wanted = false;
-			if (c->pid > 0) {
-				log_info("retiring worker %d (pid %ld)", i, (long)c->pid);
-				ask_stop(c, deadline);
-			}
-		}
+		if (!c->wanted)
+			continue;
+		c->wanted = false;
+		if (c->pid > 0)
+			ask_stop(c, deadline, false);
 	}
-	atomic_store(&S.ctl->hdr->workers_configured, (uint32_t)n);
 }
 
 static void
 reload(void)
 {
 	struct fc_config next;
-	int fd;
-	bool restart_capture;
+	int fd, fds[FC_CONFIG_MAX_LISTEN];
+	char err[256];
+	bool restart_capture, new_sockets;
 
 	log_info("reloading %s", S.path);
 	if (load_config(S.path, &next, &fd) == -1) {
 		log_errorx("reload refused: the running configuration stays in force");
 		return;
 	}
-	for (int i = 0; i < next.nlisten || i < S.cfg.nlisten; i++) {
-		if (i >= next.nlisten || i >= S.cfg.nlisten ||
-		    strcmp(next.listen[i].text, S.cfg.listen[i].text) != 0) {
-			log_warnx("listen addresses changed: they apply at the next restart");
-			memcpy(next.listen, S.cfg.listen, sizeof(next.listen));
-			next.nlisten = S.cfg.nlisten;
-			break;
-		}
-	}
-	if (strcmp(next.user, S.cfg.user) != 0 && prepare_sandbox(&next) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
+	new_sockets = listen_changed(&S.cfg, &next);
+	if (new_sockets && next.workers * 2 > FC_CTL_MAX_WORKERS) {
+		log_errorx("reload refused: changing the listen addresses needs room "
+		    "for twice the workers while the old ones drain");
 		close(fd);
 		return;
 	}
+	if (new_sockets && rebind(&next, fds, err, sizeof(err)) == -1) {
+		log_errorx("reload refused: %s", err);
+		close(fd);
+		return;
+	}
+	if (strcmp(next.user, S.cfg.user) != 0 && prepare_sandbox(&next) == -1) {
+		log_errorx("reload refused: the running configuration stays in force");
+		if (new_sockets)
+			fc_listen_close_all(fds, next.nlisten);
+		close(fd);
+		return;
+	}
+	/* The bus was sized at start and every worker maps it: its geometry
+	 * stays until the next restart. */
+	if (next.max_frame_size != S.cfg.max_frame_size || next.slots != S.cfg.slots) {
+		log_warnx("max_frame_size and slots apply at the next restart");
+		next.max_frame_size = S.cfg.max_frame_size;
+		next.slots = S.cfg.slots;
+	}
 	restart_capture = fc_config_capture_changed(&S.cfg, &next);
+	if (strcmp(next.pid_file, S.cfg.pid_file) != 0 && S.pid_file_written) {
+		/* forkcastctl finds us through the new file from now on. */
+		unlink(S.cfg.pid_file);
+		S.pid_file_written = false;
+	}
 	S.cfg = next;
+	if (!S.pid_file_written)
+		(void)write_pid_file();
 	close(S.cfg_fd);
 	S.cfg_fd = fd;
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
 	atomic_fetch_add(&S.ctl->hdr->generation, 1);
+	if (new_sockets) {
+		/* New workers get the new sockets; the old ones drain. */
+		fc_listen_close_all(S.listen_fds, S.nlisten);
+		memcpy(S.listen_fds, fds, sizeof(int) * (size_t)S.cfg.nlisten);
+		S.nlisten = S.cfg.nlisten;
+		for (int i = 0; i < S.nlisten; i++)
+			log_info("listening on http://%s/", S.cfg.listen[i].text);
+		retire_all_workers();
+	}
 	set_worker_count(S.cfg.workers);
 	if (restart_capture && S.capture.pid > 0) {
 		log_info("capture settings changed: restarting capture");
 		S.capture.quick_deaths = 0;
-		ask_stop(&S.capture, fc_now_mono_ns() + 5000 * MS);
+		ask_stop(&S.capture, fc_now_mono_ns() + 5000 * MS, false);
 	}
 	log_info("configuration generation %u in force",
 	    atomic_load(&S.ctl->hdr->generation));
@@ -485,11 +591,11 @@ begin_stop(void)
 	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
 		S.workers[i].wanted = false;
 		if (S.workers[i].pid > 0)
-			ask_stop(&S.workers[i], deadline);
+			ask_stop(&S.workers[i], deadline, true);
 	}
 	S.capture.wanted = false;
 	if (S.capture.pid > 0)
-		ask_stop(&S.capture, deadline);
+		ask_stop(&S.capture, deadline, true);
 }
 
 static bool

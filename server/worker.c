@@ -6,7 +6,10 @@
  *   listening sockets   EPOLLIN | EPOLLEXCLUSIVE, shared by all workers
  *   watcher eventfd     a frame was published on the bus
  *   signalfd            SIGTERM / SIGINT: stop now
- *   parent pipe         readable or EOF: retire gracefully
+ *   parent pipe         EOF: retire (stop accepting, keep streaming for
+ *                       shutdown_grace, then close);
+ *                       a byte 'S' first: stop (stop accepting, finish
+ *                       the part in flight for each client, close)
  *   clients             EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered
  * plus a housekeeping tick every 250 ms (timeouts, keepalive resends,
  * /events, the accept balance).
@@ -110,6 +113,8 @@ struct worker {
 	bool retiring;
 	int64_t retire_deadline;
 	bool stop_now;			/* SIGTERM */
+	bool finishing;			/* server stop: no new parts, close
+					 * each stream once its part is out */
 	int64_t next_tick;
 	int64_t next_event;
 	struct fc_strbuf scratch;	/* event text shared by /events clients */
@@ -648,7 +653,7 @@ tick(struct worker *w)
 	int64_t now = w->env.now_mono_ns;
 
 	/* Keepalive resends need the newest frame too. */
-	if (w->nstreams > 0)
+	if (w->nstreams > 0 && !w->finishing)
 		update_frame(w);
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
@@ -684,6 +689,44 @@ start_retiring(struct worker *w)
 		if (c->state == FC_CLIENT_READING && !fc_http_started(&c->hp))
 			close_client(w, c);
 	}
+}
+
+/* Closes the streams (and event streams) whose part in flight is out. */
+static void
+finish_streams(struct worker *w)
+{
+	struct fc_client *c, *next;
+
+	for (c = w->clients; c != NULL; c = next) {
+		next = c->next;
+		if ((c->state == FC_CLIENT_STREAMING || c->state == FC_CLIENT_EVENTS) &&
+		    c->q.left == 0)
+			close_client(w, c);
+	}
+}
+
+/*
+ * The supervisor tells a worker why it must go through its pipe: a byte
+ * 'S' means the server stops (finish the part in flight, close, exit);
+ * EOF alone means the worker retires (reload shrank the pool: clients keep
+ * streaming for shutdown_grace).
+ */
+static void
+handle_parent(struct worker *w)
+{
+	char b = 0;
+	ssize_t n = read(w->parent_fd, &b, 1);
+
+	if (n == 1 && b == 'S') {
+		log_debug("server stopping: finishing parts in flight");
+		w->finishing = true;
+		/* No new parts: the frame in flight is each client's last. */
+		fc_frame_unref(w->env.current);
+		w->env.current = NULL;
+	}
+	start_retiring(w);
+	if (w->finishing)
+		finish_streams(w);
 }
 
 static void
@@ -736,11 +779,12 @@ run(struct worker *w)
 			tag = evs[i].data.u64;
 			if (tag == TAG_WATCHER) {
 				fc_watcher_ack(&w->watcher);
-				fan_out(w);
+				if (!w->finishing)
+					fan_out(w);
 			} else if (tag == TAG_SIGNAL) {
 				handle_signal(w);
 			} else if (tag == TAG_PARENT) {
-				start_retiring(w);
+				handle_parent(w);
 			} else if (tag >= TAG_LISTEN &&
 			    tag < (uint64_t)(TAG_LISTEN + w->nlisten)) {
 				if (w->listening)
@@ -757,6 +801,8 @@ run(struct worker *w)
 		} else if (!w->listening) {
 			update_listening(w);
 		}
+		if (w->finishing)
+			finish_streams(w);
 		free_dead(w);
 	}
 }

@@ -1,6 +1,7 @@
 /* The worker's jail; see worker_sandbox.h. */
 #include "worker_sandbox.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "../common/config.h"
@@ -8,7 +9,8 @@
 #include "worker_policy.h"
 
 int
-fc_worker_sandbox(const struct fc_sandbox_user *user, const char *empty_dir)
+fc_worker_sandbox(const struct fc_sandbox_user *user, const char *empty_dir,
+    pid_t parent)
 {
 	struct fc_sandbox_policy policy;
 	struct fc_sandbox_report rep;
@@ -21,6 +23,8 @@ fc_worker_sandbox(const struct fc_sandbox_user *user, const char *empty_dir)
 	policy.empty_root = true;
 	policy.empty_dir = empty_dir;
 	policy.no_processes = true;
+	policy.pdeathsig = SIGKILL;
+	policy.parent = parent;
 	policy.rules = fc_worker_policy(&n);
 	policy.nrules = n;
 	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {

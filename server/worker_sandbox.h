@@ -12,9 +12,11 @@
  * running as root, else Landlock with no allowed path), the drop to *user
  * (when user->drop), no_new_privs, not dumpable, RLIMIT_NPROC/FSIZE/CORE 0,
  * and the seccomp allowlist of worker_policy.c (synchronised to every
- * thread).  Returns 0, or FC_EXIT_CONFIG after logging why: the worker must
+ * thread).  The worker dies with SIGKILL when parent (the supervisor) dies,
+ * also after the uid change, which clears that setting.  Returns 0, or FC_EXIT_CONFIG after logging why: the worker must
  * then exit without serving.
  */
-int fc_worker_sandbox(const struct fc_sandbox_user *user, const char *empty_dir);
+int fc_worker_sandbox(const struct fc_sandbox_user *user, const char *empty_dir,
+    pid_t parent);
 
 #endif

@@ -114,3 +114,11 @@ header_of() {
 	curl -s -D - -o /dev/null --max-time 1 "$1" 2>/dev/null |
 		tr -d '\r' | sed -n "s/^$2: *//Ip" | head -n 1
 }
+
+# alive PID: the process exists and is not a zombie (an orphan that died is
+# a zombie until PID 1 reaps it; some sandboxes' PID 1 never does).
+alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}

@@ -91,7 +91,7 @@ for _ in $(seq 1 60); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; 
 wait "$SERVER_PID"; rc=$?
 check "SIGTERM: supervisor exits 0" [ "$rc" -eq 0 ]
 left=""
-for p in $all; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+for p in $all; do alive "$p" && left="$left $p"; done
 check "SIGTERM: no child left behind ($all)" [ -z "$left" ]
 check "SIGTERM: pid file removed" [ ! -e "$TMP/forkcast-$port.pid" ]
 

@@ -61,6 +61,14 @@ struct client {
 	int64_t t_end_ns;		/* stream ended or the run did */
 	double allowance;		/* slow: bytes it may read now */
 	struct mp_parser mp;
+	/* Lifecycle checks: gaps between parts and the picture size. */
+	int64_t last_part_ns;		/* arrival of the previous part (mono) */
+	int64_t max_gap_ns;		/* longest time between two parts */
+	unsigned w_first, h_first;	/* size of the first part's JPEG */
+	unsigned w_last, h_last;	/* size of the latest part's JPEG */
+	unsigned size_changes;		/* parts whose size differs from the last */
+	unsigned char head[1024];	/* start of the current part (SOF) */
+	size_t head_len;
 };
 
 struct samples {
@@ -382,12 +390,60 @@ client_end(struct client *c, int ep)
 	}
 }
 
+/* Collects the start of each part, where the JPEG frame header is. */
+static int
+on_part_data(void *arg, const void *data, size_t len)
+{
+	struct client *c = arg;
+	size_t room = sizeof(c->head) - c->head_len;
+
+	if (len > room)
+		len = room;
+	memcpy(c->head + c->head_len, data, len);
+	c->head_len += len;
+	return 0;
+}
+
+/* Width and height from the first SOFn marker in p[0..n); 0 when not
+ * found in the bytes we kept. */
+static void
+jpeg_size(const unsigned char *p, size_t n, unsigned *w, unsigned *h)
+{
+	size_t i = 2;
+
+	*w = *h = 0;
+	while (i + 9 <= n && p[i] == 0xff) {
+		unsigned m = p[i + 1], seglen = (unsigned)p[i + 2] << 8 | p[i + 3];
+
+		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+			*h = (unsigned)p[i + 5] << 8 | p[i + 6];
+			*w = (unsigned)p[i + 7] << 8 | p[i + 8];
+			return;
+		}
+		i += 2 + seglen;
+	}
+}
+
 static int
 on_part(void *arg, const struct mp_part *part)
 {
 	struct client *c = arg;
-	int64_t now_us;
+	int64_t now_us, now_mono = now_ns(CLOCK_MONOTONIC);
+	unsigned w, h;
 
+	if (c->last_part_ns != 0 && now_mono - c->last_part_ns > c->max_gap_ns)
+		c->max_gap_ns = now_mono - c->last_part_ns;
+	c->last_part_ns = now_mono;
+	jpeg_size(c->head, c->head_len, &w, &h);
+	c->head_len = 0;
+	if (c->frames == 0) {
+		c->w_first = w;
+		c->h_first = h;
+	} else if (w != c->w_last || h != c->h_last) {
+		c->size_changes++;
+	}
+	c->w_last = w;
+	c->h_last = h;
 	c->frames++;
 	if (!part->jpeg_ok)
 		c->bad++;
@@ -559,6 +615,8 @@ report(struct client *cl, int n, double elapsed_s)
 	size_t nf = 0, ns = 0;
 	uint64_t frames = 0, bad = 0, bytes = 0;
 	int ok = 0, failed = 0, closed = 0, i, k, nreasons = 0;
+	int64_t gap_open = 0, gap_all = 0;	/* longest gap, open / all streams */
+	unsigned size_changed = 0;
 	const char *first_error = NULL, *reasons[16];
 	int reason_count[16];
 
@@ -584,6 +642,12 @@ report(struct client *cl, int n, double elapsed_s)
 		bad += c->bad;
 		bytes += c->mp.bytes;
 		closed += c->closed;
+		if (c->max_gap_ns > gap_all)
+			gap_all = c->max_gap_ns;
+		if (!c->closed && !c->failed && c->max_gap_ns > gap_open)
+			gap_open = c->max_gap_ns;
+		if (c->size_changes > 0)
+			size_changed++;
 		if (!c->failed && c->bad > 0)
 			client_fail(c, "part is not a whole JPEG");
 		if (!c->failed && c->frames < o.expect_frames)
@@ -630,6 +694,12 @@ report(struct client *cl, int n, double elapsed_s)
 	    pct_d(fps_slow, ns, 50));
 	print_ms("slow_age_ms_p50", &lat_slow, 50);
 	print_ms("slow_age_ms_max", &lat_slow, 100);
+	printf(",\"gap_ms_max_open\":%.1f,\"gap_ms_max\":%.1f",
+	    (double)gap_open / 1e6, (double)gap_all / 1e6);
+	printf(",\"size_first\":\"%ux%u\",\"size_last\":\"%ux%u\","
+	    "\"clients_size_changed\":%u", n > 0 ? cl[0].w_first : 0,
+	    n > 0 ? cl[0].h_first : 0, n > 0 ? cl[0].w_last : 0,
+	    n > 0 ? cl[0].h_last : 0, size_changed);
 	printf(",\"first_error\":");
 	if (first_error != NULL)
 		json_string(first_error);
@@ -710,6 +780,7 @@ run_stream(void)
 		    (long)(i + 1) * o.slow_clients / o.clients;
 		mp_init(&c->mp);
 		c->mp.on_part = on_part;
+		c->mp.on_part_data = on_part_data;
 		c->mp.arg = c;
 		if (!client_connect(c, ep, ai))
 			client_end(c, ep);

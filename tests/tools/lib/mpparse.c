@@ -264,6 +264,8 @@ body_bytes(struct mp_parser *mp, const unsigned char *p, size_t n)
 
 	if (n == 0)
 		return true;
+	if (mp->on_part_data != NULL)
+		(void)mp->on_part_data(mp->arg, p, n);
 	for (i = 0; i < n && mp->part.len + i < 2; i++)
 		mp->first[mp->part.len + i] = p[i];
 	if (n >= 2) {

@@ -48,6 +48,9 @@ struct mp_parser {
 	 * the parser with MP_ERROR ("callback"). */
 	int (*on_part)(void *arg, const struct mp_part *part);
 	int (*on_body)(void *arg, const void *data, size_t len);
+	/* Bytes of the current multipart part's body as they arrive (the
+	 * return value is ignored); may be NULL. */
+	int (*on_part_data)(void *arg, const void *data, size_t len);
 	void *arg;
 	uint64_t max_part;	/* larger parts are an error; 0 = 64 MiB */
 
