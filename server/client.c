@@ -224,6 +224,41 @@ peer_backlogged(struct fc_client *c)
 	    c->peer_wnd_max - ti.tcpi_snd_wnd > FC_CLIENT_BACKLOG_MAX;
 }
 
+/*
+ * True while the peer of a stream is alive: its application read
+ * something (more than a little, to ride over window rounding) within
+ * send_timeout.  A slow reader makes progress and stays; a reader that
+ * stopped is dropped even while its receive buffer still takes our
+ * writes (with the freshness rule above that takes minutes to fill, and
+ * a write error would come only after that).  Without TCP_INFO the
+ * write-side rule (blocked_since_ns) is the only one.
+ */
+static bool
+stream_alive(struct fc_client *c, struct fc_client_env *env)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int64_t consumed, now = env->now_mono_ns;
+
+	if (c->progress_ns == 0)
+		c->progress_ns = now;
+	if (!c->check_window)
+		return true;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+	    sizeof(ti.tcpi_bytes_acked))
+		return true;
+	if (ti.tcpi_snd_wnd > c->wnd_peak)
+		c->wnd_peak = ti.tcpi_snd_wnd;
+	consumed = (int64_t)ti.tcpi_bytes_acked - (int64_t)(c->wnd_peak - ti.tcpi_snd_wnd);
+	if (consumed > c->consumed_best + 1024) {
+		c->consumed_best = consumed;
+		c->progress_ns = now;
+	}
+	return now - c->progress_ns < env->cfg->send_timeout * NS_PER_S;
+}
+
 static enum fc_client_step
 stream_pump(struct fc_client *c, struct fc_client_env *env)
 {
@@ -464,6 +499,10 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 		fc_client_error(c, env, 408, NULL);
 		return fc_client_pump(c, env);
 	case FC_CLIENT_STREAMING:
+		if (!stream_alive(c, env)) {
+			add(&env->stats->drops_timeout, 1);
+			return FC_STEP_CLOSE;
+		}
 		return stream_pump(c, env);	/* maxtime, keepalive resend */
 	case FC_CLIENT_LINGERING:
 		return now >= c->linger_end_ns ? FC_STEP_CLOSE : FC_STEP_OK;

@@ -123,6 +123,12 @@ struct fc_client {
 	int64_t linger_end_ns;		/* LINGERING: close at the latest then */
 	bool check_window;		/* TCP: may read the peer's window */
 	uint32_t peer_wnd_max;		/* largest receive window it advertised */
+	/* Liveness for send_timeout: how much the peer application has
+	 * read (bytes it acknowledged minus what still sits unread in its
+	 * receive buffer), and when that last grew. */
+	uint32_t wnd_peak;		/* largest window seen, never reset */
+	int64_t consumed_best;
+	int64_t progress_ns;		/* 0 = not measured yet */
 	char part_head[FC_STREAM_PART_HEAD_MAX];
 };
 

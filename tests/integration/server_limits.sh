@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
-write_config "$TMP/a.conf" "$port" "workers = 2" "client_timeout = 2" "max_clients = 6" \
+write_config "$TMP/a.conf" "$port" "workers = 2" "client_timeout = 2" "max_clients = 6" "send_timeout = 2" \
 	"[capture]" "width = 320" "height = 240" "fps = 15" "idle_stop = 0"
 start_server "$TMP/a.conf" "$TMP/a.log" || exit 1
 
@@ -52,6 +52,24 @@ for p in "${holders[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 sleep 1
 check "stream accepted again once clients left" \
 	bash -c "curl -s --max-time 1.5 '$BASE/stream' | grep -acq 'image/jpeg'"
+
+# A client that stops reading is dropped after send_timeout (2 s here)
+# instead of pinning a frame buffer forever.
+( exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n' >&3 && sleep 15 ) &
+staller=$!
+PIDS+=("$staller")
+sleep 1
+before=$(curl -s "$BASE/status" | grep -o '"clients": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+dropped=no
+for _ in $(seq 1 80); do
+	n=$(curl -s "$BASE/metrics" | awk '/^forkcast_send_timeouts_total|^forkcast_clients_dropped_total|^forkcast_dropped_send_timeout_total/ { s += $2 } END { print s + 0 }')
+	if [ "${n:-0}" -ge 1 ]; then dropped=yes; break; fi
+	sleep 0.1
+done
+after=$(curl -s "$BASE/status" | grep -o '"clients": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+check "a client that stops reading is dropped after send_timeout (streams $before -> $after)" [ "$dropped" = yes ]
+check "the stalled stream no longer counts" [ "$after" -lt "$before" ]
+kill "$staller" 2>/dev/null
 
 wait "$witness"
 rc=$?

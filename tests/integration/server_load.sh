@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
-write_config "$TMP/a.conf" "$port" "workers = 4" \
+write_config "$TMP/a.conf" "$port" "workers = 4" "send_timeout = 3" \
 	"[capture]" "width = 320" "height = 240" "fps = 15" "idle_stop = 0"
 start_server "$TMP/a.conf" "$TMP/a.log" || exit 1
 
@@ -34,6 +34,7 @@ echo "  worker RSS before ${rss0} kB, with the slow client ${rss1} kB"
 check "fast and slow clients all got valid frames" [ "$rc" -eq 0 ]
 fps_min=$(json_num "$out" fps_min)
 check "fast clients unaffected by the slow one (min $fps_min fps)" awk -v f="$fps_min" 'BEGIN { exit !(f >= 10) }'
+check "a slow reader is not a dead one: nobody was dropped (send_timeout 3 s)" [ "$(json_num "$out" closed)" = 0 ]
 age=$(json_num "$out" slow_age_ms_p50)
 check "slow client's pictures are recent (p50 age $age ms)" awk -v a="$age" 'BEGIN { exit !(a < 3000) }'
 check "slow client bounded in server memory (+$((rss1 - rss0)) kB)" [ $((rss1 - rss0)) -lt 65536 ]
