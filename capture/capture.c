@@ -10,6 +10,11 @@
  *   4. non-self-paced source: sleep until the next absolute deadline
  *   5. take a frame, count it, drop it if broken or unchanged, publish it
  *
+ * A relay (the http source) also keeps the hop delay of its upstream link:
+ * the time a part arrived here (CLOCK_REALTIME) minus the capture time the
+ * upstream stamped on it (X-Timestamp), over the last HOP_WINDOW parts, and
+ * publishes its p50/p99 with the connection state in the bus header.
+ *
  * Pacing uses absolute CLOCK_MONOTONIC deadlines (TIMER_ABSTIME) so the
  * rate does not drift with the work done per frame; when the loop falls
  * more than a frame behind it skips ahead instead of bursting frames out
@@ -42,6 +47,9 @@
  * (a wedged device or a silent upstream), whatever it says. */
 #define STALL_NS (10 * NS_PER_S)
 #define FPS_RING 256				/* > the largest fps allowed */
+/* Hop delay window: a few seconds of parts at usual rates, small enough
+ * to sort on every part. */
+#define HOP_WINDOW 128
 
 static _Atomic int stop_requested;
 
@@ -83,6 +91,12 @@ struct loop {
 	uint64_t pub_count;
 
 	uint64_t published;		/* frames this run published */
+
+	/* Relay hop delay (http source only), reset on every connect. */
+	bool relay;			/* cfg->source is http */
+	int64_t hop_ring[HOP_WINDOW];	/* ns, newest at hop_count - 1 */
+	uint64_t hop_count;		/* samples since connect */
+	int64_t hop_last_ts;		/* upstream stamp of the last sample */
 	bool warned_oversize;		/* logged once per open */
 
 	FILE *dump_index;		/* opts->dump_dir/frames.txt */
@@ -272,6 +286,74 @@ maybe_nosignal(struct loop *l, int64_t now)
 	    fc_now_real_ns(), now);
 }
 
+/*
+ * Sorts a few int64s in place.  Not qsort(): glibc's qsort asks sysinfo()
+ * for the machine's memory once an array reaches 1 KB (our full window),
+ * a syscall the capture sandbox rightly refuses; an insertion sort of
+ * HOP_WINDOW values costs nothing next to a frame.
+ */
+static void
+sort_i64(int64_t *v, size_t n)
+{
+	size_t i, j;
+	int64_t x;
+
+	for (i = 1; i < n; i++) {
+		x = v[i];
+		for (j = i; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Forgets the hop delay figures: they describe one connection. */
+static void
+hop_reset(struct loop *l)
+{
+	l->hop_count = 0;
+	l->hop_last_ts = 0;
+	atomic_store_explicit(&l->hdr->hop_delay_samples, 0,
+	    memory_order_relaxed);
+	atomic_store_explicit(&l->hdr->hop_delay_ns_p50, 0,
+	    memory_order_relaxed);
+	atomic_store_explicit(&l->hdr->hop_delay_ns_p99, 0,
+	    memory_order_relaxed);
+}
+
+/*
+ * Adds one part's hop delay (received_real - upstream_ts) and republishes
+ * p50/p99 (nearest rank) of the window.  Parts without an upstream stamp
+ * say nothing about the hop; a stamp equal to the previous one is a
+ * resent picture (an upstream keeping a still stream alive), whose delay
+ * would measure the resend interval rather than the link.  The first part
+ * of a connection is the upstream's newest picture at connect time,
+ * captured before we asked: it is not counted either.
+ */
+static void
+hop_sample(struct loop *l, int64_t upstream_ts, int64_t received_real)
+{
+	int64_t sorted[HOP_WINDOW];
+	bool first = l->hop_last_ts == 0;
+	size_t n;
+
+	if (upstream_ts <= 0 || upstream_ts == l->hop_last_ts)
+		return;
+	l->hop_last_ts = upstream_ts;
+	if (first)
+		return;
+	l->hop_ring[l->hop_count % HOP_WINDOW] = received_real - upstream_ts;
+	l->hop_count++;
+	n = l->hop_count < HOP_WINDOW ? (size_t)l->hop_count : HOP_WINDOW;
+	memcpy(sorted, l->hop_ring, n * sizeof(sorted[0]));
+	sort_i64(sorted, n);
+	atomic_store_explicit(&l->hdr->hop_delay_ns_p50,
+	    sorted[(n * 50 + 99) / 100 - 1], memory_order_relaxed);
+	atomic_store_explicit(&l->hdr->hop_delay_ns_p99,
+	    sorted[(n * 99 + 99) / 100 - 1], memory_order_relaxed);
+	atomic_store_explicit(&l->hdr->hop_delay_samples, (uint32_t)n,
+	    memory_order_relaxed);
+}
+
 static void
 close_source(struct loop *l)
 {
@@ -279,6 +361,11 @@ close_source(struct loop *l)
 		l->ops->close(&l->src);
 	l->opened = false;
 	l->src.priv = NULL;
+	if (l->relay) {
+		atomic_store_explicit(&l->hdr->upstream_connected, 0,
+		    memory_order_relaxed);
+		hop_reset(l);
+	}
 }
 
 /* The source failed (open or next): close, back off, show no-signal. */
@@ -288,6 +375,8 @@ source_failed(struct loop *l, int64_t now)
 	char reason[sizeof(l->src.error)];
 
 	close_source(l);
+	if (l->relay)
+		counter_add(&l->hdr->upstream_failures, 1);
 	snprintf(reason, sizeof(reason), "%s",
 	    l->src.error[0] != '\0' ? l->src.error : "source failed");
 	if (strcmp(reason, l->logged) != 0) {
@@ -318,6 +407,12 @@ open_source(struct loop *l, int64_t now)
 	}
 	l->opened = true;
 	l->warned_oversize = false;
+	if (l->relay) {
+		hop_reset(l);
+		counter_add(&l->hdr->upstream_connects, 1);
+		atomic_store_explicit(&l->hdr->upstream_connected, 1,
+		    memory_order_relaxed);
+	}
 	l->deadline_ns = now;
 	l->last_frame_ns = now;
 	log_debug("%s: opened", l->ops->name);
@@ -406,7 +501,7 @@ take_frame(struct loop *l)
 	struct fc_src_frame f;
 	enum fc_src_result r;
 	uint64_t enc0, enc1, ns;
-	int64_t now;
+	int64_t now, now_real;
 	bool repeat = false;
 
 	enc0 = fc_encoder_frames(l->src.enc);
@@ -414,6 +509,7 @@ take_frame(struct loop *l)
 	r = l->ops->next(&l->src, &f, l->ops->self_paced ?
 	    SELF_PACED_TIMEOUT_MS : 0);
 	now = fc_now_mono_ns();
+	now_real = fc_now_real_ns();
 	enc1 = fc_encoder_frames(l->src.enc);
 	if (enc1 > enc0) {
 		ns = fc_encoder_last_ns(l->src.enc);
@@ -436,6 +532,10 @@ take_frame(struct loop *l)
 	}
 	l->last_frame_ns = now;
 	counter_add(&l->hdr->frames_captured, 1);
+	/* Before any drop: the hop is measured on what arrived, whether or
+	 * not it is published. */
+	if (l->relay)
+		hop_sample(l, f.ts_real_ns, now_real);
 	if (f.broken || f.jpeg == NULL || f.len == 0) {
 		counter_add(&l->hdr->frames_dropped_broken, 1);
 		return;
@@ -566,6 +666,7 @@ fc_capture_run(const struct fc_config *cfg, struct fc_bus *bus,
 	l->interval_ns = NS_PER_S / (cfg->fps > 0 ? cfg->fps : 1);
 	l->backoff_ns = FC_CAPTURE_BACKOFF_MIN_NS;
 	l->idle_since_ns = fc_now_mono_ns();
+	l->relay = cfg->source == FC_SOURCE_HTTP;
 	if ((l->src.enc = fc_encoder_new(cfg->quality)) == NULL) {
 		log_warn("cannot create the JPEG encoder");
 		goto done;
@@ -575,6 +676,12 @@ fc_capture_run(const struct fc_config *cfg, struct fc_bus *bus,
 	    memory_order_relaxed);
 	l->state = FC_CAPTURE_STARTING;
 	publish_info(l);
+	if (l->relay) {
+		/* A capture that crashed may have left "connected" set. */
+		atomic_store_explicit(&l->hdr->upstream_connected, 0,
+		    memory_order_relaxed);
+		hop_reset(l);
+	}
 	log_info("source %s, %dx%d at %d fps, quality %d", l->ops->name,
 	    cfg->width, cfg->height, cfg->fps, cfg->quality);
 

@@ -29,9 +29,11 @@ fc_multipart_parse_ts(const char *s)
 	if (*p < '0' || *p > '9')
 		return 0;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (sec > 9000000000LL)	/* year 2255: beyond any real clock */
-			return 0;
 		sec = sec * 10 + (*p - '0');
+		/* Year 2255: beyond any real clock.  Checked after each digit
+		 * so sec * 10^9 below cannot overflow. */
+		if (sec > 9000000000LL)
+			return 0;
 	}
 	if (*p == '.') {
 		p++;
