@@ -37,7 +37,7 @@ CFLAGS_ALL += $(OPTFLAGS) $(CFLAGS)
 NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
              /usr/include/http_parser.h /usr/include/seccomp.h \
              /usr/bin/pkg-config /usr/bin/curl
-NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium \
+NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium /usr/sbin/haproxy \
              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
