@@ -375,9 +375,11 @@ test_pacing_skips_ahead(void **state)
 	    "smallest gap %.1f ms\n", n, gap / 1e6, min_gap / 1e6);
 	/* Loose bounds: a loaded machine delays wake-ups; a burst would show
 	 * as gaps near zero. */
-	assert_true(gap >= 130 * 1000000L && gap <= 250 * 1000000L);
-	assert_true(min_gap >= 10 * 1000000L);
-	assert_true(n >= 14 && n <= 20);
+	assert_true(gap >= 130 * 1000000L && gap <= 400 * 1000000L);
+	/* A late wake-up followed by an on-time one can be a few ms apart;
+	 * catch-up bursts are back to back (well under a millisecond). */
+	assert_true(min_gap >= 2 * 1000000L);
+	assert_true(n >= 12 && n <= 20);
 	free_run(r);
 }
 
