@@ -29,6 +29,7 @@
 #include "bus.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -218,8 +219,26 @@ fc_bus_attach(int fd, bool writable)
 	bus->fd = -1;
 	bus->writable = writable;
 
-	/* Our own descriptor: the caller may close theirs. */
-	if ((bus->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+	/*
+	 * Our own descriptor: the caller may close theirs.  A reader opens a
+	 * new, read-only one through /proc: a duplicate of the supervisor's
+	 * read-write descriptor would let a compromised worker mprotect() its
+	 * mapping writable, or map the bus again read-write, and inject frames
+	 * into every other worker's streams.
+	 */
+	if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
+		errno = EBADF;
+		goto fail;
+	}
+	if (writable) {
+		bus->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	} else {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		bus->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (bus->fd == -1)
 		goto fail;
 	if (fstat(bus->fd, &st) == -1)
 		goto fail;

@@ -1,0 +1,1 @@
+fuzz_config_DEPS := common/config.c

@@ -1,0 +1,1 @@
+fuzz_http_DEPS := server/http.c server/router.c

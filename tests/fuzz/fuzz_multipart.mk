@@ -1,0 +1,1 @@
+fuzz_multipart_DEPS := capture/multipart.c
