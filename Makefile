@@ -139,7 +139,7 @@ TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)
 FUZZ_SECONDS ?= 60
 FUZZERS := $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 -include $(wildcard tests/fuzz/*.mk)
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -fno-omit-frame-pointer \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 define fuzz_rule
 build/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_DEPS)
