@@ -40,6 +40,7 @@
 
 #include "clock.h"
 #include "futex.h"
+#include "shm.h"
 
 #define SLOT_ALIGN 64
 #define READ_TRIES 16	/* torn copies before a read gives up with AGAIN */
@@ -169,15 +170,7 @@ fc_bus_create(unsigned slots, uint64_t capacity)
 	bus->fd = -1;
 	bus->writable = true;
 
-	bus->fd = memfd_create("forkcast-bus", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (bus->fd == -1)
-		goto fail;
-	if (ftruncate(bus->fd, (off_t)total) == -1)
-		goto fail;
-	/* The size is part of the contract every reader checks: freeze it so
-	 * nobody can shrink the file under a mapping (SIGBUS). */
-	if (fcntl(bus->fd, F_ADD_SEALS,
-	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1)
+	if ((bus->fd = fc_shm_create("forkcast-bus", (size_t)total)) == -1)
 		goto fail;
 	map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    bus->fd, 0);
@@ -210,9 +203,9 @@ fc_bus_attach(int fd, bool writable)
 	struct fc_bus *bus;
 	struct fc_bus_header *hdr = NULL;
 	struct geometry g;
-	struct stat st;
+	uint64_t fsize;
 	void *map;
-	int saved, seals, prot, err;
+	int saved, prot, err;
 
 	if ((bus = calloc(1, sizeof(*bus))) == NULL)
 		return NULL;
@@ -238,12 +231,11 @@ fc_bus_attach(int fd, bool writable)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		bus->fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	if (bus->fd == -1)
+	/* A regular file sealed against shrinking: nobody can truncate it
+	 * under our mapping and turn reads into SIGBUS. */
+	if (bus->fd == -1 || fc_shm_check(bus->fd, &fsize) == -1)
 		goto fail;
-	if (fstat(bus->fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < sizeof(struct fc_bus_header)) {
+	if (fsize < sizeof(struct fc_bus_header)) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -261,16 +253,8 @@ fc_bus_attach(int fd, bool writable)
 	read_geometry(hdr, &g);
 	munmap(hdr, sizeof(*hdr));
 	hdr = NULL;
-	if ((err = check_geometry(&g, (uint64_t)st.st_size)) != 0) {
+	if ((err = check_geometry(&g, fsize)) != 0) {
 		errno = err;
-		goto fail;
-	}
-	/* Without a shrink seal another holder of the fd could truncate the
-	 * file and turn our reads into SIGBUS. */
-	if ((seals = fcntl(bus->fd, F_GET_SEALS)) == -1)
-		goto fail;
-	if ((seals & F_SEAL_SHRINK) == 0) {
-		errno = EINVAL;
 		goto fail;
 	}
 

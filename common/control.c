@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "futex.h"
+#include "shm.h"
 
 const uint32_t fc_ctl_age_bounds_ms[FC_CTL_AGE_BUCKETS - 1] = {
 	5, 10, 20, 35, 50, 75, 100, 200, 500, 1000, 2000,
@@ -50,14 +51,7 @@ fc_ctl_create(void)
 	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
 		return NULL;
 	ctl->fd = -1;
-	ctl->fd = memfd_create("forkcast-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (ctl->fd == -1)
-		goto fail;
-	if (ftruncate(ctl->fd, (off_t)size) == -1)
-		goto fail;
-	/* Fixed size: no holder of the fd can shrink it under a mapping. */
-	if (fcntl(ctl->fd, F_ADD_SEALS,
-	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1)
+	if ((ctl->fd = fc_shm_create("forkcast-ctl", size)) == -1)
 		goto fail;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ctl->fd, 0);
 	if (map == MAP_FAILED)
@@ -90,27 +84,20 @@ fc_ctl_attach(int fd)
 {
 	struct fc_ctl *ctl;
 	const struct fc_ctl_header *hdr;
-	struct stat st;
+	uint64_t fsize;
 	size_t size = region_size();
 	void *map;
-	int saved, seals;
+	int saved;
 
 	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
 		return NULL;
 	ctl->fd = -1;
 	if ((ctl->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		goto fail;
-	if (fstat(ctl->fd, &st) == -1)
+	/* Sealed, so nobody can truncate it under us (SIGBUS). */
+	if (fc_shm_check(ctl->fd, &fsize) == -1)
 		goto fail;
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (uint64_t)st.st_size != size) {
-		errno = EINVAL;
-		goto fail;
-	}
-	/* An unsealed file could be truncated under us (SIGBUS). */
-	if ((seals = fcntl(ctl->fd, F_GET_SEALS)) == -1)
-		goto fail;
-	if ((seals & F_SEAL_SHRINK) == 0) {
+	if (fsize != size) {
 		errno = EINVAL;
 		goto fail;
 	}

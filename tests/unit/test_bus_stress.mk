@@ -1,1 +1,1 @@
-test_bus_stress_DEPS := common/bus.c common/futex.c
+test_bus_stress_DEPS := common/bus.c common/futex.c common/shm.c

@@ -1,1 +1,1 @@
-test_control_DEPS := common/control.c common/futex.c
+test_control_DEPS := common/control.c common/futex.c common/shm.c
