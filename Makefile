@@ -157,8 +157,17 @@ test: test-deps
 	@$(MAKE) --no-print-directory all $(TOOL_BINS) $(FUZZ_BINS)
 	@tests/run-tests
 
-bench: all
-	@if [ -x tests/bench/run ]; then tests/bench/run; else echo "make bench: not yet (see the benchmark issue)"; fi
+# The benchmark's own C programs: a loopback ceiling sender and a bare
+# TurboJPEG encode loop (tests/bench/).
+build/bench/ceiling: tests/bench/ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -D_GNU_SOURCE $(WARN) -o $@ $<
+build/bench/encode_baseline: tests/bench/encode_baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -D_GNU_SOURCE $(WARN) -o $@ $< -lturbojpeg
+
+bench: all build/tools/fcclient build/bench/ceiling build/bench/encode_baseline
+	@tests/bench/run
 
 clean:
 	rm -rf build

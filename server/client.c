@@ -220,8 +220,14 @@ peer_backlogged(struct fc_client *c)
 	}
 	if (ti.tcpi_snd_wnd > c->peer_wnd_max)
 		c->peer_wnd_max = ti.tcpi_snd_wnd;
+	/* The advertised window is only fresh while data is in flight: once
+	 * everything is acknowledged, Linux sends no window update when the
+	 * reader drains its buffer (unless the window at least doubles), so
+	 * a small stale window would hold frames back from a reader that
+	 * already caught up. */
 	return ti.tcpi_notsent_bytes > FC_CLIENT_NOTSENT_MAX ||
-	    c->peer_wnd_max - ti.tcpi_snd_wnd > FC_CLIENT_BACKLOG_MAX;
+	    (ti.tcpi_unacked > 0 &&
+	    c->peer_wnd_max - ti.tcpi_snd_wnd > FC_CLIENT_BACKLOG_MAX);
 }
 
 /*

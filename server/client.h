@@ -63,7 +63,7 @@
 #define FC_CLIENT_NOTSENT_MAX (4 * 1024)
 #define FC_CLIENT_BACKLOG_MAX (32 * 1024)
 /* ... but never waits longer than this (a window that shrank for good). */
-#define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(5000000000)
+#define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
 
 enum fc_client_state {
 	FC_CLIENT_READING = 0,	/* waiting for (the rest of) a request */
