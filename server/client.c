@@ -44,7 +44,11 @@ fc_client_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		memcpy(&c->peer, peer, peerlen);
 		c->peerlen = peerlen;
 	}
-	fc_http_init(&c->hp);
+	if ((c->rq = calloc(1, sizeof(*c->rq))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	fc_http_init(&c->rq->hp);
 	/* Heads are small; bodies are status JSON or events. */
 	fc_strbuf_init(&c->hdr, 64 * 1024);
 	fc_strbuf_init(&c->body, 4 * 1024 * 1024);
@@ -63,6 +67,7 @@ fc_client_free(struct fc_client *c)
 	fc_frame_unref(c->frame);
 	fc_strbuf_free(&c->hdr);
 	fc_strbuf_free(&c->body);
+	free(c->rq);
 	free(c);
 }
 
@@ -125,19 +130,19 @@ read_request(struct fc_client *c, struct fc_client_env *env)
 	ssize_t n;
 
 	for (;;) {
-		if (c->in_len > 0) {
-			r = fc_http_feed(&c->hp, c->in, c->in_len, &used);
-			if (used > c->in_len)
-				used = c->in_len;
-			memmove(c->in, c->in + used, c->in_len - used);
-			c->in_len -= used;
+		if (c->rq->in_len > 0) {
+			r = fc_http_feed(&c->rq->hp, c->rq->in, c->rq->in_len, &used);
+			if (used > c->rq->in_len)
+				used = c->rq->in_len;
+			memmove(c->rq->in, c->rq->in + used, c->rq->in_len - used);
+			c->rq->in_len -= used;
 			if (r == FC_HTTP_DONE)
 				return FC_STEP_REQUEST;
 			if (r == FC_HTTP_ERROR) {
-				fc_client_error(c, env, c->hp.error, NULL);
+				fc_client_error(c, env, c->rq->hp.error, NULL);
 				return FC_STEP_OK;
 			}
-			if (used == 0 && c->in_len == sizeof(c->in)) {
+			if (used == 0 && c->rq->in_len == sizeof(c->rq->in)) {
 				/* Parser made no progress on a full buffer. */
 				fc_client_error(c, env, 400, NULL);
 				return FC_STEP_OK;
@@ -145,9 +150,10 @@ read_request(struct fc_client *c, struct fc_client_env *env)
 		}
 		if (c->peer_eof)
 			return FC_STEP_CLOSE;
-		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		n = read(c->fd, c->rq->in + c->rq->in_len,
+		    sizeof(c->rq->in) - c->rq->in_len);
 		if (n > 0) {
-			c->in_len += (size_t)n;
+			c->rq->in_len += (size_t)n;
 			continue;
 		}
 		if (n == 0) {
@@ -325,6 +331,13 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 	enum fc_io_result r;
 	enum fc_client_step step;
 
+	/* A stream never parses again: give the request side back (the
+	 * caller has finished with c->rq->hp.req by now). */
+	if (c->rq != NULL && (c->state == FC_CLIENT_STREAMING ||
+	    c->state == FC_CLIENT_EVENTS)) {
+		free(c->rq);
+		c->rq = NULL;
+	}
 	for (;;) {
 		if (c->hdr.failed || c->body.failed)
 			return FC_STEP_CLOSE;	/* out of memory: this client */
@@ -348,7 +361,7 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 			c->state = FC_CLIENT_READING;
 			c->served_one = true;
 			c->request_start_ns = env->now_mono_ns;
-			fc_http_next(&c->hp);
+			fc_http_next(&c->rq->hp);
 			continue;
 		case FC_CLIENT_STREAMING:
 			return stream_pump(c, env);
@@ -369,11 +382,12 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 static bool
 drain_input(struct fc_client *c)
 {
+	char junk[512];
 	ssize_t n;
 	int i;
 
 	for (i = 0; i < DRAIN_READS; i++) {
-		n = read(c->fd, c->in, sizeof(c->in));
+		n = read(c->fd, junk, sizeof(junk));
 		if (n > 0)
 			continue;
 		if (n == 0) {
@@ -414,7 +428,7 @@ fc_client_respond(struct fc_client *c, struct fc_client_env *env, int status,
 	if (c->hdr.failed || c->body.failed)
 		return;		/* the pump closes the client */
 	(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
-	if (!c->hp.req.head) {
+	if (c->rq == NULL || !c->rq->hp.req.head) {
 		if (body != NULL)
 			(void)fc_iovq_add(&c->q, body, len);
 		else if (c->body.len > 0)
@@ -435,7 +449,8 @@ fc_client_error(struct fc_client *c, struct fc_client_env *env, int status,
 	c->frame = NULL;
 	fc_strbuf_reset(&c->hdr);
 	fc_strbuf_reset(&c->body);
-	fc_respond_error(&c->hdr, status, detail, c->hp.req.head);
+	fc_respond_error(&c->hdr, status, detail,
+	    c->rq != NULL && c->rq->hp.req.head);
 	fc_client_respond(c, env, status, NULL, 0, false);
 }
 
@@ -500,7 +515,7 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 			return FC_STEP_OK;
 		/* An idle keep-alive connection just goes; a request that
 		 * never completed (slowloris) gets its 408. */
-		if (c->served_one && !fc_http_started(&c->hp))
+		if (c->served_one && c->rq != NULL && !fc_http_started(&c->rq->hp))
 			return FC_STEP_CLOSE;
 		fc_client_error(c, env, 408, NULL);
 		return fc_client_pump(c, env);

@@ -88,6 +88,18 @@ struct fc_client_env {
 	int64_t now_mono_ns;		/* loop time, set before each call */
 };
 
+/*
+ * What only a client that sends requests needs: the parser and the input
+ * buffer (most of a client's memory).  A client that starts streaming
+ * never parses again, so it gives this back: thousands of viewers cost
+ * little more than their sockets.
+ */
+struct fc_client_req {
+	struct fc_http_parser hp;
+	size_t in_len;
+	char in[FC_CLIENT_INBUF];	/* bytes read, not yet parsed */
+};
+
 struct fc_client {
 	int fd;
 	enum fc_client_state state;
@@ -97,9 +109,7 @@ struct fc_client {
 	socklen_t peerlen;
 
 	/* request side */
-	struct fc_http_parser hp;
-	size_t in_len;
-	char in[FC_CLIENT_INBUF];	/* bytes read, not yet parsed */
+	struct fc_client_req *rq;	/* NULL once the client streams */
 	int64_t request_start_ns;	/* timer for client_timeout */
 	bool served_one;		/* a response went out (keep-alive idle) */
 	bool peer_eof;			/* read returned 0 */

@@ -40,6 +40,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -113,6 +114,8 @@ struct worker {
 	bool retiring;
 	int64_t retire_deadline;
 	bool stop_now;			/* SIGTERM */
+	uint64_t clients_seen;		/* accepted so far */
+	uint64_t clients_trimmed;	/* clients_seen at the last malloc_trim */
 	bool finishing;			/* server stop: no new parts, close
 					 * each stream once its part is out */
 	int64_t next_tick;
@@ -331,6 +334,7 @@ accept_clients(struct worker *w, int lfd)
 			w->clients->prev = c;
 		w->clients = c;
 		w->nclients++;
+		w->clients_seen++;
 		atomic_fetch_add_explicit(&w->stats->clients_total, 1,
 		    memory_order_relaxed);
 		publish_counts(w);
@@ -454,7 +458,7 @@ start_stream(struct worker *w, struct fc_client *c,
     const struct fc_route_match *m)
 {
 	const struct fc_config *cfg = w->cfg;
-	const struct fc_http_request *req = &c->hp.req;
+	const struct fc_http_request *req = &c->rq->hp.req;
 	enum fc_framing framing = m->framing;
 
 	if (framing == FC_FRAMING_AUTO)
@@ -540,11 +544,11 @@ authorized(const struct worker *w, const struct fc_http_request *req)
 	return fc_auth_check(req->authorization, w->cfg->auth);
 }
 
-/* Routes the request in c->hp.req and starts its answer. */
+/* Routes the request in c->rq->hp.req and starts its answer. */
 static void
 dispatch(struct worker *w, struct fc_client *c)
 {
-	const struct fc_http_request *req = &c->hp.req;
+	const struct fc_http_request *req = &c->rq->hp.req;
 	struct fc_route_match m;
 	bool keep = req->keep_alive && !w->retiring;
 
@@ -663,6 +667,14 @@ tick(struct worker *w)
 	if (now >= w->next_event) {
 		w->next_event = now + EVENT_INTERVAL_NS;
 		send_events(w);
+		/* Every new viewer frees its request buffer (7 KB) once it
+		 * streams; after a burst of arrivals those holes sit between
+		 * the small per-client blocks and stay resident.  Hand them
+		 * back once a second when clients came or went. */
+		if (w->clients_seen != w->clients_trimmed) {
+			w->clients_trimmed = w->clients_seen;
+			malloc_trim(0);
+		}
 	}
 	update_listening(w);
 }
@@ -686,7 +698,8 @@ start_retiring(struct worker *w)
 	/* Idle keep-alive connections have nothing to finish. */
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == FC_CLIENT_READING && !fc_http_started(&c->hp))
+		if (c->state == FC_CLIENT_READING && c->rq != NULL &&
+		    !fc_http_started(&c->rq->hp))
 			close_client(w, c);
 	}
 }

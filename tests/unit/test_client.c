@@ -139,18 +139,18 @@ test_request_and_pipelining(void **state)
 	    "GET /two HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
-	assert_string_equal(c->hp.req.url, "/one");
-	assert_string_equal(c->hp.req.user_agent, "t");
+	assert_string_equal(c->rq->hp.req.url, "/one");
+	assert_string_equal(c->rq->hp.req.user_agent, "t");
 	fc_strbuf_puts(&c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
-	fc_client_respond(c, &fx->env, 200, "one", 3, c->hp.req.keep_alive);
+	fc_client_respond(c, &fx->env, 200, "one", 3, c->rq->hp.req.keep_alive);
 	/* The answer goes out, then the pipelined request is parsed. */
 	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_REQUEST);
-	assert_string_equal(c->hp.req.url, "/two");
+	assert_string_equal(c->rq->hp.req.url, "/two");
 	recv_all(fx, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
 	fc_strbuf_puts(&c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
-	fc_client_respond(c, &fx->env, 200, "two", 3, c->hp.req.keep_alive);
+	fc_client_respond(c, &fx->env, 200, "two", 3, c->rq->hp.req.keep_alive);
 	/* Connection: close: our side is shut, theirs drained until EOF. */
 	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
 	assert_int_equal(c->state, FC_CLIENT_LINGERING);
