@@ -667,10 +667,8 @@ tick(struct worker *w)
 	if (now >= w->next_event) {
 		w->next_event = now + EVENT_INTERVAL_NS;
 		send_events(w);
-		/* Every new viewer frees its request buffer (7 KB) once it
-		 * streams; after a burst of arrivals those holes sit between
-		 * the small per-client blocks and stay resident.  Hand them
-		 * back once a second when clients came or went. */
+		/* Clients come and go in bursts; hand free heap pages back
+		 * once a second when they did. */
 		if (w->clients_seen != w->clients_trimmed) {
 			w->clients_trimmed = w->clients_seen;
 			malloc_trim(0);
