@@ -143,27 +143,17 @@ put_fixed(struct fc_strbuf *out, uint64_t v, unsigned digits)
 		    (int)digits, v % div);
 }
 
-/* A signed nanosecond figure as milliseconds with three decimals (hop
- * delays are negative when the upstream host's clock runs ahead). */
+/* A signed nanosecond figure in microsecond steps: with digits = 3 as
+ * milliseconds (/status), with digits = 6 as seconds (/metrics).  Hop
+ * delays are negative when the upstream host's clock runs ahead. */
 static void
-put_ms_signed(struct fc_strbuf *out, int64_t ns)
+put_ns_signed(struct fc_strbuf *out, int64_t ns, unsigned digits)
 {
 	uint64_t mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
 
 	if (ns < 0)
 		fc_strbuf_puts(out, "-");
-	put_fixed(out, mag / 1000, 3);
-}
-
-/* The same as seconds with six decimals, for /metrics. */
-static void
-put_s_signed(struct fc_strbuf *out, int64_t ns)
-{
-	uint64_t mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
-
-	if (ns < 0)
-		fc_strbuf_puts(out, "-");
-	put_fixed(out, mag / 1000, 6);
+	put_fixed(out, mag / 1000, digits);
 }
 
 /* Whether capture relays another MJPEG server (the http source): the
@@ -211,12 +201,12 @@ status_upstream(struct fc_strbuf *out, const struct fc_config *cfg,
 	fc_strbuf_printf(out, ", \"connected\": %s, \"hop_delay_ms_p50\": ",
 	    LOAD(&h->upstream_connected) ? "true" : "false");
 	if (samples > 0)
-		put_ms_signed(out, LOAD(&h->hop_delay_ns_p50));
+		put_ns_signed(out, LOAD(&h->hop_delay_ns_p50), 3);
 	else
 		fc_strbuf_puts(out, "null");
 	fc_strbuf_puts(out, ", \"hop_delay_ms_p99\": ");
 	if (samples > 0)
-		put_ms_signed(out, LOAD(&h->hop_delay_ns_p99));
+		put_ns_signed(out, LOAD(&h->hop_delay_ns_p99), 3);
 	else
 		fc_strbuf_puts(out, "null");
 	fc_strbuf_printf(out, ", \"hop_delay_samples\": %" PRIu32
@@ -540,10 +530,10 @@ upstream_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 	    "by quantile.");
 	fc_strbuf_puts(out,
 	    "forkcast_upstream_hop_delay_seconds{quantile=\"0.5\"} ");
-	put_s_signed(out, LOAD(&h->hop_delay_ns_p50));
+	put_ns_signed(out, LOAD(&h->hop_delay_ns_p50), 6);
 	fc_strbuf_puts(out,
 	    "\nforkcast_upstream_hop_delay_seconds{quantile=\"0.99\"} ");
-	put_s_signed(out, LOAD(&h->hop_delay_ns_p99));
+	put_ns_signed(out, LOAD(&h->hop_delay_ns_p99), 6);
 	fc_strbuf_puts(out, "\n");
 }
 
