@@ -273,19 +273,51 @@ check "every viewer got frames (fcclient exit $rc, ok ${ok_n:-0}/$VIEWERS)" \
 check "every frame a whole JPEG (bad_frames ${bad:-?})" [ "${bad:-1}" = 0 ]
 check "end-to-end latency reported" test -n "$p50" -a -n "$p99"
 
+# --- the viewer page through HAProxy ------------------------------------------
+# A real browser watches through the load balancer; the edge carrying its
+# stream is the one that dies below, and the page must re-attach by itself.
+PAGE_PID= VICTIM=edge1
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ -x /usr/bin/chromium ] && [ "$major" -ge 20 ] &&
+   [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ] && command -v npm >/dev/null; then
+	(cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund >/dev/null 2>&1)
+fi
+if [ -x /usr/bin/chromium ] && [ "$major" -ge 20 ] &&
+   [ -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+	spawn viewers node "$ROOT/tests/browser/reattach.mjs" "$LB/" "$TMP" >"$TMP/page.out" 2>&1 &
+	PAGE_PID=$!
+	PIDS+=("$PAGE_PID")
+	for _ in $(seq 1 200); do
+		[ -e "$TMP/page.playing" ] && break
+		kill -0 "$PAGE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	c1=$(json_num "$(get viewers "$EDGE1/status")" clients)
+	c2=$(json_num "$(get viewers "$EDGE2/status")" clients)
+	[ "${c2:-0}" -ge 1 ] && [ "${c1:-0}" = 0 ] && VICTIM=edge2
+	check "the viewer page plays through HAProxy" [ -e "$TMP/page.playing" ]
+	echo "  viewer page's stream is on $VICTIM (streams: edge1 ${c1:-?}, edge2 ${c2:-?})"
+else
+	echo "  viewer page check skipped: needs /usr/bin/chromium, Node.js >= 20 and playwright-core"
+fi
+SURVIVOR=$([ "$VICTIM" = edge1 ] && echo "$EDGE2" || echo "$EDGE1")
+victim_pid_var=PID_$VICTIM
+VICTIM_PID=${!victim_pid_var}
+
 # --- one edge dies ------------------------------------------------------------
 
-# The whole edge1 instance at once: its supervisor and every child.
-victims=$(ps -o pid= --ppid "$PID_edge1" 2>/dev/null | tr -s ' \n' ' ' | sed 's/ *$//')
+# The whole instance at once: its supervisor and every child.
+victims=$(ps -o pid= --ppid "$VICTIM_PID" 2>/dev/null | tr -s ' \n' ' ' | sed 's/ *$//')
 t0=$(now_ms)
-disown "$PID_edge1" 2>/dev/null	# no "Killed" job notice from bash
-kill -KILL "$PID_edge1" $victims 2>/dev/null
-echo "  killed edge1: supervisor $PID_edge1 and its children: $victims"
+disown "$VICTIM_PID" 2>/dev/null	# no "Killed" job notice from bash
+kill -KILL "$VICTIM_PID" $victims 2>/dev/null
+echo "$t0" >"$TMP/page.killed"
+echo "  killed $VICTIM: supervisor $VICTIM_PID and its children: $victims"
 
 # HAProxy's view, watched alongside the requests below.
 (
 	for _ in $(seq 1 100); do
-		case $(edge_status edge1) in
+		case $(edge_status "$VICTIM") in
 		DOWN*) echo $(( $(now_ms) - t0 )) >"$TMP/t_down"; exit 0 ;;
 		esac
 		sleep 0.05
@@ -323,23 +355,33 @@ for _ in $(seq 1 30); do
 done
 echo "  after the kill: snapshot through HAProxy OK after ${t_snap:-never} ms," \
 	"stream (1 s, >= 2 frames) done after ${t_stream:-never} ms," \
-	"HAProxy marked edge1 DOWN after ${t_down:-never} ms; origin streams now ${no_after:-?}"
+	"HAProxy marked $VICTIM DOWN after ${t_down:-never} ms; origin streams now ${no_after:-?}"
 within() { [ -n "$1" ] && [ "$1" -le "$2" ]; }
 check "snapshot through HAProxy within 5 s of the kill" within "$t_snap" 5000
 check "stream through HAProxy within 5 s of the kill (1 s of stream included)" within "$t_stream" 5000
 check "HAProxy marks the dead edge DOWN within 5 s" within "$t_down" 5000
 check "origin drops the dead edge's stream (1 left)" [ "$no_after" = 1 ]
-# edge1's supervisor was killed outright and could not log; the others
+if [ -n "$PAGE_PID" ]; then
+	wait "$PAGE_PID"
+	pout=$(tail -n 1 "$TMP/page.out")
+	echo "  viewer page after the kill: $pout"
+	pms=$(grep -o '"reattach_ms":[0-9]*' <<<"$pout" | grep -o '[0-9]*$')
+	check "the viewer page re-attached through HAProxy and plays within 5 s (${pms:-never} ms)" \
+		within "$pms" 5000
+	t_page=$pms
+fi
+# The dead edge's supervisor was killed outright and could not log; the others
 # must not have lost a child (a seccomp kill on a new code path, say).
 died=$(grep -h 'exited on signal' "$TMP"/origin.log "$TMP"/edge*.log 2>/dev/null)
 [ -n "$died" ] && echo "$died" | sed 's/^/  log: /'
 check "no capture or worker died on a signal" [ -z "$died" ]
-e2=$(get viewers "$EDGE2/status")
-echo "  edge2 upstream now: $(grep -o '"upstream": {[^}]*}' <<<"$e2")"
+e2=$(get viewers "$SURVIVOR/status")
+echo "  surviving edge's upstream now: $(grep -o '"upstream": {[^}]*}' <<<"$e2")"
 echo "  figures: mode $([ "$NETNS" = 1 ] && echo netns || echo loopback)," \
 	"viewers edge1/edge2 $n1/$n2, origin streams $no," \
 	"hop delay p50/p99 ms edge1 ${hop1:-?} edge2 ${hop2:-?}," \
 	"e2e latency p50/p99 ms ${p50:-?}/${p99:-?}," \
-	"after kill: snapshot ${t_snap:-never} ms, stream ${t_stream:-never} ms, DOWN ${t_down:-never} ms"
+	"after killing $VICTIM: snapshot ${t_snap:-never} ms, stream ${t_stream:-never} ms," \
+	"DOWN ${t_down:-never} ms, viewer page ${t_page:-skipped} ms"
 
 finish
