@@ -420,6 +420,37 @@ per_worker(struct fc_strbuf *out, const struct fc_ctl *ctl, const char *name,
 	}
 }
 
+/* The per-worker families of /metrics: one row each, one sample per worker
+ * from that field of its control slot. */
+static const struct {
+	const char *name, *type, *help;
+	size_t field;		/* offsetof(struct fc_ctl_worker, ...) */
+} worker_families[] = {
+	{ "forkcast_clients", "gauge", "Streaming clients now.",
+	    offsetof(struct fc_ctl_worker, streams) },
+	{ "forkcast_connections", "gauge",
+	    "Open connections now (streaming or not).",
+	    offsetof(struct fc_ctl_worker, clients) },
+	{ "forkcast_connections_accepted_total", "counter",
+	    "Connections accepted.", offsetof(struct fc_ctl_worker, clients_total) },
+	{ "forkcast_requests_total", "counter", "HTTP requests parsed.",
+	    offsetof(struct fc_ctl_worker, requests_total) },
+	{ "forkcast_bytes_sent_total", "counter", "Bytes written to clients.",
+	    offsetof(struct fc_ctl_worker, bytes) },
+	{ "forkcast_frames_sent_total", "counter",
+	    "Multipart parts (frames) written to clients.",
+	    offsetof(struct fc_ctl_worker, frames_sent) },
+	{ "forkcast_frames_skipped_total", "counter",
+	    "Frames a slow client never saw because a newer one replaced them.",
+	    offsetof(struct fc_ctl_worker, frames_skipped) },
+	{ "forkcast_frames_copied_total", "counter",
+	    "Frames copied from the bus into the worker's buffer.",
+	    offsetof(struct fc_ctl_worker, frames_copied) },
+	{ "forkcast_send_timeouts_total", "counter",
+	    "Clients dropped for accepting no data for send_timeout.",
+	    offsetof(struct fc_ctl_worker, drops_timeout) },
+};
+
 /* A bucket bound in seconds from milliseconds: 5 -> "0.005", 2500 ->
  * "2.5", 1000 -> "1" (the form Prometheus client libraries print). */
 static void
@@ -648,31 +679,10 @@ fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 
 	capture_metrics(out, cfg, bus, ctl, now_mono);
 
-	per_worker(out, ctl, "forkcast_clients", "gauge",
-	    "Streaming clients now.", offsetof(struct fc_ctl_worker, streams));
-	per_worker(out, ctl, "forkcast_connections", "gauge",
-	    "Open connections now (streaming or not).",
-	    offsetof(struct fc_ctl_worker, clients));
-	per_worker(out, ctl, "forkcast_connections_accepted_total", "counter",
-	    "Connections accepted.",
-	    offsetof(struct fc_ctl_worker, clients_total));
-	per_worker(out, ctl, "forkcast_requests_total", "counter",
-	    "HTTP requests parsed.",
-	    offsetof(struct fc_ctl_worker, requests_total));
-	per_worker(out, ctl, "forkcast_bytes_sent_total", "counter",
-	    "Bytes written to clients.", offsetof(struct fc_ctl_worker, bytes));
-	per_worker(out, ctl, "forkcast_frames_sent_total", "counter",
-	    "Multipart parts (frames) written to clients.",
-	    offsetof(struct fc_ctl_worker, frames_sent));
-	per_worker(out, ctl, "forkcast_frames_skipped_total", "counter",
-	    "Frames a slow client never saw because a newer one replaced them.",
-	    offsetof(struct fc_ctl_worker, frames_skipped));
-	per_worker(out, ctl, "forkcast_frames_copied_total", "counter",
-	    "Frames copied from the bus into the worker's buffer.",
-	    offsetof(struct fc_ctl_worker, frames_copied));
-	per_worker(out, ctl, "forkcast_send_timeouts_total", "counter",
-	    "Clients dropped for accepting no data for send_timeout.",
-	    offsetof(struct fc_ctl_worker, drops_timeout));
+	for (size_t i = 0; i < sizeof(worker_families) / sizeof(worker_families[0]); i++)
+		per_worker(out, ctl, worker_families[i].name,
+		    worker_families[i].type, worker_families[i].help,
+		    worker_families[i].field);
 
 	http_responses(out, ctl);
 	age_histogram(out, ctl);

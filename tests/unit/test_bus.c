@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "shm_clone.h"
+
 #include "../../common/bus.h"
 #include "../../common/clock.h"
 
@@ -48,14 +50,6 @@ check(const uint8_t *p, size_t len, uint64_t seq)
 	return 0;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /*
  * A copy of a good bus in a new memfd, after mutate() edited its header,
@@ -65,25 +59,12 @@ static int
 clone_fd(const struct fc_bus *good, void (*mutate)(struct fc_bus_header *),
     size_t size, bool seal)
 {
-	size_t n = size < good->map_size ? size : good->map_size;
-	uint8_t *map;
-	int fd;
+	void *map;
+	int fd = shm_clone_start(good->hdr, good->map_size, size, &map);
 
-	fd = memfd_create("test-bus", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (size > 0) {
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		assert_true(map != MAP_FAILED);
-		memcpy(map, good->hdr, n);
-		if (mutate != NULL && size >= sizeof(struct fc_bus_header))
-			mutate((struct fc_bus_header *)(void *)map);
-		munmap(map, size);
-	}
-	if (seal)
-		assert_int_equal(fcntl(fd, F_ADD_SEALS,
-		    F_SEAL_SHRINK | F_SEAL_GROW), 0);
-	return fd;
+	if (mutate != NULL && size >= sizeof(struct fc_bus_header))
+		mutate(map);
+	return shm_clone_finish(fd, map, size, seal);
 }
 
 static void bad_magic(struct fc_bus_header *h) { h->magic ^= 1; }

@@ -17,42 +17,23 @@
 
 #include <cmocka.h>
 
+#include "shm_clone.h"
+
 #include "../../common/clock.h"
 #include "../../common/control.h"
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* A copy of a good region with one header edit, size bytes, sealed or not. */
 static int
 clone_fd(const struct fc_ctl *good, void (*mutate)(struct fc_ctl_header *),
     size_t size, bool seal)
 {
-	size_t n = size < good->map_size ? size : good->map_size;
-	uint8_t *map;
-	int fd;
+	void *map;
+	int fd = shm_clone_start(good->hdr, good->map_size, size, &map);
 
-	fd = memfd_create("test-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (size > 0) {
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		assert_true(map != MAP_FAILED);
-		memcpy(map, good->hdr, n);
-		if (mutate != NULL && size >= sizeof(struct fc_ctl_header))
-			mutate((struct fc_ctl_header *)(void *)map);
-		munmap(map, size);
-	}
-	if (seal)
-		assert_int_equal(fcntl(fd, F_ADD_SEALS,
-		    F_SEAL_SHRINK | F_SEAL_GROW), 0);
-	return fd;
+	if (mutate != NULL && size >= sizeof(struct fc_ctl_header))
+		mutate(map);
+	return shm_clone_finish(fd, map, size, seal);
 }
 
 static void bad_magic(struct fc_ctl_header *h) { h->magic = 0; }
