@@ -433,6 +433,8 @@ pause_for_viewers(struct loop *l)
 	atomic_store_explicit(&l->hdr->fps_milli, 0, memory_order_relaxed);
 	log_info("no viewers for %d s: capture paused", l->cfg->idle_stop);
 	while (!fc_capture_stopping()) {
+		if (l->opts->each_turn != NULL)
+			l->opts->each_turn(l->opts->each_turn_arg);
 		seen = fc_ctl_demand_value(l->ctl);
 		if (fc_ctl_total_streams(l->ctl) > 0)
 			break;
@@ -591,6 +593,8 @@ run(struct loop *l)
 	int64_t now, wake;
 
 	while (!done(l)) {
+		if (l->opts->each_turn != NULL)
+			l->opts->each_turn(l->opts->each_turn_arg);
 		now = fc_now_mono_ns();
 		update_fps(l, now);
 		if (should_pause(l, now)) {

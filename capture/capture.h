@@ -41,6 +41,10 @@ struct fc_capture_opts {
 	 * DIR/frame-NNNNNN.jpg and a line "seq len width height flags
 	 * ts_real_ns ts_mono_ns" appended to DIR/frames.txt (tests). */
 	const char *dump_dir;
+	/* When not NULL, called once per loop turn and at least every
+	 * 500 ms while paused (forkcast-capture applies reloads there). */
+	void (*each_turn)(void *arg);
+	void *each_turn_arg;
 };
 
 /*

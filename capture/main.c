@@ -1,12 +1,15 @@
 /*
  * forkcast-capture: the capture process.
  *
- *   forkcast-capture [-c FILE] [--bus-fd N --ctl-fd M] [--frames N]
- *                    [--dump DIR]
+ *   forkcast-capture [-c FILE] [--bus-fd N --ctl-fd M [--conf-fd K]]
+ *                    [--frames N] [--dump DIR]
  *
- * Under the supervisor: it execs us with the frame bus and control region
- * memfds it created (--bus-fd, --ctl-fd); we attach to them and exit when
- * the supervisor dies (PR_SET_PDEATHSIG).  Standalone (no --bus-fd, for
+ * Under the supervisor: it execs us with the frame bus, control region and
+ * configuration region memfds it created (--bus-fd, --ctl-fd, --conf-fd);
+ * we attach to them, take the configuration in force from the
+ * configuration region (never from a file), apply later generations as
+ * they are published (see apply_reload), and exit when the supervisor dies
+ * (PR_SET_PDEATHSIG).  Standalone (no --bus-fd, for
  * trying a source and for tests): we create our own bus and control region
  * and print "bus fd N ctl fd M" on stdout.  --frames N stops after N
  * published frames; --dump DIR writes every published frame to DIR (see
@@ -30,6 +33,7 @@
 
 #include "../common/bus.h"
 #include "../common/config.h"
+#include "../common/confreg.h"
 #include "../common/control.h"
 #include "../common/log.h"
 #include "../common/sandbox.h"
@@ -45,7 +49,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: forkcast-capture [-c FILE] [--bus-fd N "
-	    "--ctl-fd M] [--frames N] [--dump DIR]\n");
+	    "--ctl-fd M [--conf-fd K]] [--frames N] [--dump DIR]\n");
 	exit(FC_EXIT_CONFIG);
 }
 
@@ -54,6 +58,43 @@ on_stop(int sig)
 {
 	(void)sig;
 	fc_capture_request_stop();
+}
+
+/* What apply_reload() needs between loop turns. */
+struct reload_ctx {
+	struct fc_confreg *conf;
+	struct fc_ctl *ctl;
+	const struct fc_config *running;	/* what this capture runs */
+	uint32_t generation;			/* last generation applied */
+	struct fc_config next;			/* scratch copy */
+};
+
+/*
+ * Called once per capture loop turn: when the supervisor published a new
+ * configuration generation, applies what capture can apply while running
+ * (the log level) and reports the generation in the control region.  A
+ * generation that changes capture settings is not acknowledged: the
+ * supervisor restarts capture for it, and the new process reports it.
+ */
+static void
+apply_reload(void *arg)
+{
+	struct reload_ctx *r = arg;
+	uint32_t gen;
+
+	if (fc_confreg_generation(r->conf) == r->generation)
+		return;
+	if ((gen = fc_confreg_read(r->conf, &r->next)) == 0 ||
+	    gen == r->generation)
+		return;
+	r->generation = gen;
+	if (fc_config_capture_changed(r->running, &r->next)) {
+		log_debug("generation %u changes capture settings: waiting to "
+		    "be restarted", gen);
+		return;
+	}
+	fc_log_set_level((enum fc_log_level)r->next.log_level);
+	atomic_store(&r->ctl->hdr->capture_generation, gen);
 }
 
 /* Parses a non-negative decimal number; -1 on anything else. */
@@ -142,6 +183,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "bus-fd", required_argument, NULL, 'b' },
 		{ "ctl-fd", required_argument, NULL, 't' },
+		{ "conf-fd", required_argument, NULL, 'k' },
 		{ "frames", required_argument, NULL, 'f' },
 		{ "dump", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -151,9 +193,10 @@ main(int argc, char **argv)
 	struct fc_config *cfg;
 	struct fc_bus *bus = NULL;
 	struct fc_ctl *ctl = NULL;
+	struct reload_ctx reload;
 	struct sigaction sa;
 	const char *path = NULL;
-	long long bus_fd = -1, ctl_fd = -1, n;
+	long long bus_fd = -1, ctl_fd = -1, conf_fd = -1, n;
 	int ch, rc = 1;
 
 	fc_log_init("capture", FC_LOG_INFO);
@@ -171,6 +214,10 @@ main(int argc, char **argv)
 			if ((ctl_fd = parse_num(optarg, INT_MAX)) < 0)
 				usage();
 			break;
+		case 'k':
+			if ((conf_fd = parse_num(optarg, INT_MAX)) < 0)
+				usage();
+			break;
 		case 'f':
 			if ((n = parse_num(optarg, LLONG_MAX)) < 1)
 				usage();
@@ -183,8 +230,10 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || (ctl_fd >= 0 && bus_fd < 0))
+	if (optind != argc || (ctl_fd >= 0 && bus_fd < 0) ||
+	    (conf_fd >= 0 && (ctl_fd < 0 || path != NULL)))
 		usage();
+	memset(&reload, 0, sizeof(reload));
 
 	/* Handlers first, so a stop during start-up is a clean stop too.
 	 * No SA_RESTART: a stop signal must cut sleeps short. */
@@ -199,12 +248,26 @@ main(int argc, char **argv)
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		fatal("calloc");
 	fc_config_defaults(cfg);
-	/* Without -c the default file is used when there is one; an absent
-	 * default file means the built-in defaults. */
-	if (path == NULL && access(FC_CONFIG_DEFAULT_FILE, F_OK) == 0)
-		path = FC_CONFIG_DEFAULT_FILE;
-	if (path != NULL && fc_config_load(cfg, path, stderr) != 0)
-		exit(FC_EXIT_CONFIG);
+	if (conf_fd >= 0) {
+		/* The supervisor's validated configuration in force. */
+		if ((reload.conf = fc_confreg_attach((int)conf_fd)) == NULL) {
+			log_warn("cannot attach the configuration region (fd "
+			    "%lld)", conf_fd);
+			exit(FC_EXIT_CONFIG);
+		}
+		close((int)conf_fd);
+		if ((reload.generation = fc_confreg_read(reload.conf, cfg)) == 0) {
+			log_warnx("no configuration in the configuration region");
+			exit(FC_EXIT_CONFIG);
+		}
+	} else {
+		/* Without -c the default file is used when there is one; an
+		 * absent default file means the built-in defaults. */
+		if (path == NULL && access(FC_CONFIG_DEFAULT_FILE, F_OK) == 0)
+			path = FC_CONFIG_DEFAULT_FILE;
+		if (path != NULL && fc_config_load(cfg, path, stderr) != 0)
+			exit(FC_EXIT_CONFIG);
+	}
 	fc_log_set_level((enum fc_log_level)cfg->log_level);
 	if ((opts.ops = fc_source_for(cfg->source)) == NULL) {
 		log_warnx("unknown source kind %d", (int)cfg->source);
@@ -246,6 +309,13 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if (reload.conf != NULL && ctl != NULL) {
+		reload.ctl = ctl;
+		reload.running = cfg;
+		atomic_store(&ctl->hdr->capture_generation, reload.generation);
+		opts.each_turn = apply_reload;
+		opts.each_turn_arg = &reload;
+	}
 	if (bus_fd >= 0)
 		lockdown(cfg);
 	if (fc_capture_run(cfg, bus, ctl, &opts) == 0)
@@ -254,6 +324,7 @@ main(int argc, char **argv)
 		print_summary(bus);
 	fc_ctl_close(ctl);
 	fc_bus_close(bus);
+	fc_confreg_close(reload.conf);
 	free(cfg);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -171,10 +172,10 @@ static const struct key_def keys[] = {
 	  "skip frames identical to the previous one" },
 	{ "capture", "max_frame_size", KT_SIZE, 64 * KIB, 64 * MIB, "4M", NULL,
 	  FIELD(max_frame_size), NULL, NULL,
-	  "largest JPEG frame a bus slot holds" },
+	  "largest JPEG frame a bus slot holds (applies at restart)" },
 	{ "capture", "slots", KT_INT, 3, 64, "4", NULL,
 	  FIELD(slots), NULL, NULL,
-	  "frame bus slots" },
+	  "frame bus slots (applies at restart)" },
 
 	{ "log", "level", KT_ENUM, 0, 0, "info", NULL,
 	  FIELD(log_level), level_names, NULL,
@@ -839,10 +840,13 @@ default_pid_file(struct fc_config *cfg)
 		    "/tmp/forkcast-%d.pid", fc_config_first_port(cfg));
 }
 
-/* Parses buf (len bytes) named name into *cfg; see fc_config_load(). */
+/* Parses buf (len bytes) named name into *cfg; see fc_config_load().
+ * env: also run check_environment(). */
+static void check_environment(struct loader *);
+
 static int
 load_buffer(struct fc_config *cfg, const char *name, const char *buf,
-    size_t len, FILE *errs)
+    size_t len, FILE *errs, bool env)
 {
 	struct loader *ld;
 	bool multiline = ini_allow_multiline, inline_comments =
@@ -888,6 +892,8 @@ load_buffer(struct fc_config *cfg, const char *name, const char *buf,
 	if (r != 0 && ld->nerrors == 0)
 		error_at(ld, r > 0 ? r : 0, "-", "rejected by the INI parser");
 	check_whole(ld);
+	if (env && ld->nerrors == 0)
+		check_environment(ld);
 	if (ld->nerrors == 0 && strlen(name) >= sizeof(ld->cfg.path))
 		error_at(ld, 0, "-", "file name too long");
 	n = ld->nerrors;
@@ -919,6 +925,47 @@ fc_config_defaults(struct fc_config *cfg)
 			abort();		/* broken key table */
 	}
 	default_pid_file(cfg);
+}
+
+/*
+ * The checks a file gets on top of its syntax: what the supervisor will
+ * do with a value, tried now, so that `forkcast -n`, start and reload
+ * refuse the same files (fc_config_load only; fc_config_load_string, for
+ * tests, checks the text alone).
+ */
+static void
+check_environment(struct loader *ld)
+{
+	struct fc_config *cfg = &ld->cfg;
+	size_t user = (size_t)(find_key("server", "user") - keys);
+	struct passwd *pw;
+
+	/* The supervisor looks the user up before it forks (as root it needs
+	 * the uid and gid; otherwise it keeps its own uid, but a name that
+	 * does not exist is still a mistake in the file). */
+	errno = 0;
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		error_at(ld, ld->first_line[user], "server.user", "%s: %s",
+		    cfg->user, errno != 0 ? strerror(errno) : "no such user");
+	else if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		error_at(ld, ld->first_line[user], "server.user", "%s has uid or "
+		    "gid 0; workers must not run as root", cfg->user);
+}
+
+void
+fc_config_terminate(struct fc_config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &keys[i];
+
+		if (k->type == KT_STRING)
+			((char *)cfg + k->offset)[k->size - 1] = '\0';
+	}
+	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++)
+		cfg->listen[i].text[sizeof(cfg->listen[i].text) - 1] = '\0';
+	cfg->path[sizeof(cfg->path) - 1] = '\0';
+	if (cfg->nlisten < 0 || cfg->nlisten > FC_CONFIG_MAX_LISTEN)
+		cfg->nlisten = 0;
 }
 
 int
@@ -980,7 +1027,7 @@ fc_config_load(struct fc_config *cfg, const char *path, FILE *errs)
 			    "bytes)\n", path, FILE_MAX_LEN);
 		goto done;
 	}
-	n = load_buffer(cfg, path, buf, len, errs);
+	n = load_buffer(cfg, path, buf, len, errs, true);
 done:
 	free(buf);
 	if (fd != -1)
@@ -992,7 +1039,7 @@ int
 fc_config_load_string(struct fc_config *cfg, const char *name,
     const char *text, FILE *errs)
 {
-	return load_buffer(cfg, name, text, strlen(text), errs);
+	return load_buffer(cfg, name, text, strlen(text), errs, false);
 }
 
 const char *
@@ -1053,6 +1100,42 @@ fc_config_write_default(FILE *out)
 		else
 			fprintf(out, "; %s = %s\n", k->name, k->example);
 	}
+}
+
+/* Keys a running server cannot change: every worker maps the frame bus,
+ * whose geometry they set, for its whole life. */
+static const char *const restart_keys[][2] = {
+	{ "capture", "max_frame_size" },
+	{ "capture", "slots" },
+};
+#define NRESTART (sizeof(restart_keys) / sizeof(restart_keys[0]))
+
+int
+fc_config_restart_changes(struct fc_config *next,
+    const struct fc_config *running, char *names, size_t len)
+{
+	size_t used = 0;
+	int n = 0;
+
+	if (len > 0)
+		names[0] = '\0';
+	for (size_t i = 0; i < NRESTART; i++) {
+		const struct key_def *k = find_key(restart_keys[i][0],
+		    restart_keys[i][1]);
+		char *fn = (char *)next + k->offset;
+		const char *fr = (const char *)running + k->offset;
+		int r;
+
+		if (memcmp(fn, fr, k->size) == 0)
+			continue;
+		memcpy(fn, fr, k->size);
+		r = snprintf(names + used, len - used, "%s%s.%s", n ? ", " : "",
+		    k->section, k->name);
+		if (r > 0 && (size_t)r < len - used)
+			used += (size_t)r;
+		n++;
+	}
+	return n;
 }
 
 bool

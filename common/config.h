@@ -89,7 +89,9 @@ void fc_config_defaults(struct fc_config *cfg);
  */
 int fc_config_load(struct fc_config *cfg, const char *path, FILE *errs);
 
-/* Same, from a string (tests); name is used in messages. */
+/* Same, from a string (tests; name is used in messages), checking the
+ * text only: fc_config_load() also checks what the file names outside
+ * itself (that `user` exists and is not root), the way start will. */
 int fc_config_load_string(struct fc_config *cfg, const char *name,
     const char *text, FILE *errs);
 
@@ -102,6 +104,19 @@ int fc_config_first_port(const struct fc_config *cfg);
 /* Writes the documented default configuration file (every key, its default
  * and a one-line comment), generated from the key table. */
 void fc_config_write_default(FILE *out);
+
+/*
+ * Reload: for every key a running server cannot change (the frame bus
+ * geometry: max_frame_size, slots), puts running's value back into next
+ * and appends "section.key" to names (comma-separated, NUL-terminated,
+ * cut to len).  Returns how many keys were put back.
+ */
+int fc_config_restart_changes(struct fc_config *next,
+    const struct fc_config *running, char *names, size_t len);
+
+/* NUL-terminates every string field of cfg (a copy taken from shared
+ * memory) and clamps nlisten. */
+void fc_config_terminate(struct fc_config *cfg);
 
 /* True when capture-relevant settings differ (reload restarts capture). */
 bool fc_config_capture_changed(const struct fc_config *a,

@@ -65,6 +65,10 @@ struct fc_ctl_worker {
 	uint8_t reserved[64];
 };
 
+/* restart_pending bits: the frame bus geometry is fixed at start. */
+#define FC_CTL_PENDING_MAX_FRAME_SIZE	(1u << 0)
+#define FC_CTL_PENDING_SLOTS		(1u << 1)
+
 struct fc_ctl_header {
 	uint64_t magic;
 	uint32_t version;
@@ -77,6 +81,17 @@ struct fc_ctl_header {
 	_Atomic int32_t capture_pid;
 	_Atomic uint32_t workers_configured;
 	_Atomic uint32_t capture_restarts;
+	/* Reloads (SIGHUP) the supervisor has finished handling, applied or
+	 * refused, and how many of them it refused: forkcastctl reload
+	 * waits for the first to move, then reads the second. */
+	_Atomic uint32_t reload_requests;
+	_Atomic uint32_t reload_refused;
+	/* Configuration generation the capture process runs (it writes it
+	 * once it has applied one, see capture/main.c). */
+	_Atomic uint32_t capture_generation;
+	/* Keys the configuration file changed that wait for a restart
+	 * (FC_CTL_PENDING_* bits; the running values stay until then). */
+	_Atomic uint32_t restart_pending;
 	uint8_t reserved[64];
 	struct fc_ctl_worker workers[FC_CTL_MAX_WORKERS];
 };

@@ -275,6 +275,8 @@ status_capture(struct fc_strbuf *out, const struct fc_config *cfg,
 		fc_strbuf_puts(out, "null");
 	else
 		fc_strbuf_json_string(out, info.error);
+	fc_strbuf_printf(out, ", \"generation\": %" PRIu32,
+	    (uint32_t)LOAD(&ctl->hdr->capture_generation));
 	if (is_relay(cfg, &info)) {
 		fc_strbuf_puts(out, ", \"upstream\": ");
 		status_upstream(out, cfg, bus);
@@ -331,6 +333,41 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 	fc_strbuf_puts(out, "]");
 }
 
+/*
+ * ", "reload": {...}": reloads handled and refused, how many running
+ * processes (serving workers, capture) do not run the current generation
+ * yet (forkcastctl reload waits for 0), keys waiting for a restart.
+ */
+static void
+status_reload(struct fc_strbuf *out, const struct fc_ctl *ctl)
+{
+	uint32_t pending = LOAD(&ctl->hdr->restart_pending);
+	uint32_t gen = LOAD(&ctl->hdr->generation), lagging = 0;
+	unsigned n = worker_slots(ctl);
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct fc_ctl_worker *w = &ctl->hdr->workers[i];
+
+		if (LOAD(&w->state) == FC_WORKER_SERVING && LOAD(&w->pid) != 0 &&
+		    LOAD(&w->generation) != gen)
+			lagging++;
+	}
+	if (LOAD(&ctl->hdr->capture_pid) > 0 &&
+	    LOAD(&ctl->hdr->capture_generation) != gen)
+		lagging++;
+	fc_strbuf_printf(out, ", \"reload\": {\"requests\": %" PRIu32
+	    ", \"refused\": %" PRIu32 ", \"lagging\": %" PRIu32
+	    ", \"pending_restart\": [",
+	    (uint32_t)LOAD(&ctl->hdr->reload_requests),
+	    (uint32_t)LOAD(&ctl->hdr->reload_refused), lagging);
+	if (pending & FC_CTL_PENDING_MAX_FRAME_SIZE)
+		fc_strbuf_puts(out, "\"capture.max_frame_size\"");
+	if (pending & FC_CTL_PENDING_SLOTS)
+		fc_strbuf_printf(out, "%s\"capture.slots\"",
+		    (pending & FC_CTL_PENDING_MAX_FRAME_SIZE) ? ", " : "");
+	fc_strbuf_puts(out, "]}");
+}
+
 void
 fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl)
@@ -363,6 +400,7 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 	fc_strbuf_json_string(out, why);
 	fc_strbuf_puts(out, ", \"capture\": ");
 	status_capture(out, cfg, bus, ctl, now_mono);
+	status_reload(out, ctl);
 	fc_strbuf_puts(out, ", \"workers\": ");
 	if (workers.failed)
 		out->failed = true;

@@ -7,9 +7,15 @@
  * reach the supervisor through a signalfd read by the single main loop, so
  * no handler ever runs code.
  *
- * The configuration the children see is the exact text the supervisor
- * validated, handed over in a sealed memfd: a file edited between a reload
- * and a capture restart can never put an unvalidated config into a child.
+ * The configuration the children see is the struct the supervisor
+ * validated, published in the configuration region (common/confreg.h):
+ * children never read the file, so a file edited between a reload and a
+ * capture restart can never put an unvalidated configuration into a child.
+ * A reload publishes the next generation there; running workers and
+ * capture apply it within a tick and report it in the control region, and
+ * the supervisor logs "generation N in force" only once every running
+ * child reports N (a worker that does not within RELOAD_ACK_MS is
+ * replaced).
  */
 #include "supervisor.h"
 
@@ -32,6 +38,7 @@
 #include "../common/bus.h"
 #include "../common/clock.h"
 #include "../common/config.h"
+#include "../common/confreg.h"
 #include "../common/control.h"
 #include "../common/log.h"
 #include "../common/sandbox.h"
@@ -43,7 +50,8 @@
 #define BACKOFF_MIN_MS 250	/* first delay after a quick death */
 #define BACKOFF_MAX_MS 10000
 #define STABLE_MS 5000		/* a child that lived this long died "once" */
-#define CONFIG_TEXT_MAX (1 << 20)
+/* Running children must report a new generation within this long. */
+#define RELOAD_ACK_MS 1000
 
 enum role { ROLE_CAPTURE, ROLE_WORKER };
 
@@ -64,7 +72,10 @@ struct child {
 struct supervisor {
 	char path[FC_CONFIG_PATH_MAX];	/* the configuration file */
 	struct fc_config cfg;		/* the running configuration */
-	int cfg_fd;			/* sealed memfd holding its text */
+	struct fc_confreg *conf;	/* ... as published to the children */
+	uint32_t generation;		/* its generation */
+	int64_t ack_deadline_ns;	/* reload: children report it by then,
+					 * 0 = every running child did */
 	char exe_dir[PATH_MAX];		/* where forkcast-capture lives */
 	struct fc_bus *bus;
 	struct fc_ctl *ctl;
@@ -86,93 +97,30 @@ static struct supervisor S;
 static int prepare_sandbox(const struct fc_config *cfg);
 static int write_pid_file(void);
 
-/* Reads the whole configuration file (bounded). NULL + errno. */
-static char *
-read_text(const char *path, size_t *lenp)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	if ((f = fopen(path, "re")) == NULL)
-		return NULL;
-	if ((buf = malloc(CONFIG_TEXT_MAX + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	n = fread(buf, 1, CONFIG_TEXT_MAX + 1, f);
-	fclose(f);
-	if (n > CONFIG_TEXT_MAX) {
-		free(buf);
-		errno = EFBIG;
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (memchr(buf, '\0', n) != NULL) {	/* the text would end early */
-		free(buf);
-		errno = EINVAL;
-		return NULL;
-	}
-	*lenp = n;
-	return buf;
-}
-
-/* Puts text into a sealed memfd for the children.  -1 + errno. */
-static int
-text_memfd(const char *text, size_t len)
-{
-	int fd;
-
-	if ((fd = memfd_create("forkcast-config", MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-	    F_SEAL_SEAL) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /*
- * Loads and validates the configuration.  On success fills *cfg and *fdp
- * (the memfd with the validated text) and returns 0; otherwise logs every
- * problem, one line each, and returns -1.
+ * Loads and validates the configuration: the one path start, reload and
+ * `forkcast -n` (fc_config_load) share.  On success fills *cfg and
+ * returns 0; otherwise logs every problem, one line each, and returns -1.
  */
 static int
-load_config(const char *path, struct fc_config *cfg, int *fdp)
+load_config(const char *path, struct fc_config *cfg)
 {
-	char *text, *errs = NULL;
-	size_t len = 0, errlen = 0;
+	char *errs = NULL;
+	size_t errlen = 0;
 	FILE *ef;
-	int n, fd;
+	int n;
 
-	if ((text = read_text(path, &len)) == NULL) {
-		log_warnx("%s:0: -: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	if ((ef = open_memstream(&errs, &errlen)) == NULL) {
-		free(text);
+		log_warn("open_memstream");
 		return -1;
 	}
-	n = fc_config_load_string(cfg, path, text, ef);
+	n = fc_config_load(cfg, path, ef);
 	fclose(ef);
-	if (n != 0) {
+	if (n != 0)
 		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
 			log_errorx("%s", line);
-		free(errs);
-		free(text);
-		return -1;
-	}
 	free(errs);
-	fd = text_memfd(text, len);
-	free(text);
-	if (fd == -1) {
-		log_warn("config memfd");
-		return -1;
-	}
-	*fdp = fd;
-	return 0;
+	return n == 0 ? 0 : -1;
 }
 
 static const char *
@@ -219,6 +167,7 @@ static _Noreturn void
 run_worker(struct child *c, int stop_rd, pid_t parent)
 {
 	struct fc_worker_args args;
+	struct fc_confreg *conf;
 	struct fc_bus *ro;
 	char name[32];
 
@@ -228,17 +177,22 @@ run_worker(struct child *c, int stop_rd, pid_t parent)
 		_exit(1);
 	child_common();
 	fc_log_init(child_name(c, name, sizeof(name)), (enum fc_log_level)S.cfg.log_level);
-	close(S.cfg_fd);
 
-	/* Workers see the bus read-only: drop the supervisor's writable
-	 * mapping once the read-only one exists. */
+	/* Workers see the bus and the configuration read-only: drop the
+	 * supervisor's writable mappings once the read-only ones exist. */
 	if ((ro = fc_bus_attach(S.bus->fd, false)) == NULL)
 		fatal("attach bus read-only");
 	fc_bus_close(S.bus);
 	S.bus = NULL;
+	if ((conf = fc_confreg_attach(S.conf->fd)) == NULL)
+		fatal("attach the configuration region read-only");
+	fc_confreg_close(S.conf);
+	S.conf = NULL;
 
 	memset(&args, 0, sizeof(args));
 	args.cfg = &S.cfg;
+	args.conf = conf;
+	args.generation = S.generation;
 	args.index = c->index;
 	args.bus = ro;
 	args.ctl = S.ctl;
@@ -252,21 +206,21 @@ run_worker(struct child *c, int stop_rd, pid_t parent)
 static _Noreturn void
 run_capture(void)
 {
-	char busfd[16], ctlfd[16], cfgpath[64], exe[PATH_MAX + 32];
+	char busfd[16], ctlfd[16], conffd[16], exe[PATH_MAX + 32];
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	child_common();
 	fc_listen_close_all(S.listen_fds, S.nlisten);
 	/* Hand the shared memory and the validated config across exec. */
 	if (fcntl(S.bus->fd, F_SETFD, 0) == -1 || fcntl(S.ctl->fd, F_SETFD, 0) == -1 ||
-	    fcntl(S.cfg_fd, F_SETFD, 0) == -1)
+	    fcntl(S.conf->fd, F_SETFD, 0) == -1)
 		_exit(1);
 	snprintf(busfd, sizeof(busfd), "%d", S.bus->fd);
 	snprintf(ctlfd, sizeof(ctlfd), "%d", S.ctl->fd);
-	snprintf(cfgpath, sizeof(cfgpath), "/proc/self/fd/%d", S.cfg_fd);
+	snprintf(conffd, sizeof(conffd), "%d", S.conf->fd);
 	snprintf(exe, sizeof(exe), "%s/forkcast-capture", S.exe_dir);
-	execl(exe, "forkcast-capture", "-c", cfgpath, "--bus-fd", busfd,
-	    "--ctl-fd", ctlfd, (char *)NULL);
+	execl(exe, "forkcast-capture", "--bus-fd", busfd, "--ctl-fd", ctlfd,
+	    "--conf-fd", conffd, (char *)NULL);
 	log_error("exec %s", exe);
 	_exit(FC_EXIT_CONFIG);
 }
@@ -502,58 +456,117 @@ retire_all_workers(void)
 	}
 }
 
-static void
+/* Opens the log file of cfg (O_APPEND); -1 when it has none or on error
+ * (logged). */
+static int
+open_log_file(const struct fc_config *cfg)
+{
+	int fd;
+
+	if (cfg->log_file[0] == '\0')
+		return -1;
+	fd = open(cfg->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640);
+	if (fd == -1)
+		log_error("log file %s", cfg->log_file);
+	return fd;
+}
+
+/*
+ * Handles SIGHUP.  Everything that can fail is tried first (reading and
+ * checking the file, binding new addresses, resolving a new user, opening
+ * a new log file); only then is the new configuration committed: published
+ * to the children as the next generation, applied by the supervisor
+ * itself, and the children that cannot apply it while running (workers
+ * after a listen or user change, capture after a capture change) replaced.
+ * Returns false when the reload was refused (the running configuration
+ * stays in force, nothing changed).
+ */
+static bool
 reload(void)
 {
 	struct fc_config next;
-	int fd, fds[FC_CONFIG_MAX_LISTEN];
-	char err[256];
-	bool restart_capture, new_sockets;
+	int fds[FC_CONFIG_MAX_LISTEN], logfd = -1;
+	char err[256], pending[128];
+	uint32_t pending_bits = 0;
+	bool restart_capture, new_sockets, new_user, new_log;
 
 	log_info("reloading %s", S.path);
-	if (load_config(S.path, &next, &fd) == -1) {
+	if (load_config(S.path, &next) == -1) {
 		log_errorx("reload refused: the running configuration stays in force");
-		return;
+		return false;
 	}
 	new_sockets = listen_changed(&S.cfg, &next);
-	if (new_sockets && next.workers * 2 > FC_CTL_MAX_WORKERS) {
-		log_errorx("reload refused: changing the listen addresses needs room "
-		    "for twice the workers while the old ones drain");
-		close(fd);
-		return;
+	new_user = strcmp(next.user, S.cfg.user) != 0;
+	new_log = strcmp(next.log_file, S.cfg.log_file) != 0;
+	if ((new_sockets || new_user) && next.workers * 2 > FC_CTL_MAX_WORKERS) {
+		log_errorx("reload refused: changing the listen addresses or the "
+		    "user needs room for twice the workers while the old ones drain");
+		return false;
+	}
+	if (new_log && next.log_file[0] != '\0' &&
+	    (logfd = open_log_file(&next)) == -1) {
+		log_errorx("reload refused: the running configuration stays in force");
+		return false;
 	}
 	if (new_sockets && rebind(&next, fds, err, sizeof(err)) == -1) {
 		log_errorx("reload refused: %s", err);
-		close(fd);
-		return;
+		if (logfd != -1)
+			close(logfd);
+		return false;
 	}
-	if (strcmp(next.user, S.cfg.user) != 0 && prepare_sandbox(&next) == -1) {
+	if (new_user && prepare_sandbox(&next) == -1) {
 		log_errorx("reload refused: the running configuration stays in force");
 		if (new_sockets)
 			fc_listen_close_all(fds, next.nlisten);
-		close(fd);
-		return;
+		if (logfd != -1)
+			close(logfd);
+		return false;
 	}
+
+	/* Committed from here on. */
 	/* The bus was sized at start and every worker maps it: its geometry
-	 * stays until the next restart. */
-	if (next.max_frame_size != S.cfg.max_frame_size || next.slots != S.cfg.slots) {
-		log_warnx("max_frame_size and slots apply at the next restart");
-		next.max_frame_size = S.cfg.max_frame_size;
-		next.slots = S.cfg.slots;
-	}
-	restart_capture = fc_config_capture_changed(&S.cfg, &next);
+	 * stays until the next restart (/status "reload"."pending_restart"
+	 * says so while the file asks for another value). */
+	if (next.max_frame_size != S.cfg.max_frame_size)
+		pending_bits |= FC_CTL_PENDING_MAX_FRAME_SIZE;
+	if (next.slots != S.cfg.slots)
+		pending_bits |= FC_CTL_PENDING_SLOTS;
+	if (fc_config_restart_changes(&next, &S.cfg, pending, sizeof(pending)) > 0)
+		log_warnx("%s: the new value applies at the next restart; the "
+		    "running value stays until then", pending);
+	atomic_store(&S.ctl->hdr->restart_pending, pending_bits);
+	restart_capture = fc_config_capture_changed(&S.cfg, &next) || new_user;
 	if (strcmp(next.pid_file, S.cfg.pid_file) != 0 && S.pid_file_written) {
 		/* forkcastctl finds us through the new file from now on. */
 		unlink(S.cfg.pid_file);
 		S.pid_file_written = false;
 	}
+	if (next.backlog != S.cfg.backlog && !new_sockets)
+		for (int i = 0; i < S.nlisten; i++)
+			if (listen(S.listen_fds[i], next.backlog) == -1)
+				log_warn("listen backlog %d on %s", next.backlog,
+				    next.listen[i].text);
+	if (new_log) {
+		if (logfd != -1) {
+			dup2(logfd, STDERR_FILENO);
+			close(logfd);
+		} else {
+			log_warnx("log file removed from the configuration: "
+			    "logging on where the log already goes");
+		}
+	}
 	S.cfg = next;
 	if (!S.pid_file_written)
 		(void)write_pid_file();
-	close(S.cfg_fd);
-	S.cfg_fd = fd;
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
-	atomic_fetch_add(&S.ctl->hdr->generation, 1);
+
+	/* Running children apply it from the configuration region. */
+	S.generation++;
+	fc_confreg_publish(S.conf, &S.cfg, S.generation);
+	atomic_store(&S.ctl->hdr->generation, S.generation);
+	S.ack_deadline_ns = fc_now_mono_ns() + RELOAD_ACK_MS * MS;
+
 	if (new_sockets) {
 		/* New workers get the new sockets; the old ones drain. */
 		fc_listen_close_all(S.listen_fds, S.nlisten);
@@ -561,6 +574,14 @@ reload(void)
 		S.nlisten = S.cfg.nlisten;
 		for (int i = 0; i < S.nlisten; i++)
 			log_info("listening on http://%s/", S.cfg.listen[i].text);
+	}
+	if (new_sockets || new_user) {
+		/* Workers cannot change their sockets or their uid: new ones
+		 * start, the old ones drain (with the new configuration, so
+		 * revoked credentials are closed there too). */
+		if (new_user)
+			log_info("user changed to %s: replacing workers and "
+			    "capture", S.cfg.user);
 		retire_all_workers();
 	}
 	set_worker_count(S.cfg.workers);
@@ -569,8 +590,63 @@ reload(void)
 		S.capture.quick_deaths = 0;
 		ask_stop(&S.capture, fc_now_mono_ns() + 5000 * MS, false);
 	}
-	log_info("configuration generation %u in force",
-	    atomic_load(&S.ctl->hdr->generation));
+	log_info("configuration generation %u published; waiting for every "
+	    "running process to apply it", S.generation);
+	return true;
+}
+
+/*
+ * After a reload: logs "generation N in force" once every serving worker
+ * and the running capture report N; one that has not within
+ * RELOAD_ACK_MS is replaced (it then starts with N).  Returns ms until
+ * the deadline, or -1 when nothing is pending.
+ */
+static int
+check_reload_acks(void)
+{
+	int64_t now = fc_now_mono_ns();
+	unsigned lagging = 0, workers = 0;
+	char name[32];
+
+	if (S.ack_deadline_ns == 0)
+		return -1;
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		struct child *c = &S.workers[i];
+		struct fc_ctl_worker *w = &S.ctl->hdr->workers[i];
+
+		if (c->pid <= 0 || !c->wanted)
+			continue;
+		workers++;
+		if (atomic_load(&w->generation) == S.generation)
+			continue;
+		lagging++;
+		if (now >= S.ack_deadline_ns && c->kill_at_ns == 0) {
+			log_warnx("%s (pid %ld) did not apply generation %u within "
+			    "%d ms: replacing it", child_name(c, name,
+			    sizeof(name)), (long)c->pid, S.generation,
+			    RELOAD_ACK_MS);
+			kill(c->pid, SIGKILL);
+			c->kill_at_ns = now;
+		}
+	}
+	if (S.capture.pid > 0 && S.capture.kill_at_ns == 0 &&
+	    atomic_load(&S.ctl->hdr->capture_generation) != S.generation) {
+		lagging++;
+		if (now >= S.ack_deadline_ns) {
+			log_warnx("capture (pid %ld) did not apply generation %u "
+			    "within %d ms: restarting it", (long)S.capture.pid,
+			    S.generation, RELOAD_ACK_MS);
+			ask_stop(&S.capture, now + 5000 * MS, false);
+		}
+	}
+	if (lagging == 0) {
+		log_info("configuration generation %u in force (%u workers%s)",
+		    S.generation, workers, S.capture.pid > 0 ? " and capture" : "");
+		S.ack_deadline_ns = 0;
+		return -1;
+	}
+	/* Workers apply it on their next tick: look again soon. */
+	return 50;
 }
 
 static void
@@ -641,7 +717,12 @@ tick(void)
 				next = c->respawn_at_ns;
 		}
 	}
-	return (int)((next - now) / MS) + 1;
+	{
+		int ack = check_reload_acks();
+		int ms = (int)((next - now) / MS) + 1;
+
+		return ack >= 0 && ack < ms ? ack : ms;
+	}
 }
 
 /* Refuses to start when a live supervisor owns the pid file; a stale
@@ -737,7 +818,6 @@ setup(const char *path)
 	ssize_t r;
 
 	snprintf(S.path, sizeof(S.path), "%s", path);
-	S.cfg_fd = -1;
 	S.sfd = -1;
 	S.log_rd = S.log_wr = -1;
 	S.capture.role = ROLE_CAPTURE;
@@ -750,17 +830,15 @@ setup(const char *path)
 	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++)
 		S.listen_fds[i] = -1;
 
-	if (load_config(path, &S.cfg, &S.cfg_fd) == -1)
+	if (load_config(path, &S.cfg) == -1)
 		return FC_EXIT_CONFIG;
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
 
 	if (S.cfg.log_file[0] != '\0') {
-		int fd = open(S.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0640);
-		if (fd == -1) {
-			log_error("log file %s", S.cfg.log_file);
+		int fd = open_log_file(&S.cfg);
+
+		if (fd == -1)
 			return FC_EXIT_CONFIG;
-		}
 		dup2(fd, STDERR_FILENO);
 		close(fd);
 	}
@@ -817,7 +895,13 @@ setup(const char *path)
 		log_error("create control region");
 		return 1;
 	}
-	atomic_store(&S.ctl->hdr->generation, 1);
+	if ((S.conf = fc_confreg_create()) == NULL) {
+		log_error("create configuration region");
+		return 1;
+	}
+	S.generation = 1;
+	fc_confreg_publish(S.conf, &S.cfg, S.generation);
+	atomic_store(&S.ctl->hdr->generation, S.generation);
 	atomic_store(&S.ctl->hdr->supervisor_pid, getpid());
 	atomic_store(&S.ctl->hdr->started_real_ns, fc_now_real_ns());
 	atomic_store(&S.ctl->hdr->started_mono_ns, fc_now_mono_ns());
@@ -835,8 +919,7 @@ teardown(void)
 	fc_listen_close_all(S.listen_fds, S.nlisten);
 	fc_bus_close(S.bus);
 	fc_ctl_close(S.ctl);
-	if (S.cfg_fd != -1)
-		close(S.cfg_fd);
+	fc_confreg_close(S.conf);
 	if (S.sfd != -1)
 		close(S.sfd);
 	if (S.log_rd != -1)
@@ -900,8 +983,11 @@ fc_supervisor_run(const char *path)
 			case SIGCHLD:
 				break;
 			case SIGHUP:
-				if (!S.stopping)
-					reload();
+				if (S.stopping)
+					break;
+				if (!reload())
+					atomic_fetch_add(&S.ctl->hdr->reload_refused, 1);
+				atomic_fetch_add(&S.ctl->hdr->reload_requests, 1);
 				break;
 			default:	/* SIGTERM, SIGINT */
 				begin_stop();

@@ -88,7 +88,11 @@ enum {
 };
 
 struct worker {
-	const struct fc_config *cfg;
+	const struct fc_config *cfg;	/* = &cfg_now */
+	struct fc_config cfg_now;	/* the configuration this worker runs */
+	struct fc_config cfg_next;	/* scratch for a reload */
+	const struct fc_confreg *conf;	/* where reloads come from, or NULL */
+	uint32_t generation;		/* of cfg_now */
 	unsigned index;
 	struct fc_bus *bus;
 	struct fc_ctl *ctl;
@@ -544,6 +548,22 @@ authorized(const struct worker *w, const struct fc_http_request *req)
 	return fc_auth_check(req->authorization, w->cfg->auth);
 }
 
+/*
+ * A stream or event stream on a server with auth keeps the credentials it
+ * was admitted with, for apply_reload().  False when there is no memory
+ * (the caller refuses the client).
+ */
+static bool
+keep_credentials(struct worker *w, struct fc_client *c)
+{
+	const struct fc_http_request *req = &c->rq->hp.req;
+
+	if (w->cfg->auth[0] == '\0' || !req->has_auth)
+		return true;
+	free(c->credentials);
+	return (c->credentials = strdup(req->authorization)) != NULL;
+}
+
 /* Routes the request in c->rq->hp.req and starts its answer. */
 static void
 dispatch(struct worker *w, struct fc_client *c)
@@ -580,6 +600,10 @@ dispatch(struct worker *w, struct fc_client *c)
 		    fc_page_html_len, keep);
 		break;
 	case FC_ROUTE_STREAM:
+		if (!keep_credentials(w, c)) {
+			fc_client_error(c, &w->env, 503, "out of memory");
+			break;
+		}
 		start_stream(w, c, &m);
 		break;
 	case FC_ROUTE_SNAPSHOT:
@@ -595,6 +619,10 @@ dispatch(struct worker *w, struct fc_client *c)
 		    keep);
 		break;
 	case FC_ROUTE_EVENTS:
+		if (!keep_credentials(w, c)) {
+			fc_client_error(c, &w->env, 503, "out of memory");
+			break;
+		}
 		fc_strbuf_reset(&c->hdr);
 		fc_respond_events_head(&c->hdr, w->cfg->allow_origin);
 		if (req->head) {
@@ -650,12 +678,66 @@ send_events(struct worker *w)
 	}
 }
 
+/*
+ * Applies a configuration generation the supervisor published, if there
+ * is a newer one: every key takes effect from now on (they are read from
+ * w->cfg where they are used), the log level at once, and when auth
+ * changed, every stream and event stream whose credentials the new auth
+ * does not accept is closed now.  Then the worker reports the generation
+ * in its slot (/status "workers[].generation"; the supervisor waits for
+ * it).  Keys a worker cannot apply (listen, user) make the supervisor
+ * replace the worker instead.
+ */
+static void
+apply_reload(struct worker *w)
+{
+	struct fc_client *c, *next;
+	uint32_t gen;
+	bool auth_changed;
+	unsigned closed = 0;
+
+	if (w->conf == NULL || fc_confreg_generation(w->conf) == w->generation)
+		return;
+	if ((gen = fc_confreg_read(w->conf, &w->cfg_next)) == 0 ||
+	    gen == w->generation)
+		return;
+	auth_changed = strcmp(w->cfg_next.auth, w->cfg_now.auth) != 0;
+	w->cfg_now = w->cfg_next;
+	w->generation = gen;
+	fc_log_set_level((enum fc_log_level)w->cfg->log_level);
+	if (auth_changed && w->cfg->auth[0] != '\0') {
+		for (c = w->clients; c != NULL; c = next) {
+			next = c->next;
+			if (c->state != FC_CLIENT_STREAMING &&
+			    c->state != FC_CLIENT_EVENTS)
+				continue;
+			if (c->credentials != NULL &&
+			    fc_auth_check(c->credentials, w->cfg->auth))
+				continue;
+			close_client(w, c);
+			closed++;
+		}
+	}
+	if (auth_changed && w->cfg->auth[0] == '\0')
+		for (c = w->clients; c != NULL; c = c->next) {
+			free(c->credentials);
+			c->credentials = NULL;
+		}
+	atomic_store_explicit(&w->stats->generation, gen, memory_order_relaxed);
+	log_debug("configuration generation %u applied%s", gen,
+	    auth_changed ? " (auth changed)" : "");
+	if (closed > 0)
+		log_info("generation %u: closed %u streams whose credentials are "
+		    "no longer accepted", gen, closed);
+}
+
 static void
 tick(struct worker *w)
 {
 	struct fc_client *c, *next;
 	int64_t now = w->env.now_mono_ns;
 
+	apply_reload(w);
 	/* Keepalive resends need the newest frame too. */
 	if (w->nstreams > 0 && !w->finishing)
 		update_frame(w);
@@ -848,7 +930,10 @@ fc_worker_main(const struct fc_worker_args *args)
 	memset(&w, 0, sizeof(w));
 	w.epfd = w.sigfd = -1;
 	w.watcher.efd = -1;
-	w.cfg = args->cfg;
+	w.cfg_now = *args->cfg;
+	w.cfg = &w.cfg_now;
+	w.conf = args->conf;
+	w.generation = args->generation;
 	w.index = args->index;
 	w.bus = args->bus;
 	w.ctl = args->ctl;
@@ -905,8 +990,7 @@ fc_worker_main(const struct fc_worker_args *args)
 	    memory_order_relaxed);
 	atomic_store_explicit(&w.stats->started_real_ns, fc_now_real_ns(),
 	    memory_order_relaxed);
-	atomic_store_explicit(&w.stats->generation,
-	    atomic_load_explicit(&w.ctl->hdr->generation, memory_order_relaxed),
+	atomic_store_explicit(&w.stats->generation, w.generation,
 	    memory_order_relaxed);
 	atomic_store_explicit(&w.stats->state, FC_WORKER_SERVING,
 	    memory_order_relaxed);

@@ -9,10 +9,15 @@
 
 #include "../common/bus.h"
 #include "../common/config.h"
+#include "../common/confreg.h"
 #include "../common/control.h"
 
 struct fc_worker_args {
-	const struct fc_config *cfg;
+	const struct fc_config *cfg;	/* configuration at start (copied) */
+	uint32_t generation;		/* ... its generation */
+	/* Configuration region (read-only): later generations are applied
+	 * from here on the worker's tick.  NULL: cfg stays for good. */
+	const struct fc_confreg *conf;
 	unsigned index;			/* slot in the control region */
 	struct fc_bus *bus;		/* attached read-only */
 	struct fc_ctl *ctl;

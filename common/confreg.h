@@ -1,0 +1,81 @@
+/*
+ * The configuration region: a sealed memfd the supervisor writes and every
+ * child maps read-only.  It holds the configuration in force (the whole
+ * validated struct fc_config, which is fixed-size and pointer-free) and its
+ * generation number.
+ *
+ * This is how a reload reaches processes that are already running: the
+ * supervisor validates the new file, publishes the struct here with the
+ * next generation, and each worker (on its next 250 ms tick) and capture
+ * (on its next loop turn) copy it and apply it, then report the generation
+ * they run in their own control-region slot.  Children cannot open files,
+ * so they never read the configuration file themselves.
+ *
+ * One writer (the supervisor), any number of readers, no lock: the struct
+ * is written under a sequence counter (odd while writing) and a reader
+ * retries its copy until the counter was even and unchanged around it.  A
+ * compromised child cannot change what the others read: it only has a
+ * read-only descriptor and mapping (see fc_confreg_attach).
+ */
+#ifndef FC_CONFREG_H
+#define FC_CONFREG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define FC_CONFREG_MAGIC UINT64_C(0x4746434e4f435446)	/* "FTCONCFG" */
+#define FC_CONFREG_VERSION 1
+
+struct fc_confreg_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t config_size;		/* sizeof(struct fc_config) of the writer */
+	_Atomic uint32_t seq;		/* odd while the struct is being written */
+	_Atomic uint32_t generation;	/* of the struct below, 0 = none yet */
+	uint8_t reserved[40];
+};
+_Static_assert(sizeof(struct fc_confreg_header) == 64,
+    "the configuration follows the header at offset 64");
+
+struct fc_confreg {
+	int fd;				/* memfd, -1 when closed */
+	bool writable;
+	size_t map_size;
+	struct fc_confreg_header *hdr;
+	const struct fc_config *cfg;	/* in the mapping, after hdr */
+};
+
+/* Creates the region (supervisor).  NULL + errno. */
+struct fc_confreg *fc_confreg_create(void);
+
+/*
+ * Maps an existing region read-only through a new read-only descriptor
+ * (the caller may close fd afterwards).  Checks magic, version, the
+ * struct size and the file size.  NULL + errno (EPROTO for a region of
+ * another build).
+ */
+struct fc_confreg *fc_confreg_attach(int fd);
+
+/* Unmaps and closes; accepts NULL. */
+void fc_confreg_close(struct fc_confreg *r);
+
+/* Supervisor: publishes cfg as generation gen (gen > 0). */
+void fc_confreg_publish(struct fc_confreg *r, const struct fc_config *cfg,
+    uint32_t gen);
+
+/* Generation currently published (cheap: one atomic load). */
+uint32_t fc_confreg_generation(const struct fc_confreg *r);
+
+/*
+ * Copies the published configuration into *out and returns its
+ * generation (0 when nothing was published yet, or when a consistent copy
+ * could not be taken after many tries: the caller keeps what it has and
+ * tries again later).  Every string of the copy is NUL-terminated.
+ */
+uint32_t fc_confreg_read(const struct fc_confreg *r, struct fc_config *out);
+
+#endif

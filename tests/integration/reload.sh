@@ -1,0 +1,274 @@
+#!/bin/bash
+# Reload reaches every running process: under 50 streams, auth (set,
+# rotate, remove), allow_origin, max_clients_per_ip, client_timeout and
+# [log] level change with SIGHUP or forkcastctl reload, and every worker
+# answers with the new behaviour; unaffected streams see no gap, streams
+# whose credentials were revoked are closed, /status shows every worker at
+# the new generation.  Then the same after a worker is killed.  Then files
+# the reload path must refuse (a directory, /dev/null, NUL bytes) and one
+# it must take (an empty file).
+. "$(dirname "$0")/lib.sh"
+
+FPS=10			# frame interval 100 ms
+GAP_MAX=200		# "no gap longer than 2 frame intervals"
+port=$(free_port) || exit 1
+CONF=$TMP/r.conf
+LOG=$TMP/r.log
+
+# conf [server lines...]: rewrites the file with these [server] keys.
+conf() {
+	write_config "$CONF" "$port" "workers = 2" "shutdown_grace = 2" "$@" \
+		"[capture]" "width = 160" "height = 120" "fps = $FPS" "idle_stop = 0"
+}
+conf
+start_server "$CONF" "$LOG" || exit 1
+SUP=$SERVER_PID
+
+status() { curl -s --max-time 2 -u "${CRED:-x:y}" "$BASE/status"; }
+# One line per worker slot: "index state generation requests".
+workers() {
+	status | grep -o '{"index": [0-9]*, "pid": [0-9]*, "state": "[a-z]*"[^}]*}' |
+		sed -E 's/^\{"index": ([0-9]+).*"state": "([a-z]+)".*"requests": ([0-9]+).*"generation": ([0-9]+).*/\1 \2 \4 \3/'
+}
+generation() { json_num "$(status)" generation; }
+b64() { printf '%s' "$1" | base64 -w0; }
+
+# probe COUNT REQUEST: opens COUNT connections at once (held open, so the
+# workers' balance rule spreads them), then sends REQUEST (printf format)
+# on each and prints each response head on one line (headers joined by
+# '|').  Connections stay open until every one is accepted, so every
+# serving worker takes some; covered() checks that it did.
+probe() {
+	local n=$1 req=$2 fd fds=() line head
+	for _ in $(seq 1 "$n"); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$port" || continue
+		fds+=("$fd")
+	done
+	sleep 0.3
+	for fd in "${fds[@]}"; do printf "$req" >&"$fd" 2>/dev/null; done
+	for fd in "${fds[@]}"; do
+		head=""
+		while IFS= read -r -t 3 line <&"$fd"; do
+			line=${line%$'\r'}
+			[ -z "$line" ] && break
+			head="$head$line|"
+		done
+		echo "$head"
+		exec {fd}>&-
+	done
+}
+# covered BEFORE AFTER: every worker serving in AFTER answered requests
+# since BEFORE (the "workers" lines above).
+covered() {
+	awk 'NR == FNR { r[$1] = $4; next }
+		$2 == "serving" && ($4 - r[$1]) < 1 { bad = 1 }
+		END { exit bad }' <(echo "$1") <(echo "$2")
+}
+# probe_all WHAT WANT COUNT REQUEST: probes until every serving worker
+# answered (at most 3 rounds); passes when every answer head matches the
+# extended regex WANT.
+probe_all() {
+	local what=$1 want=$2 n=$3 req=$4 before after out all="" round
+	for round in 1 2 3; do
+		before=$(workers)
+		out=$(probe "$n" "$req")
+		after=$(workers)
+		all="$all$out"$'\n'
+		covered "$before" "$after" && break
+	done
+	local total bad
+	total=$(grep -c . <<<"$all")
+	bad=$(grep . <<<"$all" | grep -Evc "$want")
+	check "$what: $total answers from every worker ($round round(s)), $bad not matching /$want/" \
+		[ "$bad" = 0 -a "$total" -gt 0 ]
+	covered "$before" "$after" || not_ok "$what: some worker answered none of the probes"
+}
+# all_at_generation G: every serving worker and capture report G.
+all_at_generation() {
+	local g=$1 w
+	w=$(workers)
+	[ -n "$w" ] && ! awk -v g="$g" '$2 == "serving" && $3 != g { bad = 1 } END { exit !bad }' <<<"$w" &&
+		[ "$(status | grep -o '"error": [^,]*, "generation": [0-9]*' | grep -o '[0-9]*$')" = "$g" ]
+}
+# reload_to WHAT: SIGHUP, then wait (2 s at most) until every process runs
+# the next generation; prints the ms it took.
+reload_wait() {
+	local g0=$1 t0 g
+	t0=$(date +%s%N)
+	kill -HUP "$SUP"
+	for _ in $(seq 1 40); do
+		g=$(generation)
+		if [ -n "$g" ] && [ "$g" -gt "$g0" ] && all_at_generation "$g"; then
+			echo $(( ($(date +%s%N) - t0) / 1000000 ))
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo never
+	return 1
+}
+streams() {	# streams OUT CLIENTS SECONDS [fcclient args]
+	local out=$1 n=$2 s=$3; shift 3
+	"$BUILD/tools/fcclient" --url "$BASE/stream" --clients "$n" --seconds "$s" "$@" >"$out" 2>/dev/null &
+	SPID=$!
+	PIDS+=("$SPID")
+}
+
+# --- 1. no auth -> allow_origin, max_clients_per_ip, client_timeout, level ---
+echo "# keys without credentials, under 50 streams"
+streams "$TMP/u.json" 50 8; cpid=$SPID
+sleep 2
+g0=$(generation)
+conf "allow_origin = https://cam.example" "max_clients_per_ip = 20" \
+	"client_timeout = 2" "[log]" "level = debug"
+# (the [log] section ends the server keys; conf appends [capture] after it)
+ms=$(reload_wait "$g0")
+check "every worker and capture run generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
+check "... within one second (${ms} ms)" [ "${ms:-9999}" -le 1000 ] 2>/dev/null
+probe_all "allow_origin on every worker" 'Access-Control-Allow-Origin: https://cam.example' 40 \
+	'GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+probe_all "max_clients_per_ip 20 on every worker (50 streams already open)" '^HTTP/1.1 503' 40 \
+	'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+# client_timeout 2 s: a request head never finished gets 408 after ~2 s.
+t0=$(date +%s)
+probe_all "client_timeout 2 s on every worker" '^HTTP/1.1 408' 40 'GET /status HTTP/1.1\r\n'
+dt=$(( $(date +%s) - t0 ))
+check "client_timeout answers came after the new 2 s, not the old 10 s (${dt} s for the probes)" [ "$dt" -lt 9 ]
+sleep 0.5
+n=$(grep -Ec 'worker [0-9]+: debug: ' "$LOG")
+w0=$(grep -c 'worker 0: debug: ' "$LOG"); w1=$(grep -c 'worker 1: debug: ' "$LOG")
+check "[log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
+wait "$cpid"
+u=$(cat "$TMP/u.json")
+echo "  50 unaffected streams: closed $(json_num "$u" closed), longest gap $(json_num "$u" gap_ms_max_open) ms"
+check "unaffected streams kept streaming (closed $(json_num "$u" closed))" [ "$(json_num "$u" closed)" = 0 -a "$(json_num "$u" ok)" = 50 ]
+check "no gap longer than 2 frame intervals ($(json_num "$u" gap_ms_max_open) ms <= $GAP_MAX)" \
+	awk -v g="$(json_num "$u" gap_ms_max_open)" -v m=$GAP_MAX 'BEGIN { exit !(g <= m) }'
+
+# --- 2. auth set: streams without credentials are closed ---
+echo "# auth set"
+streams "$TMP/n.json" 20 6; cpid=$SPID
+ev_out=$TMP/ev.txt
+curl -s -N --max-time 6 "$BASE/events" >"$ev_out" 2>/dev/null & evpid=$!; PIDS+=("$evpid")
+sleep 1.5
+g0=$(generation)
+conf "auth = alice:one"
+CRED=alice:one
+t0=$(date +%s%N)
+ms=$(reload_wait "$g0")
+check "auth set: every process at the new generation (${ms} ms)" [ "$ms" != never ]
+wait "$cpid"
+n=$(cat "$TMP/n.json")
+check "auth set: all 20 streams without credentials closed ($(json_num "$n" closed))" [ "$(json_num "$n" closed)" = 20 ]
+if kill -0 "$evpid" 2>/dev/null; then not_ok "auth set: /events without credentials still open"; else ok "auth set: /events without credentials closed"; fi
+probe_all "auth set: no credentials -> 401 on every worker" '^HTTP/1.1 401' 40 \
+	'GET /snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+probe_all "auth set: alice -> 200 on every worker" '^HTTP/1.1 200' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 alice:one)\r\nConnection: close\r\n\r\n"
+
+# --- 3. auth rotated: alice's streams are closed, bob is let in ---
+echo "# auth rotated"
+streams "$TMP/a.json" 20 6 --header "Authorization: Basic $(b64 alice:one)"; cpid=$SPID
+sleep 1.5
+g0=$(generation)
+conf "auth = bob:two"
+CRED=bob:two
+ms=$(reload_wait "$g0")
+check "auth rotated: every process at the new generation (${ms} ms)" [ "$ms" != never ]
+wait "$cpid"
+a=$(cat "$TMP/a.json")
+check "auth rotated: all 20 streams with the revoked password closed ($(json_num "$a" closed))" [ "$(json_num "$a" closed)" = 20 ]
+probe_all "auth rotated: alice -> 401 on every worker" '^HTTP/1.1 401' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 alice:one)\r\nConnection: close\r\n\r\n"
+probe_all "auth rotated: bob -> 200 on every worker" '^HTTP/1.1 200' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 bob:two)\r\nConnection: close\r\n\r\n"
+
+# --- 4. auth removed: bob's streams are unaffected ---
+echo "# auth removed"
+streams "$TMP/b.json" 30 6 --header "Authorization: Basic $(b64 bob:two)"; cpid=$SPID
+sleep 1.5
+g0=$(generation)
+conf
+ms=$(reload_wait "$g0")
+check "auth removed: every process at the new generation (${ms} ms)" [ "$ms" != never ]
+probe_all "auth removed: no credentials -> 200 on every worker" '^HTTP/1.1 200' 40 \
+	'GET /snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+wait "$cpid"
+b=$(cat "$TMP/b.json")
+check "auth removed: streams kept (closed $(json_num "$b" closed)), longest gap $(json_num "$b" gap_ms_max_open) ms <= $GAP_MAX" \
+	awk -v c="$(json_num "$b" closed)" -v g="$(json_num "$b" gap_ms_max_open)" -v m=$GAP_MAX 'BEGIN { exit !(c == 0 && g <= m) }'
+
+# --- 5. after a worker is killed ---
+echo "# a worker killed, then reloads"
+g0=$(generation)
+conf "auth = carol:three"
+CRED=carol:three
+ms=$(reload_wait "$g0")
+wpid=$(status | grep -o '"index": 0, "pid": [0-9]*' | grep -o '[0-9]*$')
+kill -KILL "$wpid"
+for _ in $(seq 1 40); do
+	np=$(status | grep -o '"index": 0, "pid": [0-9]*, "state": "serving"' | grep -o '"pid": [0-9]*' | grep -o '[0-9]*$')
+	[ -n "$np" ] && [ "$np" != "$wpid" ] && break
+	sleep 0.05
+done
+check "the replacement worker runs the current generation $((g0 + 1))" all_at_generation $((g0 + 1))
+probe_all "after the kill: bob -> 401 on every worker" '^HTTP/1.1 401' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 bob:two)\r\nConnection: close\r\n\r\n"
+probe_all "after the kill: carol -> 200 on every worker" '^HTTP/1.1 200' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 carol:three)\r\nConnection: close\r\n\r\n"
+g0=$(generation)
+conf "auth = dave:four"
+CRED=dave:four
+ms=$(reload_wait "$g0")
+check "after the kill: the next reload reaches every process (${ms} ms)" [ "$ms" != never ]
+probe_all "after the kill: carol -> 401, on every worker" '^HTTP/1.1 401' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 carol:three)\r\nConnection: close\r\n\r\n"
+probe_all "after the kill: dave -> 200, on every worker" '^HTTP/1.1 200' 40 \
+	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
+
+# --- 6. files the reload path must refuse, and one it takes ---
+echo "# SIGHUP with unusable files"
+good=$TMP/good.conf
+cp "$CONF" "$good"
+refused() {	# refused WHAT: the file at $CONF is refused, nothing changes
+	local g req ref
+	g=$(generation)
+	req=$(status | grep -o '"reload": {"requests": [0-9]*' | grep -o '[0-9]*$')
+	ref=$(status | grep -o '"refused": [0-9]*' | grep -o '[0-9]*$')
+	kill -HUP "$SUP"
+	for _ in $(seq 1 40); do
+		[ "$(status | grep -o '"reload": {"requests": [0-9]*' | grep -o '[0-9]*$')" -gt "$req" ] && break
+		sleep 0.05
+	done
+	check "$1: reload refused (refused $ref -> $(status | grep -o '"refused": [0-9]*' | grep -o '[0-9]*$'))" \
+		[ "$(status | grep -o '"refused": [0-9]*' | grep -o '[0-9]*$')" = $((ref + 1)) ]
+	check "$1: generation unchanged ($g)" [ "$(generation)" = "$g" ]
+	check "$1: auth still in force (no credentials -> 401)" \
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/snapshot")" = 401 ]
+	check "$1: still listening on port $port, same capture size" grep -q '"width": 160' <<<"$(status)"
+}
+rm -f "$CONF"; mkdir "$CONF"
+refused "a directory"
+grep -q "r.conf:0: -: cannot open: not a regular file" "$LOG" && ok "a directory: the log says why" || not_ok "a directory: the log says why"
+rmdir "$CONF"; ln -s /dev/null "$CONF"
+refused "/dev/null"
+rm -f "$CONF"; cp "$good" "$CONF"; printf '[server]\nworkers = 2\x00\n' >>"$CONF"
+refused "a file with a NUL byte"
+grep -q 'NUL byte' "$LOG" && ok "NUL byte: the log says why" || not_ok "NUL byte: the log says why"
+# An empty file is a valid configuration (every default): it is taken,
+# and listen moves to the default address -- unless that address is busy
+# on this machine, when the reload is refused whole.
+: >"$CONF"
+g=$(generation)
+if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then busy=1; else busy=0; fi
+kill -HUP "$SUP"
+sleep 1
+if [ "$busy" = 0 ]; then
+	new=$(curl -s --max-time 2 http://127.0.0.1:8080/status)
+	check "an empty file: taken (generation $g -> $(json_num "$new" generation), now on 127.0.0.1:8080 without auth)" \
+		[ "$(json_num "$new" generation)" = $((g + 1)) ]
+else
+	check "an empty file: 127.0.0.1:8080 busy here, so refused and the old configuration stays" [ "$(generation)" = "$g" ]
+fi
+
+finish
