@@ -950,6 +950,39 @@ check_environment(struct loader *ld)
 	else if (pw->pw_uid == 0 || pw->pw_gid == 0)
 		error_at(ld, ld->first_line[user], "server.user", "%s has uid or "
 		    "gid 0; workers must not run as root", cfg->user);
+
+	/* The supervisor appends to the log file (creating it): without
+	 * creating anything now, the file or its folder must allow that. */
+	if (cfg->log_file[0] != '\0') {
+		size_t file = (size_t)(find_key("log", "file") - keys);
+		char dir[FC_CONFIG_PATH_MAX], *slash;
+		struct stat st;
+
+		if (stat(cfg->log_file, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				error_at(ld, ld->first_line[file], "log.file",
+				    "%s is a directory", cfg->log_file);
+			else if (access(cfg->log_file, W_OK) == -1)
+				error_at(ld, ld->first_line[file], "log.file",
+				    "%s: %s", cfg->log_file, strerror(errno));
+		} else if (errno != ENOENT) {
+			error_at(ld, ld->first_line[file], "log.file", "%s: %s",
+			    cfg->log_file, strerror(errno));
+		} else {
+			snprintf(dir, sizeof(dir), "%s", cfg->log_file);
+			slash = strrchr(dir, '/');
+			if (slash == NULL)
+				snprintf(dir, sizeof(dir), ".");
+			else if (slash == dir)
+				dir[1] = '\0';
+			else
+				*slash = '\0';
+			if (access(dir, W_OK | X_OK) == -1)
+				error_at(ld, ld->first_line[file], "log.file",
+				    "cannot create %s: %s: %s", cfg->log_file,
+				    dir, strerror(errno));
+		}
+	}
 }
 
 void

@@ -898,6 +898,85 @@ test_files(void **state)
 	free(path);
 }
 
+/* fc_config_load checks what start will do with the file: the user must
+ * exist (fc_config_load_string checks the text alone). */
+static void
+test_environment(void **state)
+{
+	static const char missing[] =
+	    "[server]\nworkers = 2\nuser = fc-no-such-user\n";
+	struct fc_config cfg, before;
+	char *path, *errs, want[512];
+
+	(void)state;
+	fc_config_defaults(&cfg);
+	memcpy(&before, &cfg, sizeof(cfg));
+	path = temp_file(missing, sizeof(missing) - 1);
+	assert_int_equal(load_path(&cfg, path, &errs), 1);
+	fmt(want, sizeof(want), "%s:3: server.user: fc-no-such-user: no such "
+	    "user\n", path);
+	assert_string_equal(errs, want);
+	assert_memory_equal(&cfg, &before, sizeof(cfg));
+	free(errs);
+	unlink(path);
+	free(path);
+	/* the text alone is fine */
+	load_ok(&cfg, missing);
+	assert_string_equal(cfg.user, "fc-no-such-user");
+}
+
+/* Reload: the keys a running server cannot change are put back and
+ * named. */
+static void
+test_restart_changes(void **state)
+{
+	struct fc_config running, next;
+	char names[128];
+
+	(void)state;
+	fc_config_defaults(&running);
+	load_ok(&next, "[server]\nworkers = 3\n");
+	assert_int_equal(fc_config_restart_changes(&next, &running, names,
+	    sizeof(names)), 0);
+	assert_string_equal(names, "");
+	assert_int_equal(next.workers, 3);
+
+	load_ok(&next, "[server]\nworkers = 3\n[capture]\nslots = 9\n"
+	    "max_frame_size = 8M\nfps = 7\n");
+	assert_int_equal(fc_config_restart_changes(&next, &running, names,
+	    sizeof(names)), 2);
+	assert_string_equal(names, "capture.max_frame_size, capture.slots");
+	assert_int_equal(next.slots, running.slots);
+	assert_true(next.max_frame_size == running.max_frame_size);
+	assert_int_equal(next.fps, 7);		/* the rest is kept */
+	assert_int_equal(next.workers, 3);
+	/* a short buffer is cut, never overrun */
+	load_ok(&next, "[capture]\nslots = 9\nmax_frame_size = 8M\n");
+	assert_int_equal(fc_config_restart_changes(&next, &running, names, 8),
+	    2);
+	assert_true(strlen(names) < 8);
+}
+
+/* A copy from shared memory gets every string terminated. */
+static void
+test_terminate(void **state)
+{
+	struct fc_config cfg;
+
+	(void)state;
+	fc_config_defaults(&cfg);
+	memset(cfg.auth, 'a', sizeof(cfg.auth));
+	memset(cfg.url, 'u', sizeof(cfg.url));
+	memset(cfg.listen[3].text, 'l', sizeof(cfg.listen[3].text));
+	cfg.nlisten = 1000;
+	fc_config_terminate(&cfg);
+	assert_int_equal(strlen(cfg.auth), sizeof(cfg.auth) - 1);
+	assert_int_equal(strlen(cfg.url), sizeof(cfg.url) - 1);
+	assert_int_equal(strlen(cfg.listen[3].text),
+	    sizeof(cfg.listen[3].text) - 1);
+	assert_int_equal(cfg.nlisten, 0);
+}
+
 /* A failed load leaves the running configuration exactly as it was. */
 static void
 test_untouched_on_failure(void **state)
@@ -1039,6 +1118,9 @@ main(void)
 		cmocka_unit_test(test_unknown_and_twice),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_restart_changes),
+		cmocka_unit_test(test_terminate),
 		cmocka_unit_test(test_untouched_on_failure),
 		cmocka_unit_test(test_capture_changed),
 		cmocka_unit_test(test_default_file),

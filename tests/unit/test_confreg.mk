@@ -1,0 +1,1 @@
+test_confreg_DEPS := common/confreg.c common/config.c common/shm.c
