@@ -76,9 +76,20 @@ main(int argc, char **argv)
 	if (mode != RUN) {
 		if (fc_config_load(&cfg, path, stderr) != 0)
 			return FC_EXIT_CONFIG;
-		if (mode == CHECK)
+		if (mode == CHECK) {
+			struct fc_config def;
+			char names[128];
+
 			printf("%s: configuration OK\n", path);
-		else
+			/* A reload cannot apply these: say so before one is
+			 * tried (forkcastctl reload runs -n first). */
+			fc_config_defaults(&def);
+			if (fc_config_restart_changes(&def, &cfg, names,
+			    sizeof(names)) > 0)
+				fprintf(stderr, "%s: note: %s: set here, applied "
+				    "at start only (a reload keeps the running "
+				    "value)\n", path, names);
+		} else
 			print_paths(&cfg);
 		return 0;
 	}

@@ -45,5 +45,10 @@ case_file twice.conf "twice.conf:5: server.workers: given twice, first on line 4
 # And a good file passes both ways (start is stopped at once).
 base good.conf "workers = 1"
 check "-n on a good file: exit 0" "$BUILD/forkcast" -n -c "$TMP/good.conf"
+# Keys a reload cannot apply: -n says so (exit 0, the file is fine).
+base slots.conf "[capture]" "slots = 6"
+out=$("$BUILD/forkcast" -n -c "$TMP/slots.conf" 2>&1); rc=$?
+check "-n with slots set: exit 0 and a note ($(tail -n 1 <<<"$out"))" \
+	bash -c '[ "$0" = 0 ] && grep -q "note: capture.slots: set here, applied at start only" <<<"$1"' "$rc" "$out"
 echo "  $n refused files checked with -n and start"
 finish
