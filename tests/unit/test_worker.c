@@ -267,7 +267,8 @@ test_stream(void **state)
 
 	publish(fx, 3000);
 	fd = connect_to(fx);
-	send_str(fd, "GET /stream HTTP/1.1\r\nUser-Agent: test\r\n\r\n");
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n"
+	    "User-Agent: test\r\n\r\n");
 	n = read_until(fd, buf, sizeof(buf), "Content-Length: 5000\r\n", 3, fx);
 	assert_true(n > 0);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
@@ -297,9 +298,9 @@ test_endpoints(void **state)
 	publish(fx, 4321);
 	fd = connect_to(fx);
 	/* Three pipelined requests on one connection, answered in order. */
-	send_str(fd, "GET /snapshot HTTP/1.1\r\n\r\n"
-	    "HEAD /status HTTP/1.1\r\n\r\n"
-	    "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "HEAD /status HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
@@ -310,7 +311,7 @@ test_endpoints(void **state)
 	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /nope HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 404 ", 13), 0);
@@ -323,20 +324,21 @@ test_endpoints(void **state)
 	assert_non_null(strstr(buf, "\"workers\""));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_non_null(strstr(buf, "text/html; charset=utf-8"));
 	assert_non_null(strstr(buf, "<title>t</title>"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_non_null(strstr(buf, "text/plain; version=0.0.4"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /events HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(fd, buf, sizeof(buf), "event: status", 2, NULL);
 	close(fd);
 	assert_non_null(strstr(buf, "text/event-stream"));
@@ -352,7 +354,7 @@ test_bad_requests(void **state)
 	fd = connect_to(fx);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	send_str(fd, "GET / HTTP/1.1\r\nX: ");
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nX: ");
 	send_str(fd, big);
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
@@ -384,10 +386,10 @@ test_max_clients(void **state)
 
 	publish(fx, 1000);
 	a = connect_to(fx);
-	send_str(a, "GET /stream HTTP/1.1\r\n\r\n");
+	send_str(a, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(a, buf, sizeof(buf), "Content-Length: 5000", 1, fx);
 	b = connect_to(fx);
-	send_str(b, "GET /?action=stream HTTP/1.1\r\n\r\n");
+	send_str(b, "GET /?action=stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(b, buf, sizeof(buf));
 	assert_int_equal(strncmp(buf, "HTTP/1.1 503 ", 13), 0);
 	assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
@@ -403,14 +405,15 @@ test_auth(void **state)
 	int fd;
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /status HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /status HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 401 ", 13), 0);
 	assert_non_null(strstr(buf, "WWW-Authenticate: Basic realm=\"forkcast\""));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /status HTTP/1.1\r\nAuthorization: Basic YTpi\r\n"
+	send_str(fd, "GET /status HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Basic YTpi\r\n"
 	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
@@ -419,7 +422,8 @@ test_auth(void **state)
 	/* /healthz is never behind auth (capture is "starting" here, so
 	 * any verdict will do as long as it is not 401). */
 	fd = connect_to(fx);
-	send_str(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_null(strstr(buf, " 401 "));
@@ -435,7 +439,7 @@ test_graceful_stop(void **state)
 
 	publish(fx, 1000);
 	fd = connect_to(fx);
-	send_str(fd, "GET /stream HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(fd, buf, sizeof(buf), "Content-Length:", 1, fx);
 	t0 = fc_now_mono_ns();
 	close(fx->stop_wr);		/* EOF: retire */
