@@ -1,7 +1,7 @@
 #!/bin/bash
 # The HTTP API end to end: every endpoint and alias, HEAD, streamed bytes
 # equal what capture published, /metrics format, /events, auth, CORS,
-# strict request heads.
+# strict request heads and allowed_hosts.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
@@ -121,6 +121,34 @@ check "a strict refusal closes the connection" bash -c '
 	printf "GET /status HTTP/1.1\r\nHost : a\r\n\r\nGET /status HTTP/1.1\r\nHost: a\r\n\r\n" >&3
 	out=$(timeout 3 cat <&3)
 	[ "$(grep -c "^HTTP/1.1 " <<<"$out")" = 1 ] && grep -q "^Connection: close" <<<"$out"' "$port"
+stop_server "$SERVER_PID"
+
+# allowed_hosts: other names get 421 (DNS rebinding); /healthz answers any.
+port=$(free_port) || exit 1
+write_config "$TMP/h.conf" "$port" "workers = 1" \
+	"allowed_hosts = cam.example.org, 127.0.0.1 [::1]" \
+	"[capture]" "width = 320" "height = 240" "fps = 10"
+start_server "$TMP/h.conf" "$TMP/h.log" || exit 1
+check "listed host (curl's 127.0.0.1:PORT): 200" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status")" = 200 ]
+check "listed name, other case, trailing dot and port: 200" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: CAM.example.org.:8080\r\n\r\n')" = 200 ]
+check "listed IPv6 literal, written another way: 200" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: [0:0::1]:8080\r\n\r\n')" = 200 ]
+check "other IPv6 literal: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: [::2]\r\n\r\n')" = 421 ]
+check "other host: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
+check "other host on /stream: 421" \
+	[ "$(raw_status "$port" 'GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')" = 421 ]
+check "HTTP/1.0 without Host: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.0\r\n\r\n')" = 421 ]
+check "/healthz with another host: 200" \
+	[ "$(raw_status "$port" 'GET /healthz HTTP/1.1\r\nHost: 10.0.0.7\r\n\r\n')" = 200 ]
+check "/healthz without Host (HAProxy httpchk): 200" \
+	[ "$(raw_status "$port" 'GET /healthz HTTP/1.0\r\n\r\n')" = 200 ]
+check "421s are counted in /metrics" \
+	grep -q '^forkcast_http_responses_total{code="421"} 4$' <(curl -s "$BASE/metrics")
 stop_server "$SERVER_PID"
 
 # Basic auth on every path but /healthz.

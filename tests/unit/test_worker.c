@@ -160,6 +160,24 @@ setup_auth(void **state)
 	return setup_cfg(state, tweak_auth);
 }
 
+/* allowed_hosts = cam.example.org, [::1] (stored in normal form), with
+ * auth so the order of the two checks shows. */
+static void
+tweak_hosts(struct fc_config *cfg)
+{
+	tweak_auth(cfg);
+	snprintf(cfg->allowed_hosts[0], sizeof(cfg->allowed_hosts[0]),
+	    "cam.example.org");
+	snprintf(cfg->allowed_hosts[1], sizeof(cfg->allowed_hosts[1]),
+	    "[::1]");
+}
+
+static int
+setup_hosts(void **state)
+{
+	return setup_cfg(state, tweak_hosts);
+}
+
 /* Waits up to ms for the child; returns its wait status or -1. */
 static int
 wait_child(pid_t pid, int ms)
@@ -429,6 +447,63 @@ test_auth(void **state)
 	assert_null(strstr(buf, " 401 "));
 }
 
+/* Sends req on a fresh connection; buf gets the whole answer. */
+static void
+exchange(struct fixture *fx, const char *req, char *buf, size_t size)
+{
+	int fd = connect_to(fx);
+
+	send_str(fd, req);
+	read_until_close(fd, buf, size);
+	close(fd);
+}
+
+static void
+test_allowed_hosts(void **state)
+{
+	static const char *const served[] = {
+		"GET /status HTTP/1.1\r\nHost: cam.example.org\r\n",
+		"GET /status HTTP/1.1\r\nHost: CAM.Example.ORG.:8080\r\n",
+		"GET /status HTTP/1.1\r\nHost: [0:0::1]:8080\r\n",
+	};
+	static const char *const misdirected[] = {
+		"GET /status HTTP/1.1\r\nHost: evil.example\r\n",
+		"GET /stream HTTP/1.1\r\nHost: cam.example.org.evil.example\r\n",
+		"GET /status HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n",
+		"GET /status HTTP/1.0\r\n",
+	};
+	struct fixture *fx = *state;
+	char buf[65536], req[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
+		snprintf(req, sizeof(req), "%sAuthorization: Basic YTpi\r\n"
+		    "Connection: close\r\n\r\n", served[i]);
+		exchange(fx, req, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0)
+			fail_msg("not served: %s", served[i]);
+	}
+	/* 421 comes before auth: no password prompt for another site. */
+	for (i = 0; i < sizeof(misdirected) / sizeof(misdirected[0]); i++) {
+		snprintf(req, sizeof(req), "%s\r\n", misdirected[i]);
+		exchange(fx, req, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 421 Misdirected Request\r\n",
+		    strlen("HTTP/1.1 421 Misdirected Request\r\n")) != 0)
+			fail_msg("not 421: %s", misdirected[i]);
+		assert_non_null(strstr(buf, "Connection: close\r\n"));
+		assert_null(strstr(buf, "WWW-Authenticate"));
+	}
+	assert_int_equal(atomic_load(&fx->ctl->hdr->workers[0].status[FC_ST_421]),
+	    sizeof(misdirected) / sizeof(misdirected[0]));
+	/* /healthz answers whatever the Host, as load balancers send. */
+	exchange(fx, "GET /healthz HTTP/1.1\r\nHost: 10.0.0.7:8080\r\n"
+	    "Connection: close\r\n\r\n", buf, sizeof(buf));
+	assert_null(strstr(buf, " 421 "));
+	exchange(fx, "GET /healthz HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_null(strstr(buf, " 421 "));
+}
+
 static void
 test_graceful_stop(void **state)
 {
@@ -515,6 +590,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_clients, setup_limits,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_hosts, setup_hosts,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
