@@ -49,6 +49,7 @@ enum key_type {
 	KT_STRING,	/* char[size], at most size-1 bytes, no controls */
 	KT_ENUM,	/* int index into names[] */
 	KT_LISTEN,	/* listen[] / nlisten, may repeat */
+	KT_HOSTS,	/* char[FC_CONFIG_MAX_HOSTS][FC_HOST_MAX], see host.h */
 };
 
 /* Extra check for a string value: returns NULL when fine, else why not. */
@@ -134,6 +135,11 @@ static const struct key_def keys[] = {
 	{ "server", "pid_file", KT_STRING, 0, 0, NULL, "/tmp/forkcast-PORT.pid",
 	  FIELD(pid_file), NULL, NULL,
 	  "where forkcastctl finds the supervisor; PORT = first listen port" },
+	{ "server", "allowed_hosts", KT_HOSTS, 0, 0, NULL,
+	  "localhost, 127.0.0.1, [::1], cam.example.org",
+	  FIELD(allowed_hosts), NULL, NULL,
+	  "Host names served (comma or space between names); others get 421; "
+	  "default: any" },
 
 	{ "capture", "source", KT_ENUM, 0, 0, "testpattern", NULL,
 	  FIELD(source), source_names, NULL,
@@ -395,6 +401,7 @@ format_range(const struct key_def *k, char *out, size_t outlen)
 		break;
 	case KT_STRING:
 	case KT_LISTEN:
+	case KT_HOSTS:
 		break;
 	}
 }
@@ -497,6 +504,58 @@ same_listen(const struct fc_listen_addr *a, const struct fc_listen_addr *b)
 		    memcmp(&x->sin6_addr, &y->sin6_addr,
 		    sizeof(x->sin6_addr)) == 0;
 	}
+}
+
+/*
+ * Parses allowed_hosts: names separated by commas and/or blanks, each
+ * stored in host.h's normal form into list (max entries, the unused ones
+ * ""), so a worker compares a request's Host with plain strcmp.  Returns
+ * 0, or -1 with the first problem in why.
+ */
+static int
+parse_hosts(const char *v, char (*list)[FC_HOST_MAX], size_t max, char *why,
+    size_t whylen)
+{
+	static const char seps[] = ", \t";
+	char tok[SHOW_MAX + 2], shown[SHOW_MAX * 4 + 8];
+	const char *bad;
+	size_t n = 0, i, len;
+
+	memset(list, 0, max * sizeof(list[0]));
+	for (;;) {
+		v += strspn(v, seps);
+		if (*v == '\0')
+			break;
+		len = strcspn(v, seps);
+		/* Enough of the name for a message (show() adds "..."). */
+		i = len < sizeof(tok) - 1 ? len : sizeof(tok) - 1;
+		memcpy(tok, v, i);
+		tok[i] = '\0';
+		show(tok, shown, sizeof(shown));
+		if (n == max) {
+			snprintf(why, whylen, "more than %zu host names", max);
+			return -1;
+		}
+		if ((bad = fc_host_normalize(v, len, list[n])) != NULL) {
+			snprintf(why, whylen, "'%s': %s", shown, bad);
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			if (strcmp(list[i], list[n]) == 0) {
+				snprintf(why, whylen, "'%s' is listed twice "
+				    "(names are compared as %s)", shown,
+				    list[n]);
+				return -1;
+			}
+		}
+		n++;
+		v += len;
+	}
+	if (n == 0) {
+		snprintf(why, whylen, "no host name in the list");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -604,6 +663,9 @@ set_value(const struct key_def *k, const char *value, struct fc_config *cfg,
 		}
 		memcpy(field, value, len + 1);
 		return 0;
+	case KT_HOSTS:
+		return parse_hosts(value, (char (*)[FC_HOST_MAX])(void *)field,
+		    k->size / FC_HOST_MAX, why, whylen);
 	case KT_LISTEN:
 		break;
 	}

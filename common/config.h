@@ -20,9 +20,12 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "host.h"
+
 #define FC_EXIT_CONFIG 2	/* bad config or environment: do not respawn */
 
 #define FC_CONFIG_MAX_LISTEN 8
+#define FC_CONFIG_MAX_HOSTS 16	/* names in allowed_hosts */
 #define FC_CONFIG_PATH_MAX 512
 #define FC_CONFIG_DEFAULT_FILE "conf/forkcast.conf"
 
@@ -57,6 +60,9 @@ struct fc_config {
 	char auth[256];			/* "user:password" or "" for none */
 	char allow_origin[256];		/* Access-Control-Allow-Origin or "" */
 	char pid_file[FC_CONFIG_PATH_MAX]; /* default /tmp/forkcast-PORT.pid */
+	/* Host names served, in host.h's normal form; the list ends at the
+	 * first "" and an empty list (the default) serves any host. */
+	char allowed_hosts[FC_CONFIG_MAX_HOSTS][FC_HOST_MAX];
 
 	/* [capture] */
 	enum fc_source_kind source;

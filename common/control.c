@@ -184,6 +184,7 @@ fc_ctl_status_index(int code)
 	case 405: return FC_ST_405;
 	case 408: return FC_ST_408;
 	case 414: return FC_ST_414;
+	case 421: return FC_ST_421;
 	case 431: return FC_ST_431;
 	case 500: return FC_ST_500;
 	case 503: return FC_ST_503;

@@ -24,14 +24,15 @@
 #include <stdint.h>
 
 #define FC_CTL_MAGIC UINT64_C(0x4c5254435453524b)	/* "KRSTCTRL" */
-#define FC_CTL_VERSION 1
+#define FC_CTL_VERSION 2	/* 2: status[] counts 421 */
 #define FC_CTL_MAX_WORKERS 256
 #define FC_CTL_AGE_BUCKETS 12	/* frame age histogram, see fc_ctl_age_bounds_ms */
 
 /* HTTP status codes counted per worker (index by fc_ctl_status_index). */
 enum fc_ctl_status {
 	FC_ST_200, FC_ST_304, FC_ST_400, FC_ST_401, FC_ST_403, FC_ST_404,
-	FC_ST_405, FC_ST_408, FC_ST_414, FC_ST_431, FC_ST_500, FC_ST_503,
+	FC_ST_405, FC_ST_408, FC_ST_414, FC_ST_421, FC_ST_431, FC_ST_500,
+	FC_ST_503,
 	FC_ST_OTHER, FC_ST_COUNT
 };
 

@@ -50,6 +50,7 @@ reset_request(struct fc_http_parser *hp)
 	hp->ua_seen = false;
 	hp->auth_seen = false;
 	hp->field = FC_HF_OTHER;
+	hp->line = FC_HL_BEFORE;
 	hp->name_len = 0;
 	hp->value_len = 0;
 	hp->error = 0;
@@ -148,6 +149,13 @@ on_header_value(http_parser *p, const char *at, size_t len)
 			hp->field = FC_HF_AUTHORIZATION;
 			hp->auth_seen = true;
 			hp->req.has_auth = true;
+		} else if (name_is(hp, "host")) {
+			/* Two Hosts could name two servers: which one is
+			 * meant is anybody's guess (RFC 9112, 3.2). */
+			if (hp->req.has_host)
+				return refuse(hp, 400);
+			hp->field = FC_HF_HOST;
+			hp->req.has_host = true;
 		}
 	}
 	switch (hp->field) {
@@ -159,10 +167,17 @@ on_header_value(http_parser *p, const char *at, size_t len)
 		dst = hp->req.authorization;
 		cap = sizeof(hp->req.authorization);
 		break;
+	case FC_HF_HOST:
+		dst = hp->req.host;
+		cap = sizeof(hp->req.host);
+		break;
 	default:
 		return 0;
 	}
 	room = cap - 1 - hp->value_len;
+	/* A cut Host would be compared as another name. */
+	if (len > room && hp->field == FC_HF_HOST)
+		return refuse(hp, 400);
 	if (len > room) {
 		/* A truncated User-Agent still classifies the client; a
 		 * truncated credential must never match. */
@@ -202,6 +217,12 @@ on_headers_complete(http_parser *p)
 		return refuse(hp, 400);
 	trim_right(hp->req.user_agent);
 	trim_right(hp->req.authorization);
+	trim_right(hp->req.host);
+	/* RFC 9112, 3.2: a Host is required from HTTP/1.1 on; HTTP/1.0
+	 * clients may leave it out (nginx serves them too).  An empty one
+	 * names no host at all, in any version (nginx: 400). */
+	if (hp->req.has_host ? hp->req.host[0] == '\0' : p->http_minor >= 1)
+		return refuse(hp, 400);
 	hp->req.head = p->method == HTTP_HEAD;
 	hp->req.http_major = p->http_major;
 	hp->req.http_minor = p->http_minor;
@@ -229,6 +250,76 @@ on_message_complete(http_parser *p)
 	return 0;
 }
 
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Follows the line structure of the n head bytes the parser just took
+ * (they never reach past the end of this request: the parser pauses
+ * there), carrying the state in hp->line across pieces.  Returns 0, or
+ * 400 for what libhttp-parser lets through: a header line starting with
+ * SP or HT (obs-fold, joined to the previous value; on the first header
+ * line, a SP the parser takes for part of the name), SP or HT in a header
+ * name, and a CR that no LF follows (the parser ends the head at "CR x",
+ * eating the x).  The parser refuses some of these itself (HT in a name);
+ * checking them here too keeps the rule in one place.
+ */
+static int
+scan_head(struct fc_http_parser *hp, const char *data, size_t n)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i < n && hp->line != FC_HL_END; i++) {
+		c = data[i];
+		switch (hp->line) {
+		case FC_HL_BEFORE:
+			/* The parser skips empty lines before a request. */
+			if (c != '\r' && c != '\n')
+				hp->line = FC_HL_REQUEST;
+			break;
+		case FC_HL_REQUEST:
+		case FC_HL_NAME:
+		case FC_HL_VALUE:
+			if (c == '\r')
+				hp->line = FC_HL_CR;
+			else if (c == '\n')
+				hp->line = FC_HL_LINE_START;
+			else if (hp->line == FC_HL_NAME && is_blank(c))
+				return 400;
+			else if (hp->line == FC_HL_NAME && c == ':')
+				hp->line = FC_HL_VALUE;
+			break;
+		case FC_HL_LINE_START:
+			if (is_blank(c))
+				return 400;
+			if (c == '\r')
+				hp->line = FC_HL_END_CR;
+			else if (c == '\n')
+				hp->line = FC_HL_END;
+			else if (c == ':')
+				hp->line = FC_HL_VALUE;	/* empty name: the
+							 * parser refuses it */
+			else
+				hp->line = FC_HL_NAME;
+			break;
+		case FC_HL_CR:
+		case FC_HL_END_CR:
+			if (c != '\n')
+				return 400;
+			hp->line = hp->line == FC_HL_CR ? FC_HL_LINE_START :
+			    FC_HL_END;
+			break;
+		case FC_HL_END:
+			break;
+		}
+	}
+	return 0;
+}
+
 enum fc_http_result
 fc_http_feed(struct fc_http_parser *hp, const char *data, size_t len,
     size_t *consumed)
@@ -253,6 +344,8 @@ fc_http_feed(struct fc_http_parser *hp, const char *data, size_t len,
 	hp->head_bytes += n;	/* no body is accepted: all of it is head */
 	err = HTTP_PARSER_ERRNO(&hp->parser);
 
+	if (hp->error == 0)
+		hp->error = scan_head(hp, data, n);
 	if (hp->error != 0)
 		return FC_HTTP_ERROR;
 	if (err != HPE_OK && err != HPE_PAUSED) {

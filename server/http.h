@@ -4,15 +4,31 @@
  * The parser is fed whatever bytes a read returned; it keeps its state
  * across calls, so a request may arrive in any number of pieces.  Only the
  * facts a worker needs are kept, in fixed-size fields (no allocation):
- * method, URL, User-Agent, Authorization, keep-alive.  Limits are checked
- * while bytes arrive, so an oversized request is refused before it is
- * complete:
+ * method, URL, Host, User-Agent, Authorization, keep-alive.  Limits are
+ * checked while bytes arrive, so an oversized request is refused before it
+ * is complete:
  *
  *   URL longer than FC_HTTP_MAX_URL        414
  *   request head over FC_HTTP_MAX_HEAD     431
  *   method other than GET or HEAD          405
  *   a request body (GET/HEAD carry none)   400
+ *   HTTP/1.1 without Host                  400
+ *   two Host headers, an empty Host, or
+ *     one longer than FC_HTTP_MAX_HOST - 1 400
+ *   obs-fold: a header line starting with
+ *     SP or HT (also the first one)        400
+ *   SP or HT in a header name (before the
+ *     colon)                               400
+ *   a CR not followed by LF in the head    400
  *   anything the parser rejects            400
+ *
+ * The head is strict the way nginx's is.  libhttp-parser 2.9 (as Debian
+ * builds it) joins obs-fold lines into the previous value and takes SP as
+ * part of a header name, even at the start of the first header line, and
+ * takes "CR x" for the blank line that ends a head; so the adapter follows
+ * the line structure of the raw bytes itself (enum fc_http_line), whatever
+ * the pieces they arrive in.  HTTP/1.0 without Host stays allowed, as in
+ * nginx; which hosts are served is the worker's business (allowed_hosts).
  *
  * Pipelining: the parser pauses at the end of each request, so
  * fc_http_feed() returns FC_HTTP_DONE with *consumed pointing just past
@@ -31,6 +47,7 @@
 #define FC_HTTP_MAX_HEAD 8192
 #define FC_HTTP_MAX_UA 256
 #define FC_HTTP_MAX_AUTH 512
+#define FC_HTTP_MAX_HOST 256
 
 enum fc_http_result {
 	FC_HTTP_MORE = 0,	/* request incomplete: feed more bytes */
@@ -48,6 +65,8 @@ struct fc_http_request {
 	bool has_auth;			/* an Authorization header was sent */
 	bool auth_too_long;		/* ... longer than FC_HTTP_MAX_AUTH - 1 */
 	char authorization[FC_HTTP_MAX_AUTH];
+	bool has_host;			/* a Host header was sent */
+	char host[FC_HTTP_MAX_HOST];	/* its value as sent, trimmed */
 };
 
 /* Which header's value is being collected. */
@@ -55,6 +74,19 @@ enum fc_http_field {
 	FC_HF_OTHER = 0,
 	FC_HF_USER_AGENT,
 	FC_HF_AUTHORIZATION,
+	FC_HF_HOST,
+};
+
+/* Where in the line structure of the head the last byte fed was. */
+enum fc_http_line {
+	FC_HL_BEFORE = 0,	/* before the request line (CR, LF skipped) */
+	FC_HL_REQUEST,		/* in the request line */
+	FC_HL_LINE_START,	/* a header line (or the blank line) starts */
+	FC_HL_NAME,		/* in a header name */
+	FC_HL_VALUE,		/* after the colon */
+	FC_HL_CR,		/* CR ending a line: LF must follow */
+	FC_HL_END_CR,		/* CR of the blank line: LF must follow */
+	FC_HL_END,		/* the head is complete */
 };
 
 struct fc_http_parser {
@@ -67,6 +99,7 @@ struct fc_http_parser {
 	bool in_value;			/* last callback was a header value */
 	bool ua_seen, auth_seen;	/* first occurrence wins */
 	enum fc_http_field field;	/* header whose value is arriving */
+	enum fc_http_line line;		/* line structure of the raw head */
 	size_t name_len;		/* bytes of the header name so far */
 	char name[24];			/* header name (only short ones matter) */
 	size_t value_len;		/* bytes of the current interesting value */

@@ -52,7 +52,8 @@ static const char *const status_codes[FC_ST_COUNT] = {
 	[FC_ST_200] = "200", [FC_ST_304] = "304", [FC_ST_400] = "400",
 	[FC_ST_401] = "401", [FC_ST_403] = "403", [FC_ST_404] = "404",
 	[FC_ST_405] = "405", [FC_ST_408] = "408", [FC_ST_414] = "414",
-	[FC_ST_431] = "431", [FC_ST_500] = "500", [FC_ST_503] = "503",
+	[FC_ST_421] = "421", [FC_ST_431] = "431", [FC_ST_500] = "500",
+	[FC_ST_503] = "503",
 	[FC_ST_OTHER] = "other",
 };
 

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/host.h"
 #include "../common/log.h"
 #include "auth.h"
 #include "client.h"
@@ -577,6 +578,20 @@ dispatch(struct worker *w, struct fc_client *c)
 	    req->url, fc_router_name(m.route));
 	if (m.route == FC_ROUTE_HEALTH) {
 		respond_health(w, c, keep);
+		return;
+	}
+	/*
+	 * allowed_hosts: requests of a page whose site re-pointed its DNS
+	 * name at this server (DNS rebinding) carry that site's name as
+	 * Host, and get 421 here, before auth could ask the visitor for
+	 * credentials.  /healthz is answered above for any Host, as it is
+	 * without auth: load balancers check it by address, HAProxy's
+	 * "option httpchk GET /healthz" even without a Host (HTTP/1.0), and
+	 * it tells only whether capture runs.
+	 */
+	if (!fc_host_allowed(w->cfg->allowed_hosts, FC_CONFIG_MAX_HOSTS,
+	    req->has_host ? req->host : NULL)) {
+		fc_client_error(c, &w->env, 421, NULL);
 		return;
 	}
 	if (!authorized(w, req)) {

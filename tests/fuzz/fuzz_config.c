@@ -57,6 +57,24 @@ check_valid(const struct fc_config *c)
 		abort();
 	if (fc_config_source_name(c->source) == NULL)
 		abort();
+	/* allowed_hosts: names in normal form up to the first "", then only
+	 * ""; a Host header naming a stored name is allowed. */
+	for (i = 0; i < FC_CONFIG_MAX_HOSTS; i++) {
+		const char *h = c->allowed_hosts[i];
+		char norm[FC_HOST_MAX];
+
+		if (!terminated(h, FC_HOST_MAX))
+			abort();
+		if (h[0] == '\0')
+			continue;
+		if (i > 0 && c->allowed_hosts[i - 1][0] == '\0')
+			abort();
+		if (fc_host_normalize(h, strlen(h), norm) != NULL ||
+		    strcmp(norm, h) != 0)
+			abort();
+		if (!fc_host_allowed(c->allowed_hosts, FC_CONFIG_MAX_HOSTS, h))
+			abort();
+	}
 	(void)fc_config_first_port(c);
 	fc_config_defaults(&def);
 	(void)fc_config_capture_changed(c, &def);

@@ -59,9 +59,15 @@ check_request(const struct fc_http_request *req)
 	    req->url[req->url_len] != '\0')
 		abort();
 	if (memchr(req->user_agent, '\0', sizeof(req->user_agent)) == NULL ||
-	    memchr(req->authorization, '\0', sizeof(req->authorization)) == NULL)
+	    memchr(req->authorization, '\0', sizeof(req->authorization)) == NULL ||
+	    memchr(req->host, '\0', sizeof(req->host)) == NULL)
 		abort();
 	if (req->http_major != 1)
+		abort();
+	/* Strict heads: HTTP/1.1 has exactly one Host, never an empty one;
+	 * without one, the field stays "". */
+	if (req->has_host ? req->host[0] == '\0' :
+	    (req->http_minor >= 1 || req->host[0] != '\0'))
 		abort();
 
 	/* The router gets exactly url_len bytes, not NUL-ended. */
@@ -139,6 +145,7 @@ feed_piece(struct fc_http_parser *hp, const uint8_t *piece, size_t len,
 		out->hash = mix(out->hash, hp->req.url, hp->req.url_len);
 		out->hash = mix(out->hash, hp->req.user_agent,
 		    strlen(hp->req.user_agent));
+		out->hash = mix(out->hash, hp->req.host, strlen(hp->req.host));
 		out->hash = mix(out->hash, &hp->req.head, sizeof(hp->req.head));
 		out->hash = mix(out->hash, &hp->req.keep_alive,
 		    sizeof(hp->req.keep_alive));

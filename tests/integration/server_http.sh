@@ -1,6 +1,7 @@
 #!/bin/bash
 # The HTTP API end to end: every endpoint and alias, HEAD, streamed bytes
-# equal what capture published, /metrics format, /events, auth, CORS.
+# equal what capture published, /metrics format, /events, auth, CORS,
+# strict request heads and allowed_hosts.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
@@ -99,6 +100,55 @@ check "unknown path is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/n
 # Keep-alive: two requests on one connection.
 n=$(curl -s -v "$BASE/healthz" "$BASE/status" 2>&1 | grep -c 'Re-using existing connection\|Reusing existing')
 check "keep-alive reuses the connection" [ "$n" -ge 1 ]
+
+# Strict request heads, the way nginx is strict: 400 and a close.
+check "HTTP/1.1 without Host: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\n\r\n')" = 400 ]
+check "two Host headers: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')" = 400 ]
+check "an empty Host: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost:\r\n\r\n')" = 400 ]
+check "obs-fold: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n')" = 400 ]
+check "whitespace before a colon: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost : a\r\n\r\n')" = 400 ]
+check "whitespace before the first header: 400" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\n Host: a\r\n\r\n')" = 400 ]
+check "HTTP/1.0 without Host is served" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.0\r\n\r\n')" = 200 ]
+check "a strict refusal closes the connection" bash -c '
+	exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+	printf "GET /status HTTP/1.1\r\nHost : a\r\n\r\nGET /status HTTP/1.1\r\nHost: a\r\n\r\n" >&3
+	out=$(timeout 3 cat <&3)
+	[ "$(grep -c "^HTTP/1.1 " <<<"$out")" = 1 ] && grep -q "^Connection: close" <<<"$out"' "$port"
+stop_server "$SERVER_PID"
+
+# allowed_hosts: other names get 421 (DNS rebinding); /healthz answers any.
+port=$(free_port) || exit 1
+write_config "$TMP/h.conf" "$port" "workers = 1" \
+	"allowed_hosts = cam.example.org, 127.0.0.1 [::1]" \
+	"[capture]" "width = 320" "height = 240" "fps = 10"
+start_server "$TMP/h.conf" "$TMP/h.log" || exit 1
+check "listed host (curl's 127.0.0.1:PORT): 200" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status")" = 200 ]
+check "listed name, other case, trailing dot and port: 200" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: CAM.example.org.:8080\r\n\r\n')" = 200 ]
+check "listed IPv6 literal, written another way: 200" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: [0:0::1]:8080\r\n\r\n')" = 200 ]
+check "other IPv6 literal: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: [::2]\r\n\r\n')" = 421 ]
+check "other host: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
+check "other host on /stream: 421" \
+	[ "$(raw_status "$port" 'GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')" = 421 ]
+check "HTTP/1.0 without Host: 421" \
+	[ "$(raw_status "$port" 'GET /status HTTP/1.0\r\n\r\n')" = 421 ]
+check "/healthz with another host: 200" \
+	[ "$(raw_status "$port" 'GET /healthz HTTP/1.1\r\nHost: 10.0.0.7\r\n\r\n')" = 200 ]
+check "/healthz without Host (HAProxy httpchk): 200" \
+	[ "$(raw_status "$port" 'GET /healthz HTTP/1.0\r\n\r\n')" = 200 ]
+check "421s are counted in /metrics" \
+	grep -q '^forkcast_http_responses_total{code="421"} 4$' <(curl -s "$BASE/metrics")
 stop_server "$SERVER_PID"
 
 # Basic auth on every path but /healthz.

@@ -135,8 +135,8 @@ test_request_and_pipelining(void **state)
 
 	/* Nothing yet. */
 	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
-	send_str(fx, "GET /one HTTP/1.1\r\nUser-Agent: t\r\n\r\n"
-	    "GET /two HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fx, "GET /one HTTP/1.1\r\nHost: t\r\nUser-Agent: t\r\n\r\n"
+	    "GET /two HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
 	assert_string_equal(c->rq->hp.req.url, "/one");
@@ -230,7 +230,7 @@ test_idle_keepalive_timeout(void **state)
 	struct fixture *fx = *state;
 	char buf[4096];
 
-	send_str(fx, "GET / HTTP/1.1\r\n\r\n");
+	send_str(fx, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
 	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
 	fc_strbuf_puts(&fx->c->hdr, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
@@ -247,7 +247,7 @@ static void
 start_stream(struct fixture *fx, enum fc_framing framing, int fps,
     int maxtime)
 {
-	send_str(fx, "GET /stream HTTP/1.1\r\n\r\n");
+	send_str(fx, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
 	fc_client_start_stream(fx->c, &fx->env, framing, fps, maxtime, false);
@@ -486,7 +486,7 @@ test_head_stream(void **state)
 	struct fixture *fx = *state;
 	char buf[4096];
 
-	send_str(fx, "HEAD /stream HTTP/1.1\r\n\r\n");
+	send_str(fx, "HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	assert_int_equal(fc_client_handle(fx->c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
 	fc_client_start_stream(fx->c, &fx->env, FC_FRAMING_ADVANCE, 0, 0, true);

@@ -132,6 +132,8 @@ assert_same_config(const struct fc_config *a, const struct fc_config *b)
 	assert_string_equal(a->auth, b->auth);
 	assert_string_equal(a->allow_origin, b->allow_origin);
 	assert_string_equal(a->pid_file, b->pid_file);
+	assert_memory_equal(a->allowed_hosts, b->allowed_hosts,
+	    sizeof(a->allowed_hosts));
 	assert_int_equal(a->source, b->source);
 	assert_string_equal(a->device, b->device);
 	assert_string_equal(a->camera, b->camera);
@@ -178,6 +180,8 @@ test_defaults(void **state)
 	assert_string_equal(cfg.auth, "");
 	assert_string_equal(cfg.allow_origin, "");
 	assert_string_equal(cfg.pid_file, "/tmp/forkcast-8080.pid");
+	for (int i = 0; i < FC_CONFIG_MAX_HOSTS; i++)
+		assert_string_equal(cfg.allowed_hosts[i], "");
 	assert_int_equal(cfg.source, FC_SOURCE_TESTPATTERN);
 	assert_string_equal(cfg.device, "/dev/video0");
 	assert_string_equal(cfg.camera, "");
@@ -693,6 +697,188 @@ test_listen_duplicate(void **state)
 	    NAME ":10: server.listen: more than 8 listen addresses\n");
 }
 
+/* Checks that value loads as allowed_hosts into exactly the names want
+ * (NULL-terminated), in normal form. */
+static void
+hosts_are(const char *value, const char *const *want)
+{
+	struct fc_config cfg = good_value("server", "allowed_hosts", value);
+	int i;
+
+	for (i = 0; want[i] != NULL; i++)
+		assert_string_equal(cfg.allowed_hosts[i], want[i]);
+	for (; i < FC_CONFIG_MAX_HOSTS; i++)
+		assert_string_equal(cfg.allowed_hosts[i], "");
+}
+
+static void
+test_allowed_hosts_valid(void **state)
+{
+	static const char *const one[] = { "localhost", NULL };
+	static const char *const many[] = { "cam.example.org", "127.0.0.1",
+	    "[::1]", "[::2]", "10.0.0.1", "[2001:db8::7]", "a-b.xn--p1ai",
+	    NULL };
+	static const char *const bare_v6[] = { "[::ffff:192.0.2.1]", NULL };
+	char val[1024], label[64], name[255];
+	struct fc_config cfg;
+	int n, i;
+
+	(void)state;
+	hosts_are("localhost", one);
+	/* commas and blanks in any mix, case and a trailing dot folded,
+	 * IPv6 in the form inet_ntop writes */
+	hosts_are("Cam.Example.ORG., 127.0.0.1 [::1],[0:0::2]\t10.0.0.1 ,,"
+	    " 2001:DB8:0:0::7  A-B.xn--P1AI.", many);
+	hosts_are("::FFFF:192.0.2.1", bare_v6);
+	/* the longest label and the longest name */
+	memset(label, 'a', 63);
+	label[63] = '\0';
+	cfg = good_value("server", "allowed_hosts", label);
+	assert_string_equal(cfg.allowed_hosts[0], label);
+	for (n = 0; n < 253; n += 2)
+		memcpy(name + n, n + 1 < 253 ? "b." : "b", 2);
+	name[253] = '\0';
+	cfg = good_value("server", "allowed_hosts", name);
+	assert_string_equal(cfg.allowed_hosts[0], name);
+	name[253] = '.';	/* plus the root's dot */
+	name[254] = '\0';
+	cfg = good_value("server", "allowed_hosts", name);
+	name[253] = '\0';
+	assert_string_equal(cfg.allowed_hosts[0], name);
+	/* FC_CONFIG_MAX_HOSTS names fit */
+	for (i = 0, n = 0; i < FC_CONFIG_MAX_HOSTS; i++)
+		n += snprintf(val + n, sizeof(val) - (size_t)n, "h%d ", i);
+	cfg = good_value("server", "allowed_hosts", val);
+	assert_string_equal(cfg.allowed_hosts[FC_CONFIG_MAX_HOSTS - 1],
+	    "h15");
+}
+
+static void
+test_allowed_hosts_invalid(void **state)
+{
+	static const struct {
+		const char *value, *why;
+	} cases[] = {
+		{ "cam_1", "'cam_1': not a host name (letters, digits, '-' "
+		  "and '.' only)" },
+		{ "*.example.org", "'*.example.org': not a host name (letters, "
+		  "digits, '-' and '.' only)" },
+		{ "ok, a\x01" "b", "'a\\x01b': not a host name (letters, digits, "
+		  "'-' and '.' only)" },
+		{ "-cam", "'-cam': a label starts with '-'" },
+		{ "cam-.local", "'cam-.local': a label ends with '-'" },
+		{ "cam-", "'cam-': a label ends with '-'" },
+		{ "a..b", "'a..b': empty label (a leading dot or two dots in a "
+		  "row)" },
+		{ ".a", "'.a': empty label (a leading dot or two dots in a "
+		  "row)" },
+		{ "a..", "'a..': empty label (a leading dot or two dots in a "
+		  "row)" },
+		{ ".", "'.': empty host name" },
+		{ "1.2.3", "'1.2.3': not an IPv4 address (a.b.c.d, no leading "
+		  "zeros)" },
+		{ "256.1.1.1", "'256.1.1.1': not an IPv4 address (a.b.c.d, no "
+		  "leading zeros)" },
+		{ "127.000.0.1", "'127.000.0.1': not an IPv4 address (a.b.c.d, "
+		  "no leading zeros)" },
+		{ "localhost:8080", "'localhost:8080': has a ':' but is not an "
+		  "IPv6 address (names are listed without a port)" },
+		{ "[::1]:8080", "'[::1]:8080': text after ] (names are listed "
+		  "without a port)" },
+		{ "[::1", "'[::1': missing ] after an IPv6 address" },
+		{ "[127.0.0.1]", "'[127.0.0.1]': not an IPv6 address" },
+		{ "[fe80::1%eth0]", "'[fe80::1%eth0]': not an IPv6 address" },
+		{ "[]", "'[]': not an IPv6 address" },
+		{ "localhost LOCALHOST.", "'LOCALHOST.' is listed twice (names "
+		  "are compared as localhost)" },
+		{ "[::1] 0::1", "'0::1' is listed twice (names are compared as "
+		  "[::1])" },
+		{ ", ,", "no host name in the list" },
+	};
+	char msg[512], val[1024];
+	int i, n;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+		bad_value("server", "allowed_hosts", cases[k].value,
+		    cases[k].why);
+	bad_value("server", "allowed_hosts", "", "empty value");
+	fmt(msg, sizeof(msg), "'%.60s...': a label is longer than 63 "
+	    "characters", repeat('c', 64));
+	bad_value("server", "allowed_hosts", repeat('c', 64), msg);
+	/* 127 "d." and a "d": 255 characters (a trailing dot is not
+	 * counted, so this is two over) */
+	for (n = 0; n < 254; n += 2)
+		memcpy(val + n, "d.", 2);
+	val[254] = 'd';
+	val[255] = '\0';
+	fmt(msg, sizeof(msg), "'%.60s...': longer than 253 characters", val);
+	bad_value("server", "allowed_hosts", val, msg);
+	for (i = 0, n = 0; i <= FC_CONFIG_MAX_HOSTS; i++)
+		n += snprintf(val + n, sizeof(val) - (size_t)n, "h%d,", i);
+	fmt(msg, sizeof(msg), "more than %d host names", FC_CONFIG_MAX_HOSTS);
+	bad_value("server", "allowed_hosts", val, msg);
+}
+
+/* A request's Host header against the stored list (host.h). */
+static void
+test_allowed_hosts_match(void **state)
+{
+	static const struct {
+		const char *host;
+		bool allowed;
+	} cases[] = {
+		{ "cam.example.org", true },
+		{ "CAM.Example.Org", true },
+		{ "cam.example.org.", true },
+		{ "cam.example.org:8080", true },
+		{ "cam.example.org.:8080", true },
+		{ "cam.example.org:", true },
+		{ "127.0.0.1:8080", true },
+		{ "[::1]", true },
+		{ "[0:0::1]:8080", true },
+		{ "[::ffff:7f00:1]", false },
+		{ "::1", false },
+		{ "[::1", false },
+		{ "[::1]x", false },
+		{ "[::1]:80:80", false },
+		{ "cam.example.org:80x", false },
+		{ "cam.example.org:80:80", false },
+		{ "cam.example.org..", false },
+		{ "cam.example.org.evil.example", false },
+		{ "xcam.example.org", false },
+		{ "evil.example", false },
+		{ "127.0.0.01", false },
+		{ "127.0.0.2", false },
+		{ "2130706433", false },
+		{ "cam.example.org/", false },
+		{ "cam example.org", false },
+		{ "", false },
+	};
+	struct fc_config cfg = good_value("server", "allowed_hosts",
+	    "cam.example.org 127.0.0.1 [::1]");
+	struct fc_config any;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (fc_host_allowed(cfg.allowed_hosts, FC_CONFIG_MAX_HOSTS,
+		    cases[i].host) != cases[i].allowed)
+			fail_msg("Host: '%s' should be %s", cases[i].host,
+			    cases[i].allowed ? "allowed" : "refused");
+	}
+	/* no Host header (HTTP/1.0) names none of them */
+	assert_false(fc_host_allowed(cfg.allowed_hosts, FC_CONFIG_MAX_HOSTS,
+	    NULL));
+	/* the default, an empty list, serves any Host or none */
+	fc_config_defaults(&any);
+	assert_true(fc_host_allowed(any.allowed_hosts, FC_CONFIG_MAX_HOSTS,
+	    "anything.example"));
+	assert_true(fc_host_allowed(any.allowed_hosts, FC_CONFIG_MAX_HOSTS,
+	    "not a host"));
+	assert_true(fc_host_allowed(any.allowed_hosts, FC_CONFIG_MAX_HOSTS,
+	    NULL));
+}
+
 /* Several problems at once, each with its own line, in file order. */
 static void
 test_many_errors(void **state)
@@ -1095,6 +1281,7 @@ test_default_file(void **state)
 	assert_string_equal(cfg.auth, "user:password");
 	assert_string_equal(cfg.log_file, "/var/log/forkcast.log");
 	assert_string_equal(cfg.pid_file, "/tmp/forkcast-PORT.pid");
+	assert_string_equal(cfg.allowed_hosts[2], "[::1]");
 	free(gen);
 	free(shipped);
 }
@@ -1114,6 +1301,9 @@ main(void)
 		cmocka_unit_test(test_listen_valid),
 		cmocka_unit_test(test_listen_invalid),
 		cmocka_unit_test(test_listen_duplicate),
+		cmocka_unit_test(test_allowed_hosts_valid),
+		cmocka_unit_test(test_allowed_hosts_invalid),
+		cmocka_unit_test(test_allowed_hosts_match),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_unknown_and_twice),
 		cmocka_unit_test(test_syntax_errors),

@@ -59,6 +59,8 @@ check_full(const struct fc_http_parser *hp)
 	assert_true(hp->req.has_auth);
 	assert_false(hp->req.auth_too_long);
 	assert_string_equal(hp->req.authorization, "Basic YTpi");
+	assert_true(hp->req.has_host);
+	assert_string_equal(hp->req.host, "127.0.0.1:8080");
 }
 
 static void
@@ -129,8 +131,9 @@ test_keep_alive(void **state)
 		bool keep;
 		int minor;
 	} cases[] = {
-		{ "GET / HTTP/1.1\r\n\r\n", true, 1 },
-		{ "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false, 1 },
+		{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", true, 1 },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+		  false, 1 },
 		{ "GET / HTTP/1.0\r\n\r\n", false, 0 },
 		{ "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, 0 },
 		{ "GET / HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n", true, 0 },
@@ -155,7 +158,7 @@ test_head(void **state)
 {
 	struct fc_http_parser hp;
 	size_t used;
-	const char *r = "HEAD /snapshot HTTP/1.1\r\n\r\n";
+	const char *r = "HEAD /snapshot HTTP/1.1\r\nHost: a\r\n\r\n";
 
 	(void)state;
 	fc_http_init(&hp);
@@ -208,10 +211,12 @@ test_malformed(void **state)
 		"GET / HTTP/2.0\r\n\r\n",
 		"GET / XTTP/1.1\r\n\r\n",
 		"GET /\x01 HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-		"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+		"GET / HTTP/1.1\r\nHost: a\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		"Content-Length: 2\r\n\r\n",
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",	/* TLS hello */
 	};
 	size_t i;
@@ -223,9 +228,277 @@ test_malformed(void **state)
 	}
 }
 
+/* Split sizes every strictness case is fed in: whole, byte by byte, and a
+ * few sizes that cut CR LF pairs and header names in different places. */
+static const size_t splits[] = { 0, 1, 2, 3, 5, 7 };
+#define NSPLITS (sizeof(splits) / sizeof(splits[0]))
+
+/* req with CR, LF and HT written as \r \n \t, for a message. */
+static const char *
+escaped(const char *req, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; *req != '\0' && n + 3 < outlen; req++) {
+		if (*req == '\r' || *req == '\n' || *req == '\t') {
+			out[n++] = '\\';
+			out[n++] = *req == '\r' ? 'r' :
+			    *req == '\n' ? 'n' : 't';
+		} else
+			out[n++] = *req;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Every request must get 400 in every split; all misses are listed. */
+static void
+expect_refused(const char *const *reqs, size_t n)
+{
+	char shown[1024];
+	size_t i, j;
+	int got, misses = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < NSPLITS; j++) {
+			got = error_of(reqs[i], strlen(reqs[i]), splits[j]);
+			if (got == 400)
+				continue;
+			print_error("status %d (want 400), pieces of %zu: "
+			    "%s\n", got, splits[j],
+			    escaped(reqs[i], shown, sizeof(shown)));
+			misses++;
+		}
+	}
+	assert_int_equal(misses, 0);
+}
+
+/* Parses req whole and in every size of splits[]; hp holds the last. */
+static void
+expect_done(struct fc_http_parser *hp, const char *req)
+{
+	size_t j, total;
+	enum fc_http_result r;
+
+	for (j = 0; j < NSPLITS; j++) {
+		fc_http_init(hp);
+		r = feed_split(hp, req, strlen(req), splits[j], &total);
+		if (r != FC_HTTP_DONE) {
+			char shown[1024];
+
+			fail_msg("result %d, error %d, pieces of %zu: %s",
+			    (int)r, hp->error, splits[j],
+			    escaped(req, shown, sizeof(shown)));
+		}
+		assert_int_equal(total, strlen(req));
+	}
+}
+
+/* HTTP/1.1 needs exactly one Host, and a non-empty one. */
+static void
+test_host_refused(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\n\r\n",
+		"HEAD /stream HTTP/1.1\r\nUser-Agent: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nX-Host: a\r\nHostname: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: x\r\nhOST: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: \t \r\n\r\n",
+		"GET / HTTP/1.1\nHost:\n\n",
+		/* HTTP/1.0 may leave Host out, but not send two or "". */
+		"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: \r\n\r\n",
+	};
+
+	(void)state;
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+static void
+test_host_kept(void **state)
+{
+	static const struct {
+		const char *req;
+		bool has;
+		const char *host;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\nHost: cam.local\r\n\r\n", true,
+		  "cam.local" },
+		{ "GET / HTTP/1.1\r\nhost:Cam.Local:8080 \t\r\n\r\n", true,
+		  "Cam.Local:8080" },
+		{ "GET / HTTP/1.1\r\nHOST: [::1]:8080\r\n\r\n", true,
+		  "[::1]:8080" },
+		{ "GET / HTTP/1.0\r\n\r\n", false, "" },
+		{ "GET / HTTP/1.0\r\nHost: a\r\n\r\n", true, "a" },
+	};
+	struct fc_http_parser hp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		expect_done(&hp, cases[i].req);
+		assert_int_equal(hp.req.has_host, cases[i].has);
+		assert_string_equal(hp.req.host, cases[i].host);
+	}
+}
+
+/* A Host is kept whole or refused: a cut one would name another host. */
+static void
+test_host_limit(void **state)
+{
+	struct fc_http_parser hp;
+	char r[FC_HTTP_MAX_HOST + 64];
+	const char *bad[1] = { r };
+	int n;
+
+	(void)state;
+	n = sprintf(r, "GET / HTTP/1.1\r\nHost: ");
+	memset(r + n, 'h', FC_HTTP_MAX_HOST - 1);
+	strcpy(r + n + FC_HTTP_MAX_HOST - 1, "\r\n\r\n");
+	expect_done(&hp, r);
+	assert_int_equal(strlen(hp.req.host), FC_HTTP_MAX_HOST - 1);
+	memset(r + n, 'h', FC_HTTP_MAX_HOST);
+	strcpy(r + n + FC_HTTP_MAX_HOST, "\r\n\r\n");
+	expect_refused(bad, 1);
+}
+
+/* obs-fold (RFC 9112, 5.2): libhttp-parser joins the line to the value
+ * before it, even into Authorization. */
+static void
+test_obs_fold(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Basic\r\n YTpi\r\n"
+		"\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n  b\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\nX-A: b\n c\n\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n \r\n\r\n",
+		"GET / HTTP/1.0\r\nX-A: b\r\n\t\r\n\r\n",
+	};
+
+	(void)state;
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/* Whitespace between a header name and its colon (RFC 9112, 5.1), or
+ * inside the name; libhttp-parser takes SP as a name character. */
+static void
+test_space_in_name(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent  : x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent\t: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
+		"GET / HTTP/1.0\nX-A : b\n\n",
+	};
+
+	(void)state;
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/* A line starting with SP or HT right after the request line; the parser
+ * would make the blank part of the first header's name. */
+static void
+test_space_before_first_header(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+		"GET / HTTP/1.1\r\n\tHost: a\r\n\r\n",
+		"GET / HTTP/1.1\n Host: a\n\n",
+		"GET / HTTP/1.0\r\n X-A: b\r\n\r\n",
+		"GET / HTTP/1.1\r\n \r\nHost: a\r\n\r\n",
+	};
+
+	(void)state;
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/* libhttp-parser ends a head at "CR x" (eating the x), so the bytes after
+ * it would be read as another request. */
+static void
+test_bare_cr(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\n\rX: y\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n\r \r\n",
+	};
+
+	(void)state;
+	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/* What strictness must leave alone. */
+static void
+test_strict_accepts(void **state)
+{
+	static const char *const good[] = {
+		/* empty lines before a request are skipped */
+		"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		/* LF-only line ends */
+		"GET / HTTP/1.1\nHost: a\nX-A: b\n\n",
+		/* blanks inside and around values, colons in values */
+		"GET / HTTP/1.1\r\nHost:a:80\r\nX-A: \tb c\t d \r\n"
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n",
+		/* an empty value that is not Host */
+		"GET / HTTP/1.1\r\nX-Empty:\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.0\r\nUser-Agent: x\r\n\r\n",
+	};
+	struct fc_http_parser hp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		expect_done(&hp, good[i]);
+}
+
+/* A strict refusal in the second of two pipelined requests does not
+ * touch the first; a good second request after a good first parses. */
+static void
+test_strict_pipelined(void **state)
+{
+	static const char r[] = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /b HTTP/1.1\r\nHost: b\r\n\r\n"
+	    "GET /c HTTP/1.1\r\nHost: c\r\n d\r\n\r\n";
+	struct fc_http_parser hp;
+	size_t len = sizeof(r) - 1, off = 0, used, j, n;
+	enum fc_http_result res;
+	int done;
+
+	(void)state;
+	for (j = 0; j < NSPLITS; j++) {
+		fc_http_init(&hp);
+		off = 0;
+		done = 0;
+		res = FC_HTTP_MORE;
+		while (off < len) {
+			n = splits[j] == 0 ? len - off : splits[j];
+			if (n > len - off)
+				n = len - off;
+			res = fc_http_feed(&hp, r + off, n, &used);
+			off += used;
+			if (res == FC_HTTP_DONE) {
+				done++;
+				assert_string_equal(hp.req.host,
+				    done == 1 ? "a" : "b");
+				fc_http_next(&hp);
+			} else if (res == FC_HTTP_ERROR)
+				break;
+		}
+		assert_int_equal(done, 2);
+		assert_int_equal(res, FC_HTTP_ERROR);
+		assert_int_equal(hp.error, 400);
+	}
+}
+
 static char *
 make_url_request(size_t url_len)
 {
+	static const char tail[] = " HTTP/1.1\r\nHost: a\r\n\r\n";
 	char *r = malloc(url_len + 64);
 	size_t n;
 
@@ -233,7 +506,7 @@ make_url_request(size_t url_len)
 	memcpy(r, "GET /", 5);
 	memset(r + 5, 'a', url_len - 1);
 	n = 5 + url_len - 1;
-	memcpy(r + n, " HTTP/1.1\r\n\r\n", 14);
+	memcpy(r + n, tail, sizeof(tail));
 	return r;
 }
 
@@ -275,7 +548,7 @@ test_head_limit(void **state)
 	(void)state;
 	assert_non_null(r);
 	/* A head of exactly FC_HTTP_MAX_HEAD bytes passes. */
-	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nX-Fill: ");
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nHost: a\r\nX-Fill: ");
 	len = FC_HTTP_MAX_HEAD - n - 4;
 	memset(r + n, 'b', len);
 	memcpy(r + n + len, "\r\n\r\n", 4);
@@ -284,7 +557,7 @@ test_head_limit(void **state)
 	    FC_HTTP_DONE);
 	assert_int_equal(used, FC_HTTP_MAX_HEAD);
 	/* One byte more: 431. */
-	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nX-Fill: ");
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nHost: a\r\nX-Fill: ");
 	len = FC_HTTP_MAX_HEAD - n - 3;
 	memset(r + n, 'b', len);
 	memcpy(r + n + len, "\r\n\r\n", 4);
@@ -310,7 +583,7 @@ test_long_values(void **state)
 
 	(void)state;
 	assert_non_null(r);
-	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nUser-Agent: ");
+	n = (size_t)sprintf(r, "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: ");
 	memset(r + n, 'u', 1000);
 	n += 1000;
 	n += (size_t)sprintf(r + n, "\r\nAuthorization: Basic ");
@@ -331,6 +604,7 @@ test_first_header_wins(void **state)
 	struct fc_http_parser hp;
 	size_t used;
 	const char *r = "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
 	    "user-agent: curl/8\r\n"
 	    "User-Agent: Mozilla\r\n"
 	    "X-User-Agent-Long-Name-Not-Matching: Chrome\r\n"
@@ -348,17 +622,18 @@ static void
 test_pipelined(void **state)
 {
 	struct fc_http_parser hp;
-	const char *r = "GET /a HTTP/1.1\r\n\r\n"
-	    "HEAD /b HTTP/1.1\r\nUser-Agent: x\r\n\r\n"
-	    "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n"
+	const char *r = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "HEAD /b HTTP/1.1\r\nHost: b\r\nUser-Agent: x\r\n\r\n"
+	    "GET /c HTTP/1.1\r\nConnection: close\r\nHost: c\r\n\r\n"
 	    "GET /d";
 	size_t len = strlen(r), off = 0, used;
 
 	(void)state;
 	fc_http_init(&hp);
 	assert_int_equal(fc_http_feed(&hp, r, len, &used), FC_HTTP_DONE);
-	assert_int_equal(used, strlen("GET /a HTTP/1.1\r\n\r\n"));
+	assert_int_equal(used, strlen("GET /a HTTP/1.1\r\nHost: a\r\n\r\n"));
 	assert_string_equal(hp.req.url, "/a");
+	assert_string_equal(hp.req.host, "a");
 	/* Until fc_http_next() the request stays put. */
 	off += used;
 	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
@@ -371,6 +646,7 @@ test_pipelined(void **state)
 	assert_string_equal(hp.req.url, "/b");
 	assert_true(hp.req.head);
 	assert_string_equal(hp.req.user_agent, "x");
+	assert_string_equal(hp.req.host, "b");
 	fc_http_next(&hp);
 	assert_int_equal(fc_http_feed(&hp, r + off, len - off, &used),
 	    FC_HTTP_DONE);
@@ -398,6 +674,9 @@ test_no_overread(void **state)
 		"GET /x HTTP/1.",
 		"POST",
 		"GET / HTTP/1.1\r\nAuthorization: Basic",
+		"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c",
+		"GET / HTTP/1.1\r\nHost : a",
+		"GET / HTTP/1.1\r\nHost: a\r\n\r",
 	};
 	long page = sysconf(_SC_PAGESIZE);
 	struct fc_http_parser hp;
@@ -448,7 +727,8 @@ test_random_inputs(void **state)
 		len = 0;
 		if (iter % 2 == 0) {
 			/* A valid start: the rest lands in the headers. */
-			static const char start[] = "GET /s HTTP/1.1\r\nA: b\r\n";
+			static const char start[] =
+			    "GET /s HTTP/1.1\r\nHost: h\r\nA: b\r\n";
 
 			memcpy(buf, start, sizeof(start) - 1);
 			len = sizeof(start) - 1;
@@ -513,6 +793,15 @@ main(void)
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_first_header_wins),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_host_refused),
+		cmocka_unit_test(test_host_kept),
+		cmocka_unit_test(test_host_limit),
+		cmocka_unit_test(test_obs_fold),
+		cmocka_unit_test(test_space_in_name),
+		cmocka_unit_test(test_space_before_first_header),
+		cmocka_unit_test(test_bare_cr),
+		cmocka_unit_test(test_strict_accepts),
+		cmocka_unit_test(test_strict_pipelined),
 		cmocka_unit_test(test_no_overread),
 		cmocka_unit_test(test_random_inputs),
 	};

@@ -160,6 +160,24 @@ setup_auth(void **state)
 	return setup_cfg(state, tweak_auth);
 }
 
+/* allowed_hosts = cam.example.org, [::1] (stored in normal form), with
+ * auth so the order of the two checks shows. */
+static void
+tweak_hosts(struct fc_config *cfg)
+{
+	tweak_auth(cfg);
+	snprintf(cfg->allowed_hosts[0], sizeof(cfg->allowed_hosts[0]),
+	    "cam.example.org");
+	snprintf(cfg->allowed_hosts[1], sizeof(cfg->allowed_hosts[1]),
+	    "[::1]");
+}
+
+static int
+setup_hosts(void **state)
+{
+	return setup_cfg(state, tweak_hosts);
+}
+
 /* Waits up to ms for the child; returns its wait status or -1. */
 static int
 wait_child(pid_t pid, int ms)
@@ -267,7 +285,8 @@ test_stream(void **state)
 
 	publish(fx, 3000);
 	fd = connect_to(fx);
-	send_str(fd, "GET /stream HTTP/1.1\r\nUser-Agent: test\r\n\r\n");
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n"
+	    "User-Agent: test\r\n\r\n");
 	n = read_until(fd, buf, sizeof(buf), "Content-Length: 5000\r\n", 3, fx);
 	assert_true(n > 0);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
@@ -297,9 +316,9 @@ test_endpoints(void **state)
 	publish(fx, 4321);
 	fd = connect_to(fx);
 	/* Three pipelined requests on one connection, answered in order. */
-	send_str(fd, "GET /snapshot HTTP/1.1\r\n\r\n"
-	    "HEAD /status HTTP/1.1\r\n\r\n"
-	    "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "HEAD /status HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
@@ -310,7 +329,7 @@ test_endpoints(void **state)
 	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /nope HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 404 ", 13), 0);
@@ -323,20 +342,21 @@ test_endpoints(void **state)
 	assert_non_null(strstr(buf, "\"workers\""));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_non_null(strstr(buf, "text/html; charset=utf-8"));
 	assert_non_null(strstr(buf, "<title>t</title>"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_non_null(strstr(buf, "text/plain; version=0.0.4"));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /events HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /events HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(fd, buf, sizeof(buf), "event: status", 2, NULL);
 	close(fd);
 	assert_non_null(strstr(buf, "text/event-stream"));
@@ -352,7 +372,7 @@ test_bad_requests(void **state)
 	fd = connect_to(fx);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	send_str(fd, "GET / HTTP/1.1\r\nX: ");
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nX: ");
 	send_str(fd, big);
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
@@ -384,10 +404,10 @@ test_max_clients(void **state)
 
 	publish(fx, 1000);
 	a = connect_to(fx);
-	send_str(a, "GET /stream HTTP/1.1\r\n\r\n");
+	send_str(a, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(a, buf, sizeof(buf), "Content-Length: 5000", 1, fx);
 	b = connect_to(fx);
-	send_str(b, "GET /?action=stream HTTP/1.1\r\n\r\n");
+	send_str(b, "GET /?action=stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(b, buf, sizeof(buf));
 	assert_int_equal(strncmp(buf, "HTTP/1.1 503 ", 13), 0);
 	assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
@@ -403,14 +423,15 @@ test_auth(void **state)
 	int fd;
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /status HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /status HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_int_equal(strncmp(buf, "HTTP/1.1 401 ", 13), 0);
 	assert_non_null(strstr(buf, "WWW-Authenticate: Basic realm=\"forkcast\""));
 
 	fd = connect_to(fx);
-	send_str(fd, "GET /status HTTP/1.1\r\nAuthorization: Basic YTpi\r\n"
+	send_str(fd, "GET /status HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Basic YTpi\r\n"
 	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
@@ -419,10 +440,68 @@ test_auth(void **state)
 	/* /healthz is never behind auth (capture is "starting" here, so
 	 * any verdict will do as long as it is not 401). */
 	fd = connect_to(fx);
-	send_str(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
 	read_until_close(fd, buf, sizeof(buf));
 	close(fd);
 	assert_null(strstr(buf, " 401 "));
+}
+
+/* Sends req on a fresh connection; buf gets the whole answer. */
+static void
+exchange(struct fixture *fx, const char *req, char *buf, size_t size)
+{
+	int fd = connect_to(fx);
+
+	send_str(fd, req);
+	read_until_close(fd, buf, size);
+	close(fd);
+}
+
+static void
+test_allowed_hosts(void **state)
+{
+	static const char *const served[] = {
+		"GET /status HTTP/1.1\r\nHost: cam.example.org\r\n",
+		"GET /status HTTP/1.1\r\nHost: CAM.Example.ORG.:8080\r\n",
+		"GET /status HTTP/1.1\r\nHost: [0:0::1]:8080\r\n",
+	};
+	static const char *const misdirected[] = {
+		"GET /status HTTP/1.1\r\nHost: evil.example\r\n",
+		"GET /stream HTTP/1.1\r\nHost: cam.example.org.evil.example\r\n",
+		"GET /status HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n",
+		"GET /status HTTP/1.0\r\n",
+	};
+	struct fixture *fx = *state;
+	char buf[65536], req[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
+		snprintf(req, sizeof(req), "%sAuthorization: Basic YTpi\r\n"
+		    "Connection: close\r\n\r\n", served[i]);
+		exchange(fx, req, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0)
+			fail_msg("not served: %s", served[i]);
+	}
+	/* 421 comes before auth: no password prompt for another site. */
+	for (i = 0; i < sizeof(misdirected) / sizeof(misdirected[0]); i++) {
+		snprintf(req, sizeof(req), "%s\r\n", misdirected[i]);
+		exchange(fx, req, buf, sizeof(buf));
+		if (strncmp(buf, "HTTP/1.1 421 Misdirected Request\r\n",
+		    strlen("HTTP/1.1 421 Misdirected Request\r\n")) != 0)
+			fail_msg("not 421: %s", misdirected[i]);
+		assert_non_null(strstr(buf, "Connection: close\r\n"));
+		assert_null(strstr(buf, "WWW-Authenticate"));
+	}
+	assert_int_equal(atomic_load(&fx->ctl->hdr->workers[0].status[FC_ST_421]),
+	    sizeof(misdirected) / sizeof(misdirected[0]));
+	/* /healthz answers whatever the Host, as load balancers send. */
+	exchange(fx, "GET /healthz HTTP/1.1\r\nHost: 10.0.0.7:8080\r\n"
+	    "Connection: close\r\n\r\n", buf, sizeof(buf));
+	assert_null(strstr(buf, " 421 "));
+	exchange(fx, "GET /healthz HTTP/1.0\r\n\r\n", buf, sizeof(buf));
+	assert_null(strstr(buf, " 421 "));
 }
 
 static void
@@ -435,7 +514,7 @@ test_graceful_stop(void **state)
 
 	publish(fx, 1000);
 	fd = connect_to(fx);
-	send_str(fd, "GET /stream HTTP/1.1\r\n\r\n");
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_until(fd, buf, sizeof(buf), "Content-Length:", 1, fx);
 	t0 = fc_now_mono_ns();
 	close(fx->stop_wr);		/* EOF: retire */
@@ -511,6 +590,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_clients, setup_limits,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_hosts, setup_hosts,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
