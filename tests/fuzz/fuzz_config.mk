@@ -1,1 +1,1 @@
-fuzz_config_DEPS := common/config.c
+fuzz_config_DEPS := common/config.c common/url.c

@@ -1,1 +1,1 @@
-test_config_DEPS := common/config.c
+test_config_DEPS := common/config.c common/url.c

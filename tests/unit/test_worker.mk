@@ -1,1 +1,1 @@
-test_worker_DEPS := server/worker.c server/client.c server/http.c server/stream.c server/frame.c server/respond.c server/router.c server/watcher.c server/report.c server/auth.c common/bus.c common/control.c common/futex.c common/strbuf.c common/log.c common/config.c common/shm.c
+test_worker_DEPS := server/worker.c server/client.c server/http.c server/stream.c server/frame.c server/respond.c server/router.c server/watcher.c server/report.c server/auth.c common/bus.c common/control.c common/futex.c common/strbuf.c common/log.c common/config.c common/shm.c common/url.c
