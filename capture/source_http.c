@@ -27,6 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "../common/url.h"
 #include "encode.h"
 #include "multipart.h"
 #include "source.h"
@@ -36,113 +37,15 @@
 #define FC_HTTP_HEAD_MAX	16384	/* response head bytes */
 #define FC_HTTP_RBUF		65536	/* socket read buffer */
 
-struct http_url {
-	char host[256];		/* without brackets */
-	char port[8];
-	char path[1024];
-	char hostport[280];	/* Host header value */
-};
-
 struct http_priv {
 	int fd;
 	struct fc_multipart mp;
 	size_t roff, rlen;	/* unparsed bytes in rbuf */
 	int64_t last_frame_ns;	/* CLOCK_MONOTONIC of the last valid frame */
 	uint64_t broken;	/* parts that were not valid JPEG */
-	struct http_url url;
+	struct fc_url url;
 	uint8_t rbuf[FC_HTTP_RBUF];
 };
-
-/*
- * Splits http://host[:port][/path] (host: name, IPv4, or [IPv6]).  Returns
- * 0, or -1 with a reason in err.
- */
-static int
-parse_url(const char *s, struct http_url *u, char *err, size_t errlen)
-{
-	const char *p, *hend, *pstart, *slash;
-	size_t n;
-
-	memset(u, 0, sizeof(*u));
-	if (strncasecmp(s, "http://", 7) != 0) {
-		snprintf(err, errlen, "url must start with http:// (got \"%.60s\")",
-		    s);
-		return -1;
-	}
-	p = s + 7;
-	slash = strchr(p, '/');
-	if (slash == NULL)
-		slash = p + strlen(p);
-	if (memchr(p, '@', (size_t)(slash - p)) != NULL) {
-		snprintf(err, errlen, "url credentials are not supported");
-		return -1;
-	}
-	if (*p == '[') {
-		hend = memchr(p, ']', (size_t)(slash - p));
-		if (hend == NULL) {
-			snprintf(err, errlen, "url has an unterminated [IPv6]");
-			return -1;
-		}
-		n = (size_t)(hend - p - 1);
-		memcpy(u->host, p + 1, n < sizeof(u->host) ? n : 0);
-		pstart = hend + 1;
-	} else {
-		hend = p;
-		while (hend < slash && *hend != ':')
-			hend++;
-		n = (size_t)(hend - p);
-		if (n < sizeof(u->host))
-			memcpy(u->host, p, n);
-		pstart = hend;
-	}
-	if (n == 0 || n >= sizeof(u->host)) {
-		snprintf(err, errlen, "url has no usable host");
-		return -1;
-	}
-	if (*pstart == ':') {
-		long port = 0;
-
-		pstart++;
-		n = (size_t)(slash - pstart);
-		if (n == 0 || n > 5) {
-			snprintf(err, errlen, "url has a bad port");
-			return -1;
-		}
-		for (const char *q = pstart; q < slash; q++) {
-			if (*q < '0' || *q > '9') {
-				snprintf(err, errlen, "url has a bad port");
-				return -1;
-			}
-			port = port * 10 + (*q - '0');
-		}
-		if (port < 1 || port > 65535) {
-			snprintf(err, errlen, "url has a bad port");
-			return -1;
-		}
-		snprintf(u->port, sizeof(u->port), "%ld", port);
-	} else if (pstart != slash) {
-		snprintf(err, errlen, "url has junk after the host");
-		return -1;
-	} else {
-		snprintf(u->port, sizeof(u->port), "80");
-	}
-	snprintf(u->path, sizeof(u->path), "%s", *slash != '\0' ? slash : "/");
-	for (const char *q = u->path; *q != '\0'; q++) {
-		/* No request splitting through the configured path. */
-		if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
-			snprintf(err, errlen, "url path has spaces or control "
-			    "characters");
-			return -1;
-		}
-	}
-	if (strchr(u->host, ':') != NULL)
-		snprintf(u->hostport, sizeof(u->hostport), "[%s]:%s", u->host,
-		    u->port);
-	else
-		snprintf(u->hostport, sizeof(u->hostport), "%s:%s", u->host,
-		    u->port);
-	return 0;
-}
 
 static int
 ms_left(int64_t deadline_ns)
@@ -232,13 +135,23 @@ head_end(const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* Upstream text as it may appear in src->error, which /status publishes,
+ * the no-signal frame draws and the log shows: printable ASCII only, cut
+ * to at most len-1 bytes without splitting an escape. */
+static const char *
+shown(char *buf, size_t len, const char *s)
+{
+	fc_log_escape(buf, len, NULL, s, strlen(s));
+	return buf;
+}
+
 /* Checks the status line and headers in head (NUL-terminated, modified);
  * extracts the boundary.  Returns 0 or -1 with src->error set. */
 static int
 parse_head(struct fc_source *src, char *head, char *boundary, size_t blen)
 {
 	char *line, *save = NULL, *v, *reason;
-	char ctype[200] = "";
+	char ctype[200] = "", show[81];
 	bool first = true;
 	int status = 0;
 
@@ -254,14 +167,15 @@ parse_head(struct fc_source *src, char *head, char *boundary, size_t blen)
 			    line[8] != ' ' ||
 			    sscanf(line + 9, "%3d", &status) != 1) {
 				snprintf(src->error, sizeof(src->error),
-				    "upstream did not answer HTTP: \"%.60s\"",
-				    line);
+				    "upstream did not answer HTTP: \"%s\"",
+				    shown(show, 61, line));
 				return -1;
 			}
 			if (status != 200) {
 				reason = line + 9;
 				snprintf(src->error, sizeof(src->error),
-				    "upstream answered %.60s", reason);
+				    "upstream answered %s",
+				    shown(show, 61, reason));
 				return -1;
 			}
 			continue;
@@ -276,8 +190,8 @@ parse_head(struct fc_source *src, char *head, char *boundary, size_t blen)
 		else if (strcasecmp(line, "Transfer-Encoding") == 0 &&
 		    strcasecmp(v, "identity") != 0) {
 			snprintf(src->error, sizeof(src->error),
-			    "upstream uses Transfer-Encoding %.40s (not "
-			    "supported)", v);
+			    "upstream uses Transfer-Encoding %s (not "
+			    "supported)", shown(show, 41, v));
 			return -1;
 		}
 	}
@@ -289,7 +203,8 @@ parse_head(struct fc_source *src, char *head, char *boundary, size_t blen)
 	if (fc_multipart_boundary(ctype, boundary, blen) < 0) {
 		snprintf(src->error, sizeof(src->error),
 		    "upstream is not a multipart stream with a boundary "
-		    "(Content-Type: %.80s)", ctype[0] ? ctype : "none");
+		    "(Content-Type: %s)", ctype[0] ?
+		    shown(show, sizeof(show), ctype) : "none");
 		return -1;
 	}
 	return 0;
@@ -324,6 +239,7 @@ http_open(struct fc_source *src)
 	struct addrinfo hints, *res = NULL, *ai;
 	char req[1536], head[FC_HTTP_HEAD_MAX + 1];
 	char boundary[FC_MP_BOUNDARY_MAX + 1];
+	char why[120], public_url[160];
 	int64_t deadline = fc_now_mono_ns() + FC_HTTP_CONNECT_MS * 1000000LL;
 	size_t hlen = 0, end = 0;
 	int gai, err = 0, n, one = 1;
@@ -335,9 +251,10 @@ http_open(struct fc_source *src)
 	}
 	p->fd = -1;
 	src->priv = p;
-	if (parse_url(src->cfg->url, &p->url, src->error,
-	    sizeof(src->error)) < 0)
+	if (fc_url_parse(src->cfg->url, &p->url, why, sizeof(why)) < 0) {
+		snprintf(src->error, sizeof(src->error), "capture.url: %s", why);
 		goto fail;
+	}
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -424,8 +341,10 @@ http_open(struct fc_source *src)
 	p->rlen = hlen;
 	p->last_frame_ns = fc_now_mono_ns();
 	src->frame_no = 0;
-	log_info("http: connected to %s%s (boundary \"%s\")",
-	    p->url.hostport, p->url.path, boundary);
+	/* The query may carry a token: the log gets the public form. */
+	fc_url_redact(src->cfg->url, public_url, sizeof(public_url));
+	log_info("http: connected to %s (boundary \"%s\")", public_url,
+	    boundary);
 	return 0;
 fail:
 	http_close(src);

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -321,16 +322,16 @@ check_auth(const char *v)
 	return NULL;
 }
 
+/* The relay's own parser (url.h), so that whatever the relay would refuse
+ * is refused here, at start, by -n and by reload. */
 static const char *
 check_url(const char *v)
 {
-	if (strncmp(v, "http://", 7) != 0)
-		return "must start with http://";
-	if (v[7] == '\0')
-		return "no host after http://";
-	for (; *v != '\0'; v++)
-		if ((unsigned char)*v <= 0x20 || (unsigned char)*v >= 0x7f)
-			return "spaces and non-ASCII characters are not allowed";
+	static char why[160];	/* the loader copies it before the next call */
+	struct fc_url u;
+
+	if (fc_url_parse(v, &u, why, sizeof(why)) < 0)
+		return why;
 	return NULL;
 }
 

@@ -43,13 +43,79 @@ fc_log_level_parse(const char *name)
 	return -1;
 }
 
+size_t
+fc_log_escape(char *out, size_t outlen, size_t *outn, const void *in,
+    size_t inlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t i, o = 0;
+
+	if (outlen == 0) {
+		if (outn != NULL)
+			*outn = 0;
+		return 0;
+	}
+	for (i = 0; i < inlen; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)p[i];
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 0xf];
+		}
+	}
+	out[o] = '\0';
+	if (outn != NULL)
+		*outn = o;
+	return i;
+}
+
+void
+fc_log_relay_feed(struct fc_log_relay *r, int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	size_t off = 0;
+
+	while (off < n) {
+		const char *nl = memchr(p + off, '\n', n - off);
+		size_t seg = nl != NULL ? (size_t)(nl - (p + off)) : n - off;
+		size_t used, added;
+
+		/* Into what is left of the line, one byte kept for the
+		 * newline (fc_log_escape keeps it for its NUL). */
+		used = fc_log_escape(r->line + r->len, sizeof(r->line) - r->len,
+		    &added, p + off, seg);
+		r->len += added;
+		off += used;
+		if (used == seg && nl == NULL)
+			return;		/* the rest of the line comes later */
+		if (used == seg)
+			off++;		/* the newline itself */
+		r->line[r->len++] = '\n';
+		for (size_t done = 0; done < r->len; ) {
+			ssize_t w = write(fd, r->line + done, r->len - done);
+
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		r->len = 0;
+	}
+}
+
 static void
 vlog(enum fc_log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[FC_LOG_LINE_MAX], msg[FC_LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	size_t n, m = 0, w = 0;
 	int r;
 
 	if (level > log_level)
@@ -63,22 +129,27 @@ vlog(enum fc_log_level level, int errnum, const char *fmt, va_list ap)
 	    ts.tv_nsec / 1000000, (long)log_pid, log_role, level_names[level]);
 	if (r > 0)
 		n += (size_t)r;
-	if (n < sizeof(line)) {
-		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		if (r > 0)
-			n += (size_t)r;
-	}
-	if (errnum != 0 && n < sizeof(line)) {
-		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
-		if (r > 0)
-			n += (size_t)r;
-	}
 	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;	/* truncated: keep the newline */
+		n = sizeof(line) - 2;
+	/* The message is formatted apart, then escaped into the line: no
+	 * caller has to remember which of its arguments came from outside. */
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (r > 0)
+		m = (size_t)r < sizeof(msg) ? (size_t)r : sizeof(msg) - 1;
+	if (errnum != 0 && m < sizeof(msg) - 1) {
+		r = snprintf(msg + m, sizeof(msg) - m, ": %s", strerror(errnum));
+		if (r > 0)
+			m += (size_t)r < sizeof(msg) - m ? (size_t)r :
+			    sizeof(msg) - m - 1;
+	}
+	/* Escaped to fit, leaving the last byte for the newline (truncated
+	 * lines keep it too). */
+	fc_log_escape(line + n, sizeof(line) - n, &w, msg, m);
+	n += w;
 	line[n++] = '\n';
 	/* One write per line; a short write to a pipe or file is not retried. */
-	ssize_t w = write(STDERR_FILENO, line, n);
-	(void)w;
+	ssize_t wr = write(STDERR_FILENO, line, n);
+	(void)wr;
 }
 
 #define FC_LOG_FN(name, level, with_errno)                    \

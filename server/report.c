@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../common/clock.h"
+#include "../common/url.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
@@ -181,7 +182,8 @@ struct totals {
 };
 
 /*
- * "upstream" object of a relay: the URL, whether the capture process is
+ * "upstream" object of a relay: the URL (its public form: /status may be
+ * public, the query and credentials are left out), whether the capture process is
  * connected now (its one connection, whatever the number of viewers),
  * hop delay p50/p99 over its recent parts (null until a part with an
  * X-Timestamp arrived on this connection), and connect counters.
@@ -193,11 +195,13 @@ status_upstream(struct fc_strbuf *out, const struct fc_config *cfg,
 	const struct fc_bus_header *h = bus->hdr;
 	uint64_t connects = LOAD(&h->upstream_connects);
 	uint32_t samples = LOAD(&h->hop_delay_samples);
+	char url[sizeof(cfg->url)];
 
 	fc_strbuf_puts(out, "{\"url\": ");
-	if (cfg != NULL)
-		fc_strbuf_json_string(out, cfg->url);
-	else
+	if (cfg != NULL) {
+		fc_url_redact(cfg->url, url, sizeof(url));
+		fc_strbuf_json_string(out, url);
+	} else
 		fc_strbuf_puts(out, "null");
 	fc_strbuf_printf(out, ", \"connected\": %s, \"hop_delay_ms_p50\": ",
 	    LOAD(&h->upstream_connected) ? "true" : "false");
@@ -575,11 +579,15 @@ upstream_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 {
 	const struct fc_bus_header *h = bus->hdr;
 	uint32_t samples = LOAD(&h->hop_delay_samples);
+	char url[sizeof(cfg->url)] = "";
 
+	if (cfg != NULL)
+		fc_url_redact(cfg->url, url, sizeof(url));
 	family(out, "forkcast_upstream_info", "gauge",
-	    "Upstream MJPEG URL this relay reads (value is always 1).");
+	    "Upstream MJPEG URL this relay reads, without its query string "
+	    "(value is always 1).");
 	fc_strbuf_puts(out, "forkcast_upstream_info{url=\"");
-	label_value(out, cfg != NULL ? cfg->url : "");
+	label_value(out, url);
 	fc_strbuf_puts(out, "\"} 1\n");
 	family(out, "forkcast_upstream_connected", "gauge",
 	    "1 while the relay's single upstream connection is open.");

@@ -929,23 +929,18 @@ teardown(void)
 }
 
 /* Copies what the children logged to the supervisor's stderr (the log
- * file or the terminal).  Each child line arrives in one pipe write. */
+ * file or the terminal).  An honest child writes each line, already
+ * escaped, in one pipe write; a compromised one can write any bytes, so
+ * the lines are escaped again and written whole (fc_log_relay_feed). */
 static void
 relay_logs(void)
 {
-	char buf[65536];
+	static struct fc_log_relay relay;
+	char buf[16384];
 	ssize_t n;
 
-	while ((n = read(S.log_rd, buf, sizeof(buf))) > 0) {
-		ssize_t off = 0;
-
-		while (off < n) {
-			ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
-			if (w <= 0)
-				return;	/* log target gone: drop, keep running */
-			off += w;
-		}
-	}
+	while ((n = read(S.log_rd, buf, sizeof(buf))) > 0)
+		fc_log_relay_feed(&relay, STDERR_FILENO, buf, (size_t)n);
 }
 
 int

@@ -574,8 +574,9 @@ dispatch(struct worker *w, struct fc_client *c)
 	bool keep = req->keep_alive && !w->retiring;
 
 	fc_router_match(req->url, req->url_len, &m);
-	log_debug("fd %d: %s %s (%s)", c->fd, req->head ? "HEAD" : "GET",
-	    req->url, fc_router_name(m.route));
+	/* The path only: a query string may carry a token. */
+	log_debug("fd %d: %s %.*s (%s)", c->fd, req->head ? "HEAD" : "GET",
+	    (int)strcspn(req->url, "?#"), req->url, fc_router_name(m.route));
 	if (m.route == FC_ROUTE_HEALTH) {
 		respond_health(w, c, keep);
 		return;

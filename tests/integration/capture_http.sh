@@ -2,7 +2,9 @@
 # The http source end to end: forkcast-capture (standalone, --dump) relays
 # tests/tools/mjpegsrv.  Frames must arrive byte-identical (no re-encode),
 # keep the upstream X-Timestamp, and a garbage upstream must still yield
-# its valid frames.
+# its valid frames.  A hostile upstream's bytes reach the log (of
+# forkcast-capture, and of forkcast through its supervisor) only as \xNN,
+# and a ?token= in the url never reaches the log, /status or /metrics.
 . "$(dirname "$0")/lib.sh"
 
 CAP=$BUILD/forkcast-capture
@@ -65,6 +67,21 @@ check "upstream X-Timestamp kept as capture time" test "$ts_ok" = yes
 check "frame size taken from the JPEG (160x120)" \
 	awk '$5 == 0 && ($3 != 160 || $4 != 120) { exit 1 }' "$TMP/normal/frames.txt"
 
+# not COMMAND...: succeeds when COMMAND fails.
+not() { ! "$@"; }
+
+# printable FILE: every byte is printable ASCII or a newline.
+printable() {
+	[ "$(LC_ALL=C tr -d '\n\040-\176' <"$1" | wc -c)" -eq 0 ]
+}
+
+# The connect line names the upstream without its query.
+check "capture with a ?token= url relays" \
+	run_capture token "http://127.0.0.1:$SRV_PORT/stream?token=SECRET#SECRET" 3
+check "capture log names the upstream without its query" \
+	grep -qF "http: connected to http://127.0.0.1:$SRV_PORT/stream (" "$TMP/token.log"
+check "capture log holds no secret" not grep -q SECRET "$TMP/token.log"
+
 start_mjpegsrv --fps 60 --mode garbage || { echo "mjpegsrv did not start"; exit 1; }
 check "garbage upstream: capture still publishes frames" \
 	run_capture garbage "http://127.0.0.1:$SRV_PORT/" 10
@@ -75,5 +92,56 @@ check "garbage upstream: valid frames relayed" test "$good" -ge 5
 start_mjpegsrv --fps 60 --mode nolength || { echo "mjpegsrv did not start"; exit 1; }
 check "parts without Content-Length relayed" \
 	run_capture nolength "http://127.0.0.1:$SRV_PORT/" 8
+
+# A hostile upstream: escapes, BEL, bare CRs and 8-bit bytes in its status
+# line and headers, which the relay puts in its error messages.
+start_mjpegsrv --mode hostile || { echo "mjpegsrv did not start"; exit 1; }
+run_capture hostile "http://127.0.0.1:$SRV_PORT/" 2
+check "capture log: hostile status line shown escaped" \
+	grep -qF 'upstream answered 500 \x1b[2J\x1b]0;pwned\x07\x0d2026' "$TMP/hostile.log"
+check "capture log: hostile Content-Type shown escaped" \
+	grep -qF '(Content-Type: text/html\x1b]0;pwned\x07\xff\xfe)' "$TMP/hostile.log"
+check "capture log: printable ASCII and newlines only" printable "$TMP/hostile.log"
+
+# The same through forkcast: capture's lines pass the supervisor's relay;
+# the url's token stays out of the log, /status and /metrics.
+if [ -x "$BUILD/forkcast" ]; then
+	port=$(free_port) || exit 1
+	write_config "$TMP/hostile.conf" "$port" "workers = 1" "[capture]" \
+		"source = http" "idle_stop = 0" \
+		"url = http://127.0.0.1:$SRV_PORT/stream?token=SECRET#SECRET" \
+		"[log]" "level = debug"
+	"$BUILD/forkcast" -c "$TMP/hostile.conf" >"$TMP/forkcast.log" 2>&1 &
+	PIDS+=("$!")
+	fc_pid=$!
+	# Connections 1 (500) and 2 (200, not multipart): backoff 0.5 s.
+	for _ in $(seq 1 100); do
+		grep -q 'not a multipart' "$TMP/forkcast.log" &&
+			grep -q 'upstream answered' "$TMP/forkcast.log" && break
+		sleep 0.1
+	done
+	base="http://127.0.0.1:$port"
+	curl -s --max-time 3 "$base/status" >"$TMP/hostile.status"
+	curl -s --max-time 3 "$base/metrics" >"$TMP/hostile.metrics"
+	curl -s --max-time 3 "$base/?SECRET" >/dev/null
+	stop_server "$fc_pid"
+	check "forkcast log: hostile status line shown escaped" \
+		grep -qF 'upstream answered 500 \x1b[2J\x1b]0;pwned\x07\x0d2026' "$TMP/forkcast.log"
+	check "forkcast log: hostile Content-Type shown escaped" \
+		grep -qF '(Content-Type: text/html\x1b]0;pwned\x07\xff\xfe)' "$TMP/forkcast.log"
+	check "forkcast log: printable ASCII and newlines only (no ESC, BEL, CR)" \
+		printable "$TMP/forkcast.log"
+	check "forkcast log: the forged line stays inside the real one" \
+		not grep -q '^2026-01-01T00:00:00.000Z' "$TMP/forkcast.log"
+	check "/status shows the upstream without its query" \
+		grep -qF "\"url\": \"http://127.0.0.1:$SRV_PORT/stream\"" "$TMP/hostile.status"
+	check "/metrics shows the upstream without its query" \
+		grep -qF "forkcast_upstream_info{url=\"http://127.0.0.1:$SRV_PORT/stream\"} 1" \
+		"$TMP/hostile.metrics"
+	check "/status, /metrics and the log hold no secret" \
+		not grep -q SECRET "$TMP/hostile.status" "$TMP/hostile.metrics" "$TMP/forkcast.log"
+else
+	echo "  skip: $BUILD/forkcast not built"
+fi
 
 finish

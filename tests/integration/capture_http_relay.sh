@@ -2,7 +2,8 @@
 # forkcast as an edge relay: instance B's capture uses the http source on
 # instance A's /stream.  B serves A's pictures byte for byte, with A's
 # capture timestamps (so B's /stream reports the age of the picture, not
-# of the last hop), and B recovers when A restarts.
+# of the last hop), and B recovers when A restarts.  B's url carries a
+# token, which never shows in B's /status, /metrics, /events or log.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BUILD/forkcast" ] && [ -x "$BUILD/forkcast-capture" ] ||
@@ -22,7 +23,7 @@ A=$BASE
 pb=$(free_port) || exit 1
 while [ "$pb" = "$pa" ]; do pb=$(free_port) || exit 1; done
 write_config "$TMP/b.conf" "$pb" "workers = 1" \
-	"[capture]" "source = http" "url = $A/stream" "idle_stop = 0"
+	"[capture]" "source = http" "url = $A/stream?token=SECRET" "idle_stop = 0"
 start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
 B=$BASE
 
@@ -30,6 +31,14 @@ curl -s --max-time 3 -o "$TMP/snap" "$B/snapshot"
 check "relay snapshot equals A's picture byte for byte" cmp -s "$TMP/snap" "$sample"
 status=$(curl -s --max-time 3 "$B/status")
 check "relay /status names the http source" grep -q '"source": *"http"' <<<"$status"
+check "relay /status shows the upstream without its token" \
+	grep -qF "\"upstream\": {\"url\": \"$A/stream\"" <<<"$status"
+metrics=$(curl -s --max-time 3 "$B/metrics")
+check "relay /metrics shows the upstream without its token" \
+	grep -qF "forkcast_upstream_info{url=\"$A/stream\"} 1" <<<"$metrics"
+events=$(curl -s --max-time 1.5 "$B/events")
+check "relay /status, /metrics, /events hold no secret" \
+	bash -c '! grep -q SECRET' <<<"$status$metrics$events"
 
 # Timestamps: every X-Timestamp B sends must be one A sent (same capture
 # times), collected over the same second.
@@ -58,6 +67,9 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 check "relay reconnects after the upstream restarts" [ "$ok_again" = yes ]
+check "relay log names the upstream without its token" \
+	grep -qF "http: connected to $A/stream (" "$TMP/b.log"
+check "relay log holds no secret" bash -c '! grep -q SECRET "$0"' "$TMP/b.log"
 grep -q 'http' "$TMP/b.log" && grep -E 'http|upstream' "$TMP/b.log" | tail -n 3 | sed 's/^/  log: /'
 
 finish

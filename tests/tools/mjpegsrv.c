@@ -3,7 +3,8 @@
  *
  *   mjpegsrv --port P [--dir DIR | --count N] [--fps F] [--ts-base SEC]
  *            [--mode normal|nolength|garbage|stall|oversize|notfound|
- *                    notmultipart|refuse-after N] [--size WxH] [--save DIR]
+ *                    notmultipart|hostile|refuse-after N] [--size WxH]
+ *            [--save DIR]
  *
  * Listens on 127.0.0.1:P (P = 0: any free port) and prints
  * "listening on 127.0.0.1:PORT" on stdout once it accepts connections, so a
@@ -29,6 +30,10 @@
  *   oversize      every other part is 1 MiB of filler
  *   notfound      answers 404
  *   notmultipart  answers 200 with Content-Type: image/jpeg
+ *   hostile       terminal escapes, BEL and bare CRs in what a relay may
+ *                 log: odd connections get "500 <escapes>" with hostile
+ *                 headers, even ones a 200 whose Content-Type carries
+ *                 escapes and 8-bit bytes (not multipart)
  *   refuse-after N  the server exits after sending N frames, so later
  *                 connections are refused
  */
@@ -59,7 +64,7 @@
 
 enum mode {
 	M_NORMAL, M_NOLENGTH, M_GARBAGE, M_STALL, M_OVERSIZE, M_NOTFOUND,
-	M_NOTMULTIPART, M_REFUSE_AFTER,
+	M_NOTMULTIPART, M_REFUSE_AFTER, M_HOSTILE,
 };
 
 struct frame {
@@ -73,6 +78,7 @@ static enum mode mode = M_NORMAL;
 static int refuse_after;
 static double fps = 10;
 static long long ts_base = -1;
+static unsigned long conn_no;	/* connections accepted, this one included */
 
 static void
 die(const char *what)
@@ -87,7 +93,7 @@ usage(void)
 	fprintf(stderr, "usage: mjpegsrv --port P [--dir DIR | --count N] "
 	    "[--fps F] [--ts-base SEC] [--size WxH] [--save DIR]\n"
 	    "  [--mode normal|nolength|garbage|stall|oversize|notfound|"
-	    "notmultipart|refuse-after N]\n");
+	    "notmultipart|hostile|refuse-after N]\n");
 	exit(2);
 }
 
@@ -254,6 +260,25 @@ serve(int fd)
 		write_all(fd, r, sizeof(r) - 1);
 		return;
 	}
+	if (mode == M_HOSTILE) {
+		/* Clear screen, set the terminal title, bell, a bare CR that
+		 * would overwrite the line, a forged log line, CSI in 8 bits. */
+		static const char r500[] = "HTTP/1.0 500 \x1b[2J\x1b]0;pwned"
+		    "\x07\r2026-01-01T00:00:00.000Z forkcast[1] supervisor: "
+		    "info: forged\x9b" "31m\r\n"
+		    "X-Evil: \x1b[31mred\x07\r\n"
+		    "Content-Type: multipart/x-mixed-replace; boundary=\x1b[5m"
+		    "\r\n\r\n";
+		static const char r200[] = "HTTP/1.1 200 OK\r\n"
+		    "Content-Type: text/html\x1b]0;pwned\x07\xff\xfe\r\n"
+		    "X-Evil: \x1b[2J\r\n\r\n";
+
+		if (conn_no % 2 == 1)
+			write_all(fd, r500, sizeof(r500) - 1);
+		else
+			write_all(fd, r200, sizeof(r200) - 1);
+		return;
+	}
 	if (mode == M_NOTMULTIPART) {
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: "
 		    "image/jpeg\r\nContent-Length: %zu\r\n\r\n", frames[0].len);
@@ -386,6 +411,8 @@ main(int argc, char **argv)
 				mode = M_NOTFOUND;
 			else if (strcmp(v, "notmultipart") == 0)
 				mode = M_NOTMULTIPART;
+			else if (strcmp(v, "hostile") == 0)
+				mode = M_HOSTILE;
 			else if (strcmp(v, "refuse-after") == 0 && i + 1 < argc) {
 				mode = M_REFUSE_AFTER;
 				refuse_after = atoi(argv[++i]);
@@ -444,6 +471,7 @@ main(int argc, char **argv)
 				continue;
 			die("accept");
 		}
+		conn_no++;
 		if ((pid = fork()) < 0)
 			die("fork");
 		if (pid == 0) {

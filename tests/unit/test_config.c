@@ -554,21 +554,49 @@ test_string_keys(void **state)
 	load_bad("[server]\nallow_origin = *\r\nSet-Cookie: a=b\n", 1,
 	    NAME ":3: -: syntax error: expected [section] or key = value\n");
 
-	/* url: http:// only, no spaces */
+	/* url: exactly what the relay accepts (common/url.c, test_url) */
 	cfg = good_value("capture", "url", "http://10.0.0.5:8080/?action=stream");
 	assert_string_equal(cfg.url, "http://10.0.0.5:8080/?action=stream");
+	cfg = good_value("capture", "url", "HTTP://[::1]/s?token=t#f");
+	assert_string_equal(cfg.url, "HTTP://[::1]/s?token=t#f");
 	bad_value("capture", "url", "https://cam/stream",
-	    "must start with http://");
-	bad_value("capture", "url", "HTTP://cam/", "must start with http://");
+	    "must start with http:// (the only scheme supported)");
 	bad_value("capture", "url", "cam:8080/stream",
-	    "must start with http://");
+	    "must start with http:// (the only scheme supported)");
 	bad_value("capture", "url", "http://", "no host after http://");
 	bad_value("capture", "url", "http://cam/a b",
-	    "spaces and non-ASCII characters are not allowed");
-	fmt(val, sizeof(val), "http://%s", repeat('u', 1016));
+	    "spaces, control and non-ASCII characters are not allowed");
+	bad_value("capture", "url", "http://caf\xc3\xa9/",
+	    "spaces, control and non-ASCII characters are not allowed");
+	/* Each of these passed -n once and then never worked. */
+	bad_value("capture", "url", "http://host:99999/x",
+	    "port 99999 is out of range (1..65535)");
+	bad_value("capture", "url", "http://host:0/x",
+	    "port 0 is out of range (1..65535)");
+	bad_value("capture", "url", "http://user:pw@host/stream",
+	    "credentials in the url are not supported (upstream credentials "
+	    "will get a configuration key of their own)");
+	bad_value("capture", "url", "http://:8080/stream",
+	    "no host after http://");
+	bad_value("capture", "url", "http:///stream", "no host after http://");
+	bad_value("capture", "url", "http://[::1/", "unterminated [IPv6] "
+	    "address (missing ])");
+	bad_value("capture", "url", "http://10.1/",
+	    "'10.1' is not a valid IPv4 address");
+	/* The line number of a refused url among other keys. */
+	load_bad("[capture]\nsource = http\nfps = 10\n"
+	    "url = http://cam:70000/stream?token=SECRET\n", 1,
+	    NAME ":4: capture.url: port 70000 is out of range (1..65535)\n");
+	load_bad("[server]\nworkers = 2\n\n[capture]\n"
+	    "url = http://admin:SECRET@cam/\nsource = http\n", 1,
+	    NAME ":5: capture.url: credentials in the url are not supported "
+	    "(upstream credentials will get a configuration key of their "
+	    "own)\n");
+	/* The longest value: a 1023-byte url (the path is the long part). */
+	fmt(val, sizeof(val), "http://cam/%s", repeat('u', 1012));
 	cfg = good_value("capture", "url", val);
 	assert_int_equal(strlen(cfg.url), 1023);
-	fmt(val, sizeof(val), "http://%s", repeat('u', 1017));
+	fmt(val, sizeof(val), "http://cam/%s", repeat('u', 1013));
 	bad_value("capture", "url", val,
 	    "too long (1024 characters, at most 1023)");
 	bad_value("capture", "url", "", "empty value");

@@ -374,6 +374,7 @@ check_raw_answer(const char *answer, const char *expect_error)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sin);
+	char shown[41];
 	struct ctx *c;
 	int lfd, fd;
 	pid_t pid;
@@ -400,7 +401,8 @@ check_raw_answer(const char *answer, const char *expect_error)
 	close(lfd);
 	c = ctx_port(ntohs(sin.sin_port), 1 << 20);
 	assert_int_equal(c->src.ops->open(&c->src), -1);
-	print_message("answer \"%.30s...\": %s\n", answer, c->src.error);
+	fc_log_escape(shown, sizeof(shown), NULL, answer, strlen(answer));
+	print_message("answer \"%s...\": %s\n", shown, c->src.error);
 	assert_non_null(strstr(c->src.error, expect_error));
 	free(c);
 	kill(pid, SIGTERM);
@@ -420,6 +422,16 @@ test_raw_heads(void **state)
 	check_raw_answer("HTTP/1.0 503 Service Unavailable\r\n\r\n",
 	    "503 Service Unavailable");
 	check_raw_answer("HTTP/1.1 200 OK\r\n", "closed the connection");
+	/* Upstream text reaches src->error (/status, the no-signal frame,
+	 * the log) as printable ASCII only. */
+	check_raw_answer("HTTP/1.0 500 \x1b[2J\x1b]0;pwned\x07\rX\xff\r\n\r\n",
+	    "upstream answered 500 \\x1b[2J\\x1b]0;pwned\\x07\\x0dX\\xff");
+	check_raw_answer("HTTP/1.1 200 OK\r\nContent-Type: text/html\x1b[31m"
+	    "\r\n\r\n", "(Content-Type: text/html\\x1b[31m)");
+	check_raw_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: x\x07y\r\n"
+	    "\r\n", "Transfer-Encoding x\\x07y (not supported)");
+	check_raw_answer("\x1b[2JSSH-2.0\r\n\r\n",
+	    "did not answer HTTP: \"\\x1b[2JSSH-2.0\"");
 }
 
 static void
@@ -428,16 +440,20 @@ test_bad_urls(void **state)
 	static const struct {
 		const char *url, *err;
 	} cases[] = {
-		{ "", "http://" },
-		{ "ftp://127.0.0.1/", "http://" },
-		{ "http://", "no usable host" },
-		{ "http://:80/", "no usable host" },
-		{ "http://127.0.0.1:0/", "bad port" },
-		{ "http://127.0.0.1:99999/", "bad port" },
-		{ "http://127.0.0.1:8x/", "bad port" },
-		{ "http://[::1/", "unterminated" },
-		{ "http://user:pw@127.0.0.1/", "credentials" },
-		{ "http://127.0.0.1:80/a b", "spaces" },
+		/* The reasons of common/url.c (test_url has them all). */
+		{ "", "capture.url: empty url" },
+		{ "ftp://127.0.0.1/", "capture.url: must start with http://" },
+		{ "http://", "capture.url: no host after http://" },
+		{ "http://:80/", "capture.url: no host after http://" },
+		{ "http://127.0.0.1:0/", "capture.url: port 0 is out of range" },
+		{ "http://127.0.0.1:99999/",
+		  "capture.url: port 99999 is out of range" },
+		{ "http://127.0.0.1:8x/", "capture.url: port '8x' is not a "
+		  "number" },
+		{ "http://[::1/", "capture.url: unterminated" },
+		{ "http://user:pw@127.0.0.1/",
+		  "capture.url: credentials in the url are not supported" },
+		{ "http://127.0.0.1:80/a b", "capture.url: spaces" },
 	};
 	struct ctx *c;
 

@@ -116,6 +116,48 @@ test_metrics_upstream(void **state)
 	has(f->out.data, "forkcast_upstream_hop_delay_seconds{quantile=\"0.99\"} 0.009000\n");
 }
 
+/* /status and /metrics may be public (auth unset): the upstream url is
+ * shown as scheme://host:port/path, never its credentials, query or
+ * fragment. */
+static void
+test_url_redacted(void **state)
+{
+	static const struct {
+		const char *url, *shown;
+	} cases[] = {
+		{ "http://ALICE:pw-SECRET@origin:8080/stream?token=SECRET#SECRET",
+		  "http://origin:8080/stream" },
+		{ "http://origin/live.mjpg?user=admin&password=SECRET",
+		  "http://origin:80/live.mjpg" },
+		{ "http://[fd00::5]?SECRET", "http://[fd00::5]:80/" },
+		/* Not a url the configuration accepts: nothing of it. */
+		{ "http://origin:99999/?token=SECRET", "(invalid url)" },
+	};
+	struct fixture *f = *state;
+	char want[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(f->cfg.url, sizeof(f->cfg.url), "%s", cases[i].url);
+		fc_strbuf_reset(&f->out);
+		fc_report_status_json(&f->out, &f->cfg, f->bus, f->ctl);
+		assert_false(f->out.failed);
+		snprintf(want, sizeof(want), "\"upstream\": {\"url\": \"%s\", ",
+		    cases[i].shown);
+		has(f->out.data, want);
+		assert_null(strstr(f->out.data, "SECRET"));
+		assert_null(strstr(f->out.data, "ALICE"));
+
+		fc_strbuf_reset(&f->out);
+		fc_report_metrics(&f->out, &f->cfg, f->bus, f->ctl);
+		assert_false(f->out.failed);
+		snprintf(want, sizeof(want),
+		    "forkcast_upstream_info{url=\"%s\"} 1\n", cases[i].shown);
+		has(f->out.data, want);
+		assert_null(strstr(f->out.data, "SECRET"));
+		assert_null(strstr(f->out.data, "ALICE"));
+	}
+}
+
 /* Without a configuration the source name decides; other sources get no
  * upstream object or families at all. */
 static void
@@ -145,6 +187,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_metrics_upstream, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_relay, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_url_redacted, setup,
 		    teardown),
 	};
 

@@ -1,1 +1,1 @@
-test_report_relay_DEPS := server/report.c common/bus.c common/control.c common/futex.c common/strbuf.c common/log.c common/shm.c
+test_report_relay_DEPS := server/report.c common/bus.c common/control.c common/futex.c common/strbuf.c common/log.c common/shm.c common/url.c

@@ -1,0 +1,1 @@
+test_url_DEPS := common/url.c
