@@ -654,8 +654,14 @@ set_value(const struct key_def *k, const char *value, struct fc_config *cfg,
 			return -1;
 		}
 		if (has_control(value)) {
-			snprintf(why, whylen, "'%s' contains a control "
-			    "character", shown);
+			/* auth holds a password and url may hold a token:
+			 * their values are never echoed into the log. */
+			if (k->check == check_auth || k->check == check_url)
+				snprintf(why, whylen, "the value contains a "
+				    "control character");
+			else
+				snprintf(why, whylen, "'%s' contains a control "
+				    "character", shown);
 			return -1;
 		}
 		if (k->check != NULL && (bad = k->check(value)) != NULL) {

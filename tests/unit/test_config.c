@@ -533,9 +533,9 @@ test_string_keys(void **state)
 	bad_value("server", "auth", "user:",
 	    "empty password (must be user:password)");
 	bad_value("server", "auth", "u:p\rX-Evil: 1",
-	    "'u:p\\x0dX-Evil: 1' contains a control character");
+	    "the value contains a control character");
 	bad_value("server", "auth", "u:p\x7fq",
-	    "'u:p\\x7fq' contains a control character");
+	    "the value contains a control character");
 	bad_value("server", "auth", repeat('a', 256),
 	    "too long (256 characters, at most 255)");
 	bad_value("server", "auth", "", "empty value");
@@ -1139,6 +1139,17 @@ test_environment(void **state)
 	assert_string_equal(cfg.user, "fc-no-such-user");
 }
 
+/* A refused auth or url value is never echoed (password, token). */
+static void
+test_secret_not_echoed(void **state)
+{
+	(void)state;
+	bad_value("server", "auth", "u:pw-SECRET\x01", "the value contains a "
+	    "control character");
+	bad_value("capture", "url", "http://h/?token=SECRET\x02", "the value "
+	    "contains a control character");
+}
+
 /* Reload: the keys a running server cannot change are put back and
  * named. */
 static void
@@ -1337,6 +1348,7 @@ main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_secret_not_echoed),
 		cmocka_unit_test(test_restart_changes),
 		cmocka_unit_test(test_terminate),
 		cmocka_unit_test(test_untouched_on_failure),
