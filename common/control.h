@@ -77,6 +77,10 @@ struct fc_ctl_header {
 	_Atomic int32_t capture_pid;
 	_Atomic uint32_t workers_configured;
 	_Atomic uint32_t capture_restarts;
+	/* 1 while capture is not restarted because it exited with
+	 * FC_EXIT_CONFIG, until the next accepted reload (supervisor only;
+	 * /healthz reads it: a dead capture cannot publish its state). */
+	_Atomic uint32_t capture_held;
 	uint8_t reserved[64];
 	struct fc_ctl_worker workers[FC_CTL_MAX_WORKERS];
 };

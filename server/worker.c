@@ -504,7 +504,7 @@ respond_health(struct worker *w, struct fc_client *c, bool keep)
 	const char *why = NULL;
 	int code;
 
-	code = fc_report_health(w->bus, &why);
+	code = fc_report_health(w->bus, w->ctl, &why);
 	if (code != 200) {
 		fc_client_error(c, &w->env, 503, why != NULL ? why : "unhealthy");
 		return;
