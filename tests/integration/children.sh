@@ -14,6 +14,10 @@
 # until a reload is accepted, the log says why once and /healthz answers
 # 503 with that reason; when every worker exits with it (a sandbox the
 # environment refuses), the supervisor stops with status 2.
+#
+# Last, the shared listening socket broken under the jailed workers (shut
+# down for reading through a copy taken with pidfd_getfd, as a compromised
+# worker could): they back off instead of spinning, and none dies.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BUILD/tools/denysys" ] || { echo "build/tools/denysys not built: skipped"; exit 77; }
@@ -61,8 +65,9 @@ stop_sup() {
 	for _ in $(seq 1 100); do kill -0 "$SUP" 2>/dev/null || return 0; sleep 0.1; done
 	return 1
 }
-sup_holds() {	# sup_holds TARGET: a descriptor of the supervisor points there
+sup_holds_pipe() {	# sup_holds_pipe TARGET: a pipe the supervisor holds too
 	local fd
+	[[ $1 == pipe:* ]] || return 1
 	for fd in /proc/"$SUP"/fd/*; do
 		[ "$(readlink "$fd" 2>/dev/null)" = "$1" ] && return 0
 	done
@@ -109,7 +114,8 @@ check_children() {
 			[ "$(readlink "/proc/$pid/fd/0")" = /dev/null ]
 		check "$what: $role $pid: fd 1 and 2 are one pipe ($out, $err)" \
 			bash -c "[[ '$out' == pipe:* ]] && [ '$out' = '$err' ]"
-		check "$what: $role $pid: that pipe is the supervisor's log pipe" sup_holds "$out"
+		check "$what: $role $pid: fd 1 is a pipe the supervisor holds (its log pipe)" \
+			sup_holds_pipe "$out"
 		check "$what: $role $pid: no fd 200" [ ! -e "/proc/$pid/fd/200" ]
 		bad=$(unexpected "$role" "$pid")
 		check "$what: $role $pid: no other descriptor (${bad:-none})" [ -z "$bad" ]
@@ -235,6 +241,59 @@ if $root; then
 	[ "$T_FAIL" -eq 0 ] || tail -n 20 "$TMP/d.log"
 else
 	echo "  (not root: the workers' chroot is not used; status 2 worker check skipped)"
+fi
+
+# --- the listening socket breaks under the workers ---
+# shut_listener PID: shuts the listening socket PID holds down for reading,
+# through a copy of it (pidfd_getfd, root only).
+shut_listener() {
+	python3 - "$1" <<'PY'
+import ctypes, os, socket, sys
+pid = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(pid)
+for n in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+    if os.readlink(f"/proc/{pid}/fd/{n}").startswith("socket:"):
+        fd = libc.syscall(438, pidfd, int(n), 0)   # pidfd_getfd
+        if fd < 0:
+            sys.exit(1)
+        s = socket.socket(fileno=fd)
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            s.shutdown(socket.SHUT_RD)
+            sys.exit(0)
+sys.exit(1)
+PY
+}
+if $root && python3 -c 'import os; os.pidfd_open' 2>/dev/null; then
+	port=$(free_port) || exit 1
+	write_config "$TMP/e.conf" "$port" "workers = 2" "[capture]" "width = 320" "height = 240" "fps = 10"
+	"$BUILD/forkcast" -c "$TMP/e.conf" >"$TMP/e.log" 2>&1 &
+	PIDS+=($!)
+	if up "$port" "$TMP/forkcast-$port.pid" && kids=$(children 2); then
+		ws=$(awk '$1 == "worker" { print $2 }' <<<"$kids")
+		check "broken listener: shut down" shut_listener "$(head -n 1 <<<"$ws")"
+		ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+		declare -A t0
+		for p in $ws; do t0[$p]=$(ticks "$p"); done
+		sleep 3
+		hz=$(getconf CLK_TCK)
+		for p in $ws; do
+			ms=$(( ($(ticks "$p") - ${t0[$p]}) * 1000 / hz ))
+			check "broken listener: worker $p used $ms ms CPU in 3 s (< 300)" [ "$ms" -lt 300 ]
+			check "broken listener: worker $p still runs" alive "$p"
+		done
+		lines=$(grep -c 'accept' "$TMP/e.log")
+		check "broken listener: $lines accept lines in 3 s (one per backoff step: <= 14)" [ "$lines" -le 14 ]
+		check "broken listener: lines name the address and the delay" \
+			grep -q "worker [01]: warn: accept on 127.0.0.1:$port: Invalid argument; trying again in 100 ms" "$TMP/e.log"
+		check "broken listener: no child exited" bash -c "! grep -q 'exited' '$TMP/e.log'"
+		check "broken listener: stop" stop_sup
+	else
+		not_ok "broken listener: the server did not come up"
+		tail -n 20 "$TMP/e.log"
+	fi
+else
+	echo "  (not root or no pidfd_getfd: broken listener check skipped)"
 fi
 
 finish
