@@ -18,7 +18,8 @@
  *
  * Exit status: 0 after SIGTERM/SIGINT or --frames, FC_EXIT_CONFIG (2) for
  * a bad configuration, bad arguments or unusable descriptors (the
- * supervisor does not respawn us for those), 1 otherwise.
+ * supervisor then does not start capture again until a reload is
+ * accepted), 1 otherwise.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -22,7 +22,17 @@
 
 #include "host.h"
 
-#define FC_EXIT_CONFIG 2	/* bad config or environment: do not respawn */
+/*
+ * Exit status for "bad configuration or environment" (a bad file, a sandbox
+ * the kernel refuses, a missing executable, a source setting capture
+ * rejects).  The supervisor does not restart a child that exits with it:
+ * it logs why, once, and holds the child until a reload is accepted
+ * (SIGHUP), which may bring a fixed file or follow a fixed environment.
+ * While capture is held, /healthz answers 503 saying so.  A held worker
+ * leaves the serving to the others; when every worker is held, nothing
+ * can serve and the supervisor stops with this status too.
+ */
+#define FC_EXIT_CONFIG 2
 
 #define FC_CONFIG_MAX_LISTEN 8
 #define FC_CONFIG_MAX_HOSTS 16	/* names in allowed_hosts */

@@ -93,6 +93,10 @@ struct fc_ctl_header {
 	/* Keys the configuration file changed that wait for a restart
 	 * (FC_CTL_PENDING_* bits; the running values stay until then). */
 	_Atomic uint32_t restart_pending;
+	/* 1 while capture is not restarted because it exited with
+	 * FC_EXIT_CONFIG, until the next accepted reload (supervisor only;
+	 * /healthz reads it: a dead capture cannot publish its state). */
+	_Atomic uint32_t capture_held;
 	uint8_t reserved[64];
 	struct fc_ctl_worker workers[FC_CTL_MAX_WORKERS];
 };

@@ -399,7 +399,7 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 		fc_strbuf_printf(out, ", \"max_clients\": %d"
 		    ", \"workers_configured\": %d", cfg->max_clients,
 		    cfg->workers);
-	health = fc_report_health(bus, &why);
+	health = fc_report_health(bus, ctl, &why);
 	fc_strbuf_printf(out, ", \"healthy\": %s, \"health\": ",
 	    health == 200 ? "true" : "false");
 	fc_strbuf_json_string(out, why);
@@ -637,7 +637,7 @@ capture_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 	family(out, "forkcast_capture_up", "gauge",
 	    "1 when capture runs or is paused for lack of viewers (/healthz 200).");
 	fc_strbuf_printf(out, "forkcast_capture_up %d\n",
-	    fc_report_health(bus, &why) == 200);
+	    fc_report_health(bus, ctl, &why) == 200);
 
 	family(out, "forkcast_capture_state", "gauge",
 	    "Capture state: 1 for the current state, 0 for the others.");
@@ -811,7 +811,8 @@ frameless_for(const struct fc_bus *bus, int64_t now_mono)
 }
 
 int
-fc_report_health(const struct fc_bus *bus, const char **why)
+fc_report_health(const struct fc_bus *bus, const struct fc_ctl *ctl,
+    const char **why)
 {
 	struct fc_bus_info info;
 	int64_t now = fc_now_mono_ns(), last;
@@ -821,6 +822,13 @@ fc_report_health(const struct fc_bus *bus, const char **why)
 		why = &dummy;
 	if (bus == NULL || bus->hdr == NULL) {
 		*why = "no frame bus";
+		return 503;
+	}
+	/* Checked first: the state in the bus is the last one the dead
+	 * capture published. */
+	if (ctl != NULL && ctl->hdr != NULL && LOAD(&ctl->hdr->capture_held)) {
+		*why = "capture exited with status 2 (bad configuration or "
+		    "environment): not restarted until a reload is accepted";
 		return 503;
 	}
 	fc_bus_get_info(bus, &info);

@@ -29,7 +29,9 @@ void fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl);
 
 /* 200 when capture runs or is deliberately paused; 503 when it fails or
- * stalls (no publish for 3 s while running).  *why gets a short reason. */
-int fc_report_health(const struct fc_bus *bus, const char **why);
+ * stalls (no publish for 3 s while running), or when the supervisor holds
+ * it (ctl's capture_held; ctl may be NULL).  *why gets a short reason. */
+int fc_report_health(const struct fc_bus *bus, const struct fc_ctl *ctl,
+    const char **why);
 
 #endif

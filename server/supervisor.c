@@ -40,6 +40,7 @@
 #include "../common/config.h"
 #include "../common/confreg.h"
 #include "../common/control.h"
+#include "../common/fds.h"
 #include "../common/log.h"
 #include "../common/sandbox.h"
 #include "listen.h"
@@ -55,19 +56,25 @@
 
 enum role { ROLE_CAPTURE, ROLE_WORKER };
 
-static const char *const role_names[] = { "capture", "worker" };
-
 struct child {
 	enum role role;
 	unsigned index;		/* worker slot in the control region */
 	pid_t pid;		/* 0 when not running */
 	bool wanted;		/* respawn when it exits */
+	bool held;		/* exited with FC_EXIT_CONFIG: not started
+				 * again until a reload is accepted */
+	uint32_t generation;	/* config generation it was started with */
 	int stop_fd;		/* worker: write end of its stop pipe, -1 none */
 	int64_t started_ns;	/* CLOCK_MONOTONIC */
 	int64_t respawn_at_ns;	/* earliest next start */
 	int64_t kill_at_ns;	/* retiring: SIGKILL after this, 0 = none */
 	unsigned quick_deaths;	/* consecutive deaths before STABLE_MS */
 };
+
+/* Most descriptors a child keeps (see kept_fds): stdin, stdout, stderr,
+ * up to four shared regions, the config text, the listening sockets and
+ * a parent pipe. */
+#define KEPT_MAX (3 + 4 + 1 + FC_CONFIG_MAX_LISTEN + 1)
 
 struct supervisor {
 	char path[FC_CONFIG_PATH_MAX];	/* the configuration file */
@@ -88,6 +95,7 @@ struct supervisor {
 	struct fc_sandbox_user worker_user;	/* resolved before any fork */
 	bool have_empty_dir;			/* FC_SANDBOX_EMPTY_DIR usable */
 	bool stopping;
+	int exit_status;		/* of fc_supervisor_run once stopped */
 	int64_t stop_deadline_ns;
 	bool pid_file_written;
 };
@@ -96,6 +104,7 @@ static struct supervisor S;
 
 static int prepare_sandbox(const struct fc_config *cfg);
 static int write_pid_file(void);
+static void begin_stop(void);
 
 /*
  * Loads and validates the configuration: the one path start, reload and
@@ -123,31 +132,110 @@ load_config(const char *path, struct fc_config *cfg)
 	return n == 0 ? 0 : -1;
 }
 
+static _Noreturn void run_capture(struct child *c, int parent_rd);
+static _Noreturn void run_worker(struct child *c, int parent_rd);
+
+/*
+ * The supervisor's half of the role table: what differs between the kinds
+ * of child.  What each one keeps of the supervisor's descriptors is listed
+ * by kept_fds(); spawn() closes everything else.
+ */
+static const struct {
+	const char *name;
+	int pdeathsig;		/* the child gets it when the supervisor dies */
+	void (*run)(struct child *c, int parent_rd);	/* never returns */
+} roles[] = {
+	[ROLE_CAPTURE] = { "capture", SIGTERM, run_capture },
+	[ROLE_WORKER] = { "worker", SIGKILL, run_worker },
+};
+
 static const char *
 child_name(const struct child *c, char *buf, size_t len)
 {
 	if (c->role == ROLE_WORKER)
 		snprintf(buf, len, "worker %u", c->index);
 	else
-		snprintf(buf, len, "%s", role_names[c->role]);
+		snprintf(buf, len, "%s", roles[c->role].name);
 	return buf;
 }
 
-/* Closes, in a freshly forked child, what only the supervisor needs. */
-static void
-child_common(void)
+/*
+ * The descriptors a child keeps, by role: its standard three (stdin on
+ * /dev/null, stdout and stderr on the log pipe), every shared memory
+ * region, and what its role needs.  Fills out (KEPT_MAX entries) and
+ * returns the count; parent_rd is a worker's end of its stop pipe.
+ */
+static int
+kept_fds(const struct child *c, int parent_rd, int *out)
 {
+	int n = 0;
+
+	out[n++] = STDIN_FILENO;
+	out[n++] = STDOUT_FILENO;
+	out[n++] = STDERR_FILENO;
+	/* The shared regions: every child keeps each of them (the
+	 * configuration region carries the validated configuration and its
+	 * later generations). */
+	out[n++] = S.bus->fd;
+	out[n++] = S.ctl->fd;
+	out[n++] = S.conf->fd;
+	switch (c->role) {
+	case ROLE_CAPTURE:
+		break;
+	case ROLE_WORKER:
+		for (int i = 0; i < S.nlisten; i++)
+			out[n++] = S.listen_fds[i];
+		out[n++] = parent_rd;
+		break;
+	}
+	return n;
+}
+
+/*
+ * The steps every child takes right after fork(), before its role runs:
+ * die with the supervisor; a session of its own, so no terminal controls
+ * it (no TIOCSTI into the operator's shell, no hangup or ^C from it);
+ * stdin on /dev/null, stdout and stderr on the supervisor's log pipe;
+ * every descriptor but the kept ones closed (a shell's redirections, the
+ * terminal, the log file, the signalfd, other workers' pipes), the kept
+ * ones left open across exec; no signal blocked.  A step that fails ends
+ * the child with FC_EXIT_CONFIG: a child that cannot be isolated must not
+ * run, and starting it again would fail the same way.
+ */
+static void
+child_start(const struct child *c, pid_t parent, int parent_rd)
+{
+	int keep[KEPT_MAX], n, null;
+	char name[32];
 	sigset_t all;
 
-	close(S.sfd);
-	/* Children log into the supervisor's pipe, never into a file: their
-	 * RLIMIT_FSIZE is 0, and a write to a file would kill them. */
-	dup2(S.log_wr, STDERR_FILENO);
-	close(S.log_wr);
-	close(S.log_rd);
-	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
-		if (S.workers[i].stop_fd != -1)
-			close(S.workers[i].stop_fd);
+	fc_log_init(child_name(c, name, sizeof(name)),
+	    (enum fc_log_level)S.cfg.log_level);
+	prctl(PR_SET_PDEATHSIG, roles[c->role].pdeathsig);
+	if (getppid() != parent)
+		_exit(1);	/* the supervisor died before prctl() */
+	if (setsid() == -1) {
+		log_error("setsid");
+		_exit(FC_EXIT_CONFIG);
+	}
+	/* Children log into the supervisor's pipe, never into a file or a
+	 * terminal: their RLIMIT_FSIZE is 0 (a write to a file would kill
+	 * them), and a terminal is the operator's.  (setup() made sure 0-2
+	 * were open before any kept descriptor was created, so none of the
+	 * kept ones is among them.) */
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    dup2(null, STDIN_FILENO) == -1 ||
+	    dup2(S.log_wr, STDOUT_FILENO) == -1 ||
+	    dup2(S.log_wr, STDERR_FILENO) == -1) {
+		log_error("stdin on /dev/null, stdout and stderr on the log pipe");
+		_exit(FC_EXIT_CONFIG);
+	}
+	n = kept_fds(c, parent_rd, keep);
+	if (fc_fds_close_except(keep, n) == -1 ||
+	    fc_fds_keep_on_exec(keep, n) == -1) {
+		log_error("closing the descriptors %s must not keep", name);
+		_exit(FC_EXIT_CONFIG);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -164,19 +252,11 @@ worker_lockdown(void *arg)
 }
 
 static _Noreturn void
-run_worker(struct child *c, int stop_rd, pid_t parent)
+run_worker(struct child *c, int parent_rd)
 {
 	struct fc_worker_args args;
 	struct fc_confreg *conf;
 	struct fc_bus *ro;
-	char name[32];
-
-	/* A supervisor killed with SIGKILL takes its workers with it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(1);
-	child_common();
-	fc_log_init(child_name(c, name, sizeof(name)), (enum fc_log_level)S.cfg.log_level);
 
 	/* Workers see the bus and the configuration read-only: drop the
 	 * supervisor's writable mappings once the read-only ones exist. */
@@ -198,23 +278,20 @@ run_worker(struct child *c, int stop_rd, pid_t parent)
 	args.ctl = S.ctl;
 	args.listen_fds = S.listen_fds;
 	args.nlisten = S.nlisten;
-	args.parent_fd = stop_rd;
+	args.parent_fd = parent_rd;
 	args.lockdown = worker_lockdown;
 	exit(fc_worker_main(&args));
 }
 
+/* Execs forkcast-capture with the shared memory and the validated config
+ * (kept open across exec by child_start()). */
 static _Noreturn void
-run_capture(void)
+run_capture(struct child *c, int parent_rd)
 {
 	char busfd[16], ctlfd[16], conffd[16], exe[PATH_MAX + 32];
 
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	child_common();
-	fc_listen_close_all(S.listen_fds, S.nlisten);
-	/* Hand the shared memory and the validated config across exec. */
-	if (fcntl(S.bus->fd, F_SETFD, 0) == -1 || fcntl(S.ctl->fd, F_SETFD, 0) == -1 ||
-	    fcntl(S.conf->fd, F_SETFD, 0) == -1)
-		_exit(1);
+	(void)c;
+	(void)parent_rd;
 	snprintf(busfd, sizeof(busfd), "%d", S.bus->fd);
 	snprintf(ctlfd, sizeof(ctlfd), "%d", S.ctl->fd);
 	snprintf(conffd, sizeof(conffd), "%d", S.conf->fd);
@@ -225,6 +302,8 @@ run_capture(void)
 	_exit(FC_EXIT_CONFIG);
 }
 
+/* Starts one child: the one path for every role (child_start(), then the
+ * role's runner). */
 static void
 spawn(struct child *c)
 {
@@ -252,13 +331,12 @@ spawn(struct child *c)
 		return;
 	}
 	if (pid == 0) {
-		if (c->role == ROLE_WORKER) {
-			close(p[1]);
-			run_worker(c, p[0], parent);
-		}
-		run_capture();
+		child_start(c, parent, p[0]);
+		roles[c->role].run(c, p[0]);
+		_exit(1);	/* not reached: runners exit or exec */
 	}
 	c->pid = pid;
+	c->generation = S.generation;
 	c->started_ns = fc_now_mono_ns();
 	c->kill_at_ns = 0;
 	if (c->role == ROLE_WORKER) {
@@ -300,12 +378,62 @@ find_child(pid_t pid)
 	return NULL;
 }
 
+/*
+ * A child that exited with FC_EXIT_CONFIG found its configuration or its
+ * environment unusable (a sandbox the kernel refuses, a missing
+ * executable, a source setting capture rejects): started again, it would
+ * fail the same way.  It is held instead of restarted until a reload is
+ * accepted (tick() sees the generation move past the one the child was
+ * started with): the reload may fix the file, and the operator the
+ * environment.  While capture is held, workers answer
+ * /healthz with 503 and say why (capture_held in the control region).  A
+ * held worker leaves its connections to the others; when no worker is
+ * left that could serve, the supervisor stops with FC_EXIT_CONFIG.
+ */
+static void
+hold(struct child *c, const char *name, pid_t pid, int64_t lived_ms)
+{
+	c->held = true;
+	log_errorx("%s (pid %ld) exited with status %d after %lld ms: its "
+	    "configuration or environment is unusable; not restarting it until "
+	    "a reload (SIGHUP) is accepted", name, (long)pid, FC_EXIT_CONFIG,
+	    (long long)lived_ms);
+	if (c->role == ROLE_CAPTURE) {
+		atomic_store(&S.ctl->hdr->capture_held, 1);
+		return;
+	}
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++)
+		if (S.workers[i].wanted && !S.workers[i].held)
+			return;
+	log_errorx("no worker left to serve: every worker exited with status %d; "
+	    "stopping", FC_EXIT_CONFIG);
+	S.exit_status = FC_EXIT_CONFIG;
+	begin_stop();
+}
+
+/* Ends a hold once a reload was accepted (see hold()). */
+static void
+release(struct child *c, uint32_t generation)
+{
+	char name[32];
+
+	c->held = false;
+	c->quick_deaths = 0;
+	c->respawn_at_ns = 0;
+	if (c->role == ROLE_CAPTURE)
+		atomic_store(&S.ctl->hdr->capture_held, 0);
+	if (c->wanted)
+		log_info("configuration generation %u accepted: starting %s again",
+		    generation, child_name(c, name, sizeof(name)));
+}
+
 static void
 reap(void)
 {
 	struct child *c;
 	char name[32];
 	int64_t now, lived_ms, delay_ms;
+	bool config_exit;
 	int status;
 	pid_t pid;
 
@@ -315,14 +443,19 @@ reap(void)
 		now = fc_now_mono_ns();
 		lived_ms = (now - c->started_ns) / MS;
 		child_name(c, name, sizeof(name));
-		if (WIFSIGNALED(status))
+		config_exit = WIFEXITED(status) &&
+		    WEXITSTATUS(status) == FC_EXIT_CONFIG;
+		if (config_exit && c->wanted && !S.stopping) {
+			/* hold() below says it, once */
+		} else if (WIFSIGNALED(status)) {
 			log_warnx("%s (pid %ld) exited on signal %d after %lld ms", name,
 			    (long)pid, WTERMSIG(status), (long long)lived_ms);
-		else if (WEXITSTATUS(status) != 0)
+		} else if (WEXITSTATUS(status) != 0) {
 			log_warnx("%s (pid %ld) exited with status %d after %lld ms",
 			    name, (long)pid, WEXITSTATUS(status), (long long)lived_ms);
-		else
+		} else {
 			log_info("%s (pid %ld) exited", name, (long)pid);
+		}
 		c->pid = 0;
 		c->kill_at_ns = 0;
 		if (c->stop_fd != -1) {
@@ -335,17 +468,18 @@ reap(void)
 				fc_ctl_reset_worker(S.ctl, c->index);
 		} else {
 			atomic_store(&S.ctl->hdr->capture_pid, 0);
-			atomic_fetch_add(&S.ctl->hdr->capture_restarts, 1);
 		}
 		if (!c->wanted || S.stopping)
 			continue;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == FC_EXIT_CONFIG &&
-		    c->role == ROLE_CAPTURE)
-			log_errorx("capture reports an unusable environment; retrying slowly");
+		if (config_exit) {
+			hold(c, name, pid, lived_ms);
+			continue;
+		}
+		if (c->role == ROLE_CAPTURE)
+			atomic_fetch_add(&S.ctl->hdr->capture_restarts, 1);
 		/* Backoff: a child that ran for a while is restarted at once; one
 		 * that keeps dying waits 0.25 s, 0.5 s, ... up to 10 s. */
-		if (lived_ms >= STABLE_MS && !(WIFEXITED(status) &&
-		    WEXITSTATUS(status) == FC_EXIT_CONFIG)) {
+		if (lived_ms >= STABLE_MS) {
 			c->quick_deaths = 0;
 			delay_ms = 0;
 		} else {
@@ -685,12 +819,13 @@ any_child(void)
 	return false;
 }
 
-/* Starts what is due, kills what overstayed; returns ms until the next
- * timer (capped). */
+/* Starts what is due, kills what overstayed, releases held children once
+ * a reload was accepted; returns ms until the next timer (capped). */
 static int
 tick(void)
 {
 	int64_t now = fc_now_mono_ns(), next = now + 500 * MS;
+	uint32_t generation = atomic_load(&S.ctl->hdr->generation);
 	struct child *all[FC_CTL_MAX_WORKERS + 1];
 	unsigned n = 0;
 
@@ -710,7 +845,9 @@ tick(void)
 				next = kill_at;
 			}
 		}
-		if (c->pid == 0 && c->wanted && !S.stopping) {
+		if (c->held && !S.stopping && generation != c->generation)
+			release(c, generation);
+		if (c->pid == 0 && c->wanted && !c->held && !S.stopping) {
 			if (now >= c->respawn_at_ns)
 				spawn(c);
 			else if (c->respawn_at_ns < next)
@@ -810,6 +947,26 @@ prepare_sandbox(const struct fc_config *cfg)
 	return 0;
 }
 
+/*
+ * Opens /dev/null on whichever of descriptors 0-2 the supervisor was
+ * started without, before anything else is created: a child puts /dev/null
+ * and the log pipe there (child_start), which must not replace a shared
+ * region or a socket that landed on one of them.  -1 + errno.
+ */
+static int
+open_std_fds(void)
+{
+	int fd;
+
+	do
+		fd = open("/dev/null", O_RDWR);
+	while (fd >= 0 && fd <= STDERR_FILENO);
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static int
 setup(const char *path)
 {
@@ -817,6 +974,10 @@ setup(const char *path)
 	sigset_t set;
 	ssize_t r;
 
+	if (open_std_fds() == -1) {
+		log_error("/dev/null");
+		return 1;
+	}
 	snprintf(S.path, sizeof(S.path), "%s", path);
 	S.sfd = -1;
 	S.log_rd = S.log_wr = -1;
@@ -994,5 +1155,5 @@ fc_supervisor_run(const char *path)
 	relay_logs();
 	log_info("stopped");
 	teardown();
-	return 0;
+	return S.exit_status;
 }

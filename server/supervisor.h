@@ -9,7 +9,8 @@
 
 /* Runs the supervisor with the validated configuration file at path.
  * Returns the process exit status (0 after a clean stop, FC_EXIT_CONFIG
- * when the configuration or environment is unusable). */
+ * when the configuration or environment is unusable, at start or later
+ * when every worker exited with FC_EXIT_CONFIG). */
 int fc_supervisor_run(const char *path);
 
 #endif

@@ -39,6 +39,7 @@
  */
 #include "worker.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <inttypes.h>
@@ -52,6 +53,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/clock.h"
@@ -76,6 +78,8 @@ extern const size_t fc_page_html_len;
 #define MAX_EVENTS 256
 #define ACCEPT_BATCH 64
 #define ACCEPT_BACKOFF_NS (100 * NS_PER_MS)	/* after EMFILE and friends */
+#define ACCEPT_ERROR_MIN_NS (100 * NS_PER_MS)	/* first step after an */
+#define ACCEPT_ERROR_MAX_NS (10 * NS_PER_S)	/* unexpected accept error */
 #define BALANCE_RECHECK_MS 50
 #define NOTSENT_LOWAT 16384
 #define MIN_FRAME_CAP (64 * 1024)
@@ -86,6 +90,19 @@ enum {
 	TAG_SIGNAL = 2,
 	TAG_PARENT = 3,
 	TAG_LISTEN = 16,	/* + index */
+};
+
+/*
+ * One listening socket.  Out of the epoll set while accept() on it fails
+ * in a way that trying again at once would not fix (see listener_failed):
+ * the socket stays readable (level-triggered), so leaving it in the set
+ * would spin the worker and flood the log.
+ */
+struct listener {
+	bool in_set;		/* registered in the epoll set */
+	int64_t error_delay_ns;	/* backoff step after such errors, 0 = none */
+	int64_t retry_at_ns;	/* kept out of the set until then */
+	char name[128];		/* address, for the log */
 };
 
 struct worker {
@@ -114,7 +131,9 @@ struct worker {
 	struct fc_client *dead;		/* closed this batch, freed after it */
 	uint64_t nclients, nstreams;
 
-	bool listening;			/* listen fds are in the epoll set */
+	struct listener lst[FC_CONFIG_MAX_LISTEN];
+	bool listening;			/* listen fds belong in the epoll set
+					 * (each one's in_set says if it is) */
 	int64_t accept_backoff_until;	/* out of the set after EMFILE */
 	bool retiring;
 	int64_t retire_deadline;
@@ -168,27 +187,115 @@ ep_add(int epfd, int fd, uint32_t events, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* "127.0.0.1:8080", "[::1]:8080" or "unix:/path": a listening socket's
+ * address for the log, read before the sandbox is on. */
+static void
+listener_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		ss.ss_family = AF_UNSPEC;
+	switch (ss.ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+
+		snprintf(buf, len, "unix:%.*s", (int)sizeof(un->sun_path),
+		    un->sun_path);
+		break;
+	}
+	default:
+		snprintf(buf, len, "listening socket %d", fd);
+	}
+}
+
+/*
+ * An error on listener i that trying again at once would not fix (accept()
+ * failing with EINVAL on a socket that was shut down, EBADF, ENOTSOCK, or
+ * epoll refusing it): the socket leaves the epoll set and is tried again
+ * after a delay that doubles from 100 ms to 10 s while the error lasts,
+ * with one log line per step.  The first accept() that works resets it.
+ */
+static void
+listener_failed(struct worker *w, int i, const char *what, int err)
+{
+	struct listener *l = &w->lst[i];
+
+	l->error_delay_ns = l->error_delay_ns == 0 ? ACCEPT_ERROR_MIN_NS :
+	    l->error_delay_ns * 2;
+	if (l->error_delay_ns > ACCEPT_ERROR_MAX_NS)
+		l->error_delay_ns = ACCEPT_ERROR_MAX_NS;
+	l->retry_at_ns = w->env.now_mono_ns + l->error_delay_ns;
+	log_warnx("%s on %s: %s; trying again in %lld ms", what, l->name,
+	    strerror(err), (long long)(l->error_delay_ns / NS_PER_MS));
+	if (l->in_set) {
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fds[i], NULL);
+		l->in_set = false;
+	}
+}
+
+/* Earliest time a listener in its error backoff is due to be tried again
+ * (INT64_MAX: none is waiting). */
+static int64_t
+next_listener_retry(const struct worker *w)
+{
+	int64_t t = INT64_MAX;
+
+	for (int i = 0; i < w->nlisten; i++)
+		if (!w->lst[i].in_set && w->lst[i].error_delay_ns != 0 &&
+		    w->lst[i].retry_at_ns < t)
+			t = w->lst[i].retry_at_ns;
+	return t;
+}
+
+/* Puts the listening sockets into the epoll set (on) or takes them out;
+ * one in its error backoff goes back in only once its delay is over.
+ * Makes no system call for a socket already where it belongs. */
 static void
 set_listening(struct worker *w, bool on)
 {
+	struct listener *l;
+	bool want;
 	int i;
 
-	if (on == w->listening)
-		return;
+	w->listening = on;
 	for (i = 0; i < w->nlisten; i++) {
-		if (on) {
+		l = &w->lst[i];
+		want = on && w->env.now_mono_ns >= l->retry_at_ns;
+		if (want == l->in_set)
+			continue;
+		if (want) {
 			if (ep_add(w->epfd, w->listen_fds[i],
 			    EPOLLIN | EPOLLEXCLUSIVE,
-			    (uint64_t)(TAG_LISTEN + i)) == -1)
-				log_warn("epoll add listener");
+			    (uint64_t)(TAG_LISTEN + i)) == -1) {
+				listener_failed(w, i, "epoll add", errno);
+				continue;
+			}
 		} else {
 			/* EPOLLEXCLUSIVE registrations cannot be modified,
 			 * only removed and added again. */
 			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL,
 			    w->listen_fds[i], NULL);
 		}
+		l->in_set = want;
 	}
-	w->listening = on;
 }
 
 /* --- the balance rule --- */
@@ -279,12 +386,13 @@ free_dead(struct worker *w)
 }
 
 static void
-accept_clients(struct worker *w, int lfd)
+accept_clients(struct worker *w, int li)
 {
+	struct listener *l = &w->lst[li];
 	struct sockaddr_storage ss;
 	struct fc_client *c;
 	socklen_t len;
-	int i, fd;
+	int i, fd, lfd = w->listen_fds[li];
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		if (!balanced(w)) {
@@ -319,9 +427,14 @@ accept_clients(struct worker *w, int lfd)
 				set_listening(w, false);
 				return;
 			default:
-				log_warn("accept");
+				listener_failed(w, li, "accept", errno);
 				return;
 			}
+		}
+		if (l->error_delay_ns != 0) {
+			log_info("accept on %s works again", l->name);
+			l->error_delay_ns = 0;
+			l->retry_at_ns = 0;
 		}
 		if ((c = fc_client_new(fd, (struct sockaddr *)&ss, len,
 		    w->env.now_mono_ns)) == NULL) {
@@ -509,7 +622,7 @@ respond_health(struct worker *w, struct fc_client *c, bool keep)
 	const char *why = NULL;
 	int code;
 
-	code = fc_report_health(w->bus, &why);
+	code = fc_report_health(w->bus, w->ctl, &why);
 	if (code != 200) {
 		fc_client_error(c, &w->env, 503, why != NULL ? why : "unhealthy");
 		return;
@@ -862,6 +975,14 @@ loop_timeout(const struct worker *w)
 	ms = (int)((ns + NS_PER_MS - 1) / NS_PER_MS);
 	if (!w->listening && !w->retiring && ms > BALANCE_RECHECK_MS)
 		ms = BALANCE_RECHECK_MS;	/* re-check the balance soon */
+	if (w->listening && !w->retiring) {
+		int64_t retry = next_listener_retry(w) - w->env.now_mono_ns;
+
+		if (retry < 0)
+			retry = 0;
+		if (retry < (int64_t)ms * NS_PER_MS)
+			ms = (int)((retry + NS_PER_MS - 1) / NS_PER_MS);
+	}
 	return ms;
 }
 
@@ -896,9 +1017,11 @@ run(struct worker *w)
 				handle_parent(w);
 			} else if (tag >= TAG_LISTEN &&
 			    tag < (uint64_t)(TAG_LISTEN + w->nlisten)) {
-				if (w->listening)
+				/* It may have left the set earlier in this
+				 * batch. */
+				if (w->lst[tag - TAG_LISTEN].in_set)
 					accept_clients(w,
-					    w->listen_fds[tag - TAG_LISTEN]);
+					    (int)(tag - TAG_LISTEN));
 			} else {
 				client_event(w, (struct fc_client *)
 				    (uintptr_t)tag, evs[i].events);
@@ -907,7 +1030,8 @@ run(struct worker *w)
 		if (w->env.now_mono_ns >= w->next_tick) {
 			w->next_tick = w->env.now_mono_ns + TICK_NS;
 			tick(w);
-		} else if (!w->listening) {
+		} else if (!w->listening ||
+		    w->env.now_mono_ns >= next_listener_retry(w)) {
 			update_listening(w);
 		}
 		if (w->finishing)
@@ -959,6 +1083,12 @@ fc_worker_main(const struct fc_worker_args *args)
 	w.frame_cap = MIN_FRAME_CAP;
 	if (w.index >= FC_CTL_MAX_WORKERS)
 		fatalx("worker index %u out of range", w.index);
+	if (w.nlisten < 0 || w.nlisten > FC_CONFIG_MAX_LISTEN)
+		fatalx("%d listening sockets: at most %d", w.nlisten,
+		    FC_CONFIG_MAX_LISTEN);
+	for (int i = 0; i < w.nlisten; i++)
+		listener_name(w.listen_fds[i], w.lst[i].name,
+		    sizeof(w.lst[i].name));
 	w.stats = &w.ctl->hdr->workers[w.index];
 	w.env.cfg = w.cfg;
 	w.env.stats = w.stats;

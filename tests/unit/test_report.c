@@ -628,44 +628,59 @@ test_health(void **state)
 	int64_t now = fc_now_mono_ns();
 
 	/* A fresh capture gets a grace period to start. */
-	assert_int_equal(fc_report_health(f->bus, &why), 200);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 200);
 	assert_non_null(why);
 
 	fc_bus_set_info(f->bus, "testpattern", 1, 1, 1, FC_CAPTURE_RUNNING,
 	    NULL);
 	publish(f->bus, fc_now_real_ns());
-	assert_int_equal(fc_report_health(f->bus, &why), 200);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 200);
 	assert_string_equal(why, "capture running");
 
 	/* Running but no frame for 4 s: stalled. */
 	atomic_store(&h->last_publish_mono_ns, now - 4 * INT64_C(1000000000));
-	assert_int_equal(fc_report_health(f->bus, &why), 503);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 503);
 	assert_non_null(strstr(why, "stalled"));
 
 	/* Paused on purpose: healthy even with old frames. */
 	fc_bus_set_info(f->bus, "testpattern", 1, 1, 1, FC_CAPTURE_PAUSED,
 	    NULL);
 	atomic_store(&h->last_publish_mono_ns, now - 600 * INT64_C(1000000000));
-	assert_int_equal(fc_report_health(f->bus, &why), 200);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 200);
 	assert_non_null(strstr(why, "paused"));
 
 	fc_bus_set_info(f->bus, "v4l2", 1, 1, 1, FC_CAPTURE_FAILING, "gone");
 	atomic_store(&h->last_publish_mono_ns, fc_now_mono_ns());
-	assert_int_equal(fc_report_health(f->bus, &why), 503);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 503);
 	assert_string_equal(why, "capture failing");
 
 	fc_bus_set_info(f->bus, "v4l2", 1, 1, 1, FC_CAPTURE_STOPPED, NULL);
-	assert_int_equal(fc_report_health(f->bus, &why), 503);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 503);
 	assert_string_equal(why, "capture stopped");
 
 	fc_bus_set_info(f->bus, "v4l2", 1, 1, 1, (enum fc_capture_state)77,
 	    NULL);
-	assert_int_equal(fc_report_health(f->bus, &why), 503);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 503);
 
 	/* why may be NULL; a missing bus is unhealthy, not a crash. */
 	fc_bus_set_info(f->bus, "v4l2", 1, 1, 1, FC_CAPTURE_RUNNING, NULL);
-	assert_int_equal(fc_report_health(f->bus, NULL), 200);
-	assert_int_equal(fc_report_health(NULL, &why), 503);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, NULL), 200);
+	assert_int_equal(fc_report_health(NULL, f->ctl, &why), 503);
+
+	/* Held by the supervisor (capture exited with FC_EXIT_CONFIG): 503
+	 * with that reason, whatever the bus last said; without a control
+	 * region the bus decides. */
+	atomic_store(&f->ctl->hdr->capture_held, 1);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 503);
+	assert_non_null(strstr(why, "exited with status 2"));
+	assert_non_null(strstr(why, "not restarted until a reload is accepted"));
+	assert_int_equal(fc_report_health(f->bus, NULL, &why), 200);
+	fc_strbuf_reset(&f->out);
+	fc_report_status_json(&f->out, NULL, f->bus, f->ctl);
+	assert_contains(f->out.data, "\"healthy\": false");
+	assert_contains(f->out.data, "not restarted until a reload is accepted");
+	atomic_store(&f->ctl->hdr->capture_held, 0);
+	assert_int_equal(fc_report_health(f->bus, f->ctl, &why), 200);
 }
 
 int

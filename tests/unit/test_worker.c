@@ -2,8 +2,9 @@
  * The worker as a whole: fc_worker_main runs in a forked child on a
  * loopback listening socket, with a bus this test publishes into; the
  * test talks HTTP to it with plain sockets.  Covers streaming (parts,
- * fresh frames), ordinary endpoints, limits (503, 408, 431), auth, and
- * both ways of stopping (parent pipe with grace, SIGTERM).
+ * fresh frames), ordinary endpoints, limits (503, 408, 431), auth, both
+ * ways of stopping (parent pipe with grace, SIGTERM), and a listening
+ * socket that breaks under it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +47,8 @@ struct fixture {
 	pid_t pid;
 	uint64_t frames;
 	int (*lockdown)(void *);
+	int log_fd;		/* the worker's stderr when not -1 */
+	enum fc_log_level log_level;
 };
 
 static void
@@ -80,7 +83,9 @@ start_worker(struct fixture *fx)
 	assert_true(fx->pid >= 0);
 	if (fx->pid == 0) {
 		close(p[1]);
-		fc_log_init("worker 0", FC_LOG_WARN);
+		if (fx->log_fd >= 0 && dup2(fx->log_fd, STDERR_FILENO) == -1)
+			_exit(99);
+		fc_log_init("worker 0", fx->log_level);
 		memset(&args, 0, sizeof(args));
 		args.cfg = &fx->cfg;
 		args.index = 0;
@@ -125,6 +130,8 @@ setup_cfg(void **state, void (*tweak)(struct fc_config *))
 	assert_int_equal(getsockname(fx->lfd, (struct sockaddr *)&sa, &len), 0);
 	fx->port = ntohs(sa.sin_port);
 	fx->stop_wr = -1;
+	fx->log_fd = -1;
+	fx->log_level = FC_LOG_WARN;
 	start_worker(fx);
 	*state = fx;
 	return 0;
@@ -564,6 +571,132 @@ test_lockdown_failure(void **state)
 	    FC_WORKER_EMPTY);
 }
 
+/* utime + stime of a process (all its threads), in clock ticks. */
+static long
+cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name (which may hold spaces). */
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+/* Appends what the worker logged so far (non-blocking pipe) to log. */
+static void
+drain_log(int fd, char *log, size_t cap, size_t *len)
+{
+	char tmp[4096];
+	ssize_t r;
+
+	while ((r = read(fd, tmp, sizeof(tmp))) > 0) {
+		size_t take = (size_t)r < cap - 1 - *len ? (size_t)r :
+		    cap - 1 - *len;
+
+		memcpy(log + *len, tmp, take);
+		*len += take;
+	}
+	log[*len] = '\0';
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * The shared listening socket breaks under the worker (shut down for
+ * reading here, as a compromised worker could do it): accept() fails with
+ * EINVAL while epoll keeps reporting the socket.  The worker backs off
+ * instead of spinning (little CPU, one log line per backoff step, not one
+ * per call), keeps running, and accepts again once the socket listens
+ * again, saying so once.
+ */
+static void
+test_listener_broken(void **state)
+{
+	struct fixture *fx = *state;
+	static char log[1 << 20];
+	char buf[65536];
+	size_t loglen = 0;
+	long t0, t1, hz = sysconf(_SC_CLK_TCK);
+	int p[2], fd, lines, st;
+
+	/* A worker of our own whose log we read. */
+	kill(fx->pid, SIGKILL);
+	waitpid(fx->pid, NULL, 0);
+	close(fx->stop_wr);
+	fc_ctl_reset_worker(fx->ctl, 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	fx->log_fd = p[1];
+	fx->log_level = FC_LOG_INFO;
+	start_worker(fx);
+	close(p[1]);
+	fx->log_fd = -1;
+
+	fd = connect_to(fx);
+	send_str(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 ", 9), 0);
+
+	assert_int_equal(shutdown(fx->lfd, SHUT_RD), 0);
+	t0 = cpu_ticks(fx->pid);
+	for (int i = 0; i < 20; i++) {
+		usleep(100000);
+		drain_log(p[0], log, sizeof(log), &loglen);
+	}
+	t1 = cpu_ticks(fx->pid);
+	lines = count(log, "accept on 127.0.0.1:");
+	printf("# broken listener: %ld ms CPU and %d log lines in 2 s\n",
+	    (t1 - t0) * 1000 / hz, lines);
+	assert_int_equal(waitpid(fx->pid, &st, WNOHANG), 0);	/* alive */
+	assert_true((t1 - t0) * 1000 / hz < 200);
+	/* 100, 200, 400, 800 ms, ...: five steps in 2 s. */
+	assert_true(lines >= 3 && lines <= 8);
+	assert_non_null(strstr(log, "accept on 127.0.0.1:"));
+	assert_non_null(strstr(log, "Invalid argument; trying again in 100 ms"));
+	assert_non_null(strstr(log, "trying again in 800 ms"));
+
+	/* Listening again (a socket bound to port 0 gets a new port): served
+	 * after the current delay (1.6 s at most from now), and said once. */
+	assert_int_equal(listen(fx->lfd, 128), 0);
+	{
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+
+		assert_int_equal(getsockname(fx->lfd, (struct sockaddr *)&sa,
+		    &len), 0);
+		fx->port = ntohs(sa.sin_port);
+	}
+	fd = connect_to(fx);
+	send_str(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 ", 9), 0);
+	usleep(100000);
+	drain_log(p[0], log, sizeof(log), &loglen);
+	assert_int_equal(count(log, "works again"), 1);
+	close(p[0]);
+}
+
 static void
 test_sigterm(void **state)
 {
@@ -596,6 +729,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockdown_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_listener_broken, setup,
 		    teardown),
 	};
 

@@ -1,0 +1,1 @@
+denysys_DEPS :=

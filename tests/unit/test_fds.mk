@@ -1,0 +1,1 @@
+test_fds_DEPS := common/fds.c
