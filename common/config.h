@@ -56,7 +56,7 @@ struct fc_config {
 	int backlog;			/* listen(2) backlog */
 	char auth[256];			/* "user:password" or "" for none */
 	char allow_origin[256];		/* Access-Control-Allow-Origin or "" */
-	char pid_file[FC_CONFIG_PATH_MAX]; /* default /tmp/forkcast-PORT.pid */
+	char pid_file[FC_CONFIG_PATH_MAX]; /* default: see config.c */
 
 	/* [capture] */
 	enum fc_source_kind source;
