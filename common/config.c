@@ -133,9 +133,12 @@ static const struct key_def keys[] = {
 	{ "server", "allow_origin", KT_STRING, 0, 0, NULL, "*",
 	  FIELD(allow_origin), NULL, check_header,
 	  "value of Access-Control-Allow-Origin; default: not sent" },
-	{ "server", "pid_file", KT_STRING, 0, 0, NULL, "/tmp/forkcast-PORT.pid",
-	  FIELD(pid_file), NULL, NULL,
-	  "where forkcastctl finds the supervisor; PORT = first listen port" },
+	{ "server", "pid_file", KT_STRING, 0, 0, NULL,
+	  "/run/forkcast/forkcast-8080.pid", FIELD(pid_file), NULL, NULL,
+	  "where forkcastctl finds the supervisor (locked while it runs); "
+	  "default: forkcast-PORT.pid (PORT = first listen port) in "
+	  "/run/forkcast as root, else in $XDG_RUNTIME_DIR, else next to "
+	  "this file" },
 	{ "server", "allowed_hosts", KT_HOSTS, 0, 0, NULL,
 	  "localhost, 127.0.0.1, [::1], cam.example.org",
 	  FIELD(allowed_hosts), NULL, NULL,
@@ -901,12 +904,50 @@ check_whole(struct loader *ld)
 		    "source http needs capture.url");
 }
 
-static void
-default_pid_file(struct fc_config *cfg)
+/*
+ * Unless pid_file is set: forkcast-PORT.pid in /run/forkcast when running
+ * as root, else in $XDG_RUNTIME_DIR when that is set (an absolute path),
+ * else in the folder of the configuration file name (made absolute with
+ * the current directory).  The answer depends on the euid and environment
+ * of the process that computes it: the supervisor and `forkcast --paths`
+ * (forkcastctl) agree when the same user runs both.  Returns -1 when the
+ * path does not fit (the file names the problem).
+ */
+static int
+default_pid_file(struct fc_config *cfg, const char *name)
 {
-	if (cfg->pid_file[0] == '\0')
-		snprintf(cfg->pid_file, sizeof(cfg->pid_file),
-		    "/tmp/forkcast-%d.pid", fc_config_first_port(cfg));
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *slash;
+	char cwd[FC_CONFIG_PATH_MAX];
+	int port = fc_config_first_port(cfg), n;
+
+	if (cfg->pid_file[0] != '\0')
+		return 0;
+	if (geteuid() == 0) {
+		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
+		    "/run/forkcast/forkcast-%d.pid", port);
+	} else if (xdg != NULL && xdg[0] == '/') {
+		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
+		    "%s/forkcast-%d.pid", xdg, port);
+	} else {
+		slash = strrchr(name, '/');
+		if (name[0] == '/') {
+			cwd[0] = '\0';
+		} else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			snprintf(cwd, sizeof(cwd), ".");
+		} else if (strcmp(cwd, "/") == 0) {
+			cwd[0] = '\0';		/* no "//" */
+		}
+		/* "/x.conf" -> "", "a/x.conf" -> "/a", "x.conf" -> "" */
+		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
+		    "%s%s%.*s/forkcast-%d.pid", cwd,
+		    name[0] != '/' && slash != NULL ? "/" : "",
+		    slash != NULL ? (int)(slash - name) : 0, name, port);
+	}
+	if (n < 0 || (size_t)n >= sizeof(cfg->pid_file)) {
+		cfg->pid_file[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 /* Parses buf (len bytes) named name into *cfg; see fc_config_load().
@@ -965,9 +1006,11 @@ load_buffer(struct fc_config *cfg, const char *name, const char *buf,
 		check_environment(ld);
 	if (ld->nerrors == 0 && strlen(name) >= sizeof(ld->cfg.path))
 		error_at(ld, 0, "-", "file name too long");
+	if (ld->nerrors == 0 && default_pid_file(&ld->cfg, name) == -1)
+		error_at(ld, 0, "server.pid_file", "the default path is too "
+		    "long; set pid_file");
 	n = ld->nerrors;
 	if (n == 0) {
-		default_pid_file(&ld->cfg);
 		memcpy(ld->cfg.path, name, strlen(name) + 1);
 		*cfg = ld->cfg;
 	}
@@ -993,7 +1036,8 @@ fc_config_defaults(struct fc_config *cfg)
 		} else if (set_value(k, k->def, cfg, why, sizeof(why)) == -1)
 			abort();		/* broken key table */
 	}
-	default_pid_file(cfg);
+	/* As if read from the default file; a path too long stays "". */
+	(void)default_pid_file(cfg, FC_CONFIG_DEFAULT_FILE);
 }
 
 /*

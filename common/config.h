@@ -69,7 +69,7 @@ struct fc_config {
 	int backlog;			/* listen(2) backlog */
 	char auth[256];			/* "user:password" or "" for none */
 	char allow_origin[256];		/* Access-Control-Allow-Origin or "" */
-	char pid_file[FC_CONFIG_PATH_MAX]; /* default /tmp/forkcast-PORT.pid */
+	char pid_file[FC_CONFIG_PATH_MAX]; /* default: see config.c */
 	/* Host names served, in host.h's normal form; the list ends at the
 	 * first "" and an empty list (the default) serves any host. */
 	char allowed_hosts[FC_CONFIG_MAX_HOSTS][FC_HOST_MAX];

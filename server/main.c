@@ -3,10 +3,14 @@
  *
  *   forkcast [-c FILE]            run (foreground; forkcastctl backgrounds it)
  *   forkcast -n [-c FILE]         check the configuration and exit
- *   forkcast --paths [-c FILE]    print pid_file, log_file and url (forkcastctl)
+ *   forkcast --paths [-c FILE]    print pid_file, log_file, url and (when
+ *                                 set) auth, for forkcastctl
  *   forkcast --default-config     print the documented default configuration
  *
- * Exit status 2 (FC_EXIT_CONFIG) means a bad configuration or environment.
+ * Exit status 2 (FC_EXIT_CONFIG) means a bad configuration or environment
+ * (including a pid file that is not the supervisor's own: another owner, a
+ * symbolic link, hard links, writable by others); 1 means another instance
+ * holds the pid file, or another failure at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +27,19 @@ usage(FILE *out)
 	    "usage: forkcast [-c FILE] [-n | --paths | --default-config]\n"
 	    "  -c FILE           configuration file (default %s)\n"
 	    "  -n                check the configuration and exit\n"
-	    "  --paths           print pid_file, log_file and url of FILE\n"
+	    "  --paths           print pid_file, log_file, url (and auth when set)\n"
+	    "                    of FILE, for forkcastctl\n"
 	    "  --default-config  print the documented default configuration\n",
 	    FC_CONFIG_DEFAULT_FILE);
 }
 
-/* URL a user opens for the first listen address. */
+/*
+ * What forkcastctl needs, one KEY=VALUE a line: the pid file (its default
+ * depends on this process's euid and environment: forkcastctl runs this as
+ * the user that runs the supervisor), the log file, the URL a user opens for
+ * the first listen address and, only when set, the auth credentials for
+ * /status (a value holds no control characters, so no newline).
+ */
 static void
 print_paths(const struct fc_config *cfg)
 {
@@ -45,6 +56,8 @@ print_paths(const struct fc_config *cfg)
 	}
 	printf("pid_file=%s\nlog_file=%s\nurl=http://%s/\n", cfg->pid_file,
 	    cfg->log_file, host);
+	if (cfg->auth[0] != '\0')
+		printf("auth=%s\n", cfg->auth);
 }
 
 int

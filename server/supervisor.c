@@ -28,11 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/bus.h"
@@ -55,6 +57,15 @@
 #define RELOAD_ACK_MS 1000
 
 enum role { ROLE_CAPTURE, ROLE_WORKER };
+
+/* The pid file, held open and locked for the supervisor's whole life: the
+ * lock, not the pid in it, says that a supervisor runs. */
+struct pid_lock {
+	int fd;				/* -1: none held */
+	dev_t dev;			/* the file locked, so that only it is */
+	ino_t ino;			/* ever unlinked */
+	char path[FC_CONFIG_PATH_MAX];
+};
 
 struct child {
 	enum role role;
@@ -97,13 +108,14 @@ struct supervisor {
 	bool stopping;
 	int exit_status;		/* of fc_supervisor_run once stopped */
 	int64_t stop_deadline_ns;
-	bool pid_file_written;
+	struct pid_lock pid;
 };
 
 static struct supervisor S;
 
 static int prepare_sandbox(const struct fc_config *cfg);
-static int write_pid_file(void);
+static int take_pid_file(const char *path, struct pid_lock *pl);
+static void release_pid_file(struct pid_lock *pl);
 static void begin_stop(void);
 
 /*
@@ -620,6 +632,7 @@ static bool
 reload(void)
 {
 	struct fc_config next;
+	struct pid_lock moved = { .fd = -1 };
 	int fds[FC_CONFIG_MAX_LISTEN], logfd = -1;
 	char err[256], pending[128];
 	uint32_t pending_bits = 0;
@@ -649,8 +662,20 @@ reload(void)
 			close(logfd);
 		return false;
 	}
+	/* A new pid file is taken (checked, locked, written) before the old
+	 * one is let go: forkcastctl finds us through one of them throughout. */
+	if (strcmp(next.pid_file, S.pid.path) != 0 &&
+	    take_pid_file(next.pid_file, &moved) != 0) {
+		log_errorx("reload refused: the running configuration stays in force");
+		if (new_sockets)
+			fc_listen_close_all(fds, next.nlisten);
+		if (logfd != -1)
+			close(logfd);
+		return false;
+	}
 	if (new_user && prepare_sandbox(&next) == -1) {
 		log_errorx("reload refused: the running configuration stays in force");
+		release_pid_file(&moved);
 		if (new_sockets)
 			fc_listen_close_all(fds, next.nlisten);
 		if (logfd != -1)
@@ -671,10 +696,10 @@ reload(void)
 		    "running value stays until then", pending);
 	atomic_store(&S.ctl->hdr->restart_pending, pending_bits);
 	restart_capture = fc_config_capture_changed(&S.cfg, &next) || new_user;
-	if (strcmp(next.pid_file, S.cfg.pid_file) != 0 && S.pid_file_written) {
-		/* forkcastctl finds us through the new file from now on. */
-		unlink(S.cfg.pid_file);
-		S.pid_file_written = false;
+	if (moved.fd != -1) {
+		release_pid_file(&S.pid);
+		S.pid = moved;
+		log_info("pid file moved to %s", S.pid.path);
 	}
 	if (next.backlog != S.cfg.backlog && !new_sockets)
 		for (int i = 0; i < S.nlisten; i++)
@@ -691,8 +716,6 @@ reload(void)
 		}
 	}
 	S.cfg = next;
-	if (!S.pid_file_written)
-		(void)write_pid_file();
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
 
 	/* Running children apply it from the configuration region. */
@@ -862,59 +885,182 @@ tick(void)
 	}
 }
 
-/* Refuses to start when a live supervisor owns the pid file; a stale
- * file (its process gone, or not forkcast) is taken over. */
-static int
-check_pid_file(void)
+/* Folder of the default pid file when running as root. */
+#define PID_RUN_DIR "/run/forkcast"
+
+/* PID_RUN_DIR is created 0755 when missing; it must be a directory owned
+ * by root that nobody else can write.  NULL when fine, else why not. */
+static const char *
+run_dir_problem(char *why, size_t len)
 {
-	FILE *f;
-	long pid;
+	struct stat st;
 
-	if ((f = fopen(S.cfg.pid_file, "re")) != NULL) {
-		if (fscanf(f, "%ld", &pid) == 1 && pid > 0 && pid != getpid() &&
-		    kill((pid_t)pid, 0) == 0) {
-			char exe[64], target[PATH_MAX];
-			ssize_t r;
-
-			snprintf(exe, sizeof(exe), "/proc/%ld/exe", pid);
-			r = readlink(exe, target, sizeof(target) - 1);
-			if (r > 0) {
-				target[r] = '\0';
-				if (strstr(target, "forkcast") != NULL) {
-					fclose(f);
-					log_errorx("already running (pid %ld, %s)", pid,
-					    S.cfg.pid_file);
-					return -1;
-				}
-			}
+	if (mkdir(PID_RUN_DIR, 0755) == 0) {
+		if (chmod(PID_RUN_DIR, 0755) == -1) {	/* whatever the umask */
+			snprintf(why, len, "chmod %s: %s", PID_RUN_DIR,
+			    strerror(errno));
+			return why;
 		}
-		fclose(f);
+	} else if (errno != EEXIST) {
+		snprintf(why, len, "cannot create %s: %s", PID_RUN_DIR,
+		    strerror(errno));
+		return why;
 	}
+	if (lstat(PID_RUN_DIR, &st) == -1) {
+		snprintf(why, len, "%s: %s", PID_RUN_DIR, strerror(errno));
+		return why;
+	}
+	if (!S_ISDIR(st.st_mode))
+		snprintf(why, len, "%s is not a directory", PID_RUN_DIR);
+	else if (st.st_uid != 0)
+		snprintf(why, len, "%s is owned by uid %ld, not by root",
+		    PID_RUN_DIR, (long)st.st_uid);
+	else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		snprintf(why, len, "%s is writable by group or others",
+		    PID_RUN_DIR);
+	else
+		return NULL;
+	return why;
+}
+
+/* A pid file is the supervisor's own: a regular file with one link, owned
+ * by its euid, that nobody else can write.  NULL when fine, else why not. */
+static const char *
+pid_file_problem(const struct stat *st, char *why, size_t len)
+{
+	if (!S_ISREG(st->st_mode))
+		return "it is not a regular file";
+	if (st->st_uid != geteuid()) {
+		snprintf(why, len, "it is owned by uid %ld, not by the "
+		    "supervisor's uid %ld", (long)st->st_uid, (long)geteuid());
+		return why;
+	}
+	if (st->st_nlink != 1) {
+		snprintf(why, len, "it has %lu hard links",
+		    (unsigned long)st->st_nlink);
+		return why;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "it is writable by group or others";
+	return NULL;
+}
+
+/*
+ * Opens path without following a symbolic link, checks that it is the
+ * supervisor's own file, locks it (LOCK_EX, held until release_pid_file()
+ * or exit) and writes our pid into it; the descriptor stays open (close on
+ * exec; child_common() closes it in workers).  A file held by another
+ * process means another instance runs.  Returns 0, 1 (another instance
+ * runs, or a system error) or FC_EXIT_CONFIG (a pid file or folder that is
+ * not ours: refused and left as it is, nothing signalled); logs why.
+ */
+static int
+take_pid_file(const char *path, struct pid_lock *pl)
+{
+	struct stat st, now;
+	char buf[32], why[160];
+	const char *problem;
+	ssize_t r;
+	int fd, n, tries;
+
+	if (strlen(path) >= sizeof(pl->path)) {
+		log_errorx("pid file %s: path too long", path);
+		return FC_EXIT_CONFIG;
+	}
+	if (strncmp(path, PID_RUN_DIR "/", sizeof(PID_RUN_DIR)) == 0 &&
+	    strchr(path + sizeof(PID_RUN_DIR), '/') == NULL &&
+	    (problem = run_dir_problem(why, sizeof(why))) != NULL) {
+		log_errorx("refusing pid file %s: %s", path, problem);
+		return FC_EXIT_CONFIG;
+	}
+	for (tries = 0;; tries++) {
+		/* O_NONBLOCK: a FIFO put in its place must not hang us. */
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+		    O_NOCTTY | O_NONBLOCK, 0644);
+		if (fd == -1) {
+			if (errno == ELOOP)
+				log_errorx("refusing pid file %s: it is a "
+				    "symbolic link; it is left as it is", path);
+			else
+				log_errorx("pid file %s: cannot open: %s", path,
+				    strerror(errno));
+			return FC_EXIT_CONFIG;
+		}
+		if (fstat(fd, &st) == -1) {
+			log_error("pid file %s: fstat", path);
+			close(fd);
+			return 1;
+		}
+		if ((problem = pid_file_problem(&st, why, sizeof(why))) != NULL) {
+			log_errorx("refusing pid file %s: %s; it is left as it "
+			    "is", path, problem);
+			close(fd);
+			return FC_EXIT_CONFIG;
+		}
+		/* forkcastctl's probe (flock -n) holds the lock for a moment:
+		 * try for 100 ms before calling it another instance. */
+		for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; i++) {
+			struct timespec ms20 = { 0, 20 * 1000 * 1000 };
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EWOULDBLOCK) {
+				log_error("pid file %s: flock", path);
+				close(fd);
+				return 1;
+			}
+			if (i < 5) {
+				nanosleep(&ms20, NULL);
+				continue;
+			}
+			r = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[r > 0 ? r : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			log_errorx("already running (pid %s, pid file %s)",
+			    buf[0] != '\0' ? buf : "unknown", path);
+			close(fd);
+			return 1;
+		}
+		/* A supervisor that was exiting may have unlinked the file
+		 * between our open and our lock: hold the file the path
+		 * names, or another instance could lock a new one. */
+		if (lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
+		    now.st_ino == st.st_ino)
+			break;
+		close(fd);
+		if (tries == 2) {
+			log_errorx("pid file %s: replaced while it was being "
+			    "locked, three times", path);
+			return 1;
+		}
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		log_error("pid file %s: write", path);
+		close(fd);
+		return 1;
+	}
+	pl->fd = fd;
+	pl->dev = st.st_dev;
+	pl->ino = st.st_ino;
+	memcpy(pl->path, path, strlen(path) + 1);
 	return 0;
 }
 
-/* Writes the pid file (after the sockets are bound). */
-static int
-write_pid_file(void)
+/* Unlinks the pid file if the path still names the file we locked (a file
+ * put in its place stays), then lets the lock go. */
+static void
+release_pid_file(struct pid_lock *pl)
 {
-	char buf[32];
-	int fd, n;
+	struct stat st;
 
-	fd = open(S.cfg.pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
-	if (fd == -1) {
-		log_error("pid file %s", S.cfg.pid_file);
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		log_error("pid file %s", S.cfg.pid_file);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	S.pid_file_written = true;
-	return 0;
+	if (pl->fd == -1)
+		return;
+	if (lstat(pl->path, &st) == 0 && st.st_dev == pl->dev &&
+	    st.st_ino == pl->ino)
+		unlink(pl->path);
+	close(pl->fd);
+	pl->fd = -1;
 }
 
 /* Resolves the workers' user and the empty root while the supervisor can
@@ -973,6 +1119,7 @@ setup(const char *path)
 	char err[256];
 	sigset_t set;
 	ssize_t r;
+	int rc;
 
 	if (open_std_fds() == -1) {
 		log_error("/dev/null");
@@ -980,6 +1127,7 @@ setup(const char *path)
 	}
 	snprintf(S.path, sizeof(S.path), "%s", path);
 	S.sfd = -1;
+	S.pid.fd = -1;
 	S.log_rd = S.log_wr = -1;
 	S.capture.role = ROLE_CAPTURE;
 	S.capture.stop_fd = -1;
@@ -1040,8 +1188,10 @@ setup(const char *path)
 		S.log_wr = lp[1];
 	}
 
-	if (check_pid_file() == -1)
-		return 1;
+	/* Before binding: a second instance says "already running", not
+	 * "address in use". */
+	if ((rc = take_pid_file(S.cfg.pid_file, &S.pid)) != 0)
+		return rc;
 	if (fc_listen_open_all(&S.cfg, S.listen_fds, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return FC_EXIT_CONFIG;
@@ -1067,16 +1217,13 @@ setup(const char *path)
 	atomic_store(&S.ctl->hdr->started_real_ns, fc_now_real_ns());
 	atomic_store(&S.ctl->hdr->started_mono_ns, fc_now_mono_ns());
 
-	if (write_pid_file() == -1)
-		return 1;
 	return 0;
 }
 
 static void
 teardown(void)
 {
-	if (S.pid_file_written)
-		unlink(S.cfg.pid_file);
+	release_pid_file(&S.pid);
 	fc_listen_close_all(S.listen_fds, S.nlisten);
 	fc_bus_close(S.bus);
 	fc_ctl_close(S.ctl);

@@ -9,8 +9,10 @@
 
 /* Runs the supervisor with the validated configuration file at path.
  * Returns the process exit status (0 after a clean stop, FC_EXIT_CONFIG
- * when the configuration or environment is unusable, at start or later
- * when every worker exited with FC_EXIT_CONFIG). */
+ * when the configuration or environment is unusable, a pid file that is
+ * not the supervisor's own included, at start or later when every worker
+ * exited with FC_EXIT_CONFIG; 1 when another instance holds the pid file
+ * or another start step fails). */
 int fc_supervisor_run(const char *path);
 
 #endif

@@ -15,12 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../common/config.h"
 #include "../../common/log.h"
 
 #define NAME	"t.conf"
+/* main() sets it, so that the default pid file does not depend on the
+ * environment the tests run in. */
+#define XDG	"/run/user/4242"
 
 static void fmt(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -36,6 +40,17 @@ fmt(char *buf, size_t size, const char *f, ...)
 	r = vsnprintf(buf, size, f, ap);
 	va_end(ap);
 	assert_true(r >= 0 && (size_t)r < size);
+}
+
+/* The default pid file for port: /run/forkcast as root, else XDG. */
+static const char *
+default_pid(int port)
+{
+	static char buf[64];
+
+	fmt(buf, sizeof(buf), "%s/forkcast-%d.pid",
+	    geteuid() == 0 ? "/run/forkcast" : XDG, port);
+	return buf;
 }
 
 /* Loads text; returns the problem count and the messages (caller frees). */
@@ -179,7 +194,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.backlog, 511);
 	assert_string_equal(cfg.auth, "");
 	assert_string_equal(cfg.allow_origin, "");
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-8080.pid");
+	assert_string_equal(cfg.pid_file, default_pid(8080));
 	for (int i = 0; i < FC_CONFIG_MAX_HOSTS; i++)
 		assert_string_equal(cfg.allowed_hosts[i], "");
 	assert_int_equal(cfg.source, FC_SOURCE_TESTPATTERN);
@@ -616,7 +631,7 @@ test_listen_valid(void **state)
 	assert_int_equal(sin->sin_family, AF_INET);
 	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_ANY));
 	assert_int_equal(ntohs(sin->sin_port), 80);
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-80.pid");
+	assert_string_equal(cfg.pid_file, default_pid(80));
 
 	cfg = good_value("server", "listen", "*:8081");
 	sin = (const struct sockaddr_in *)&cfg.listen[0].addr;
@@ -637,7 +652,7 @@ test_listen_valid(void **state)
 	sin6 = (const struct sockaddr_in6 *)&cfg.listen[0].addr;
 	assert_true(IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr));
 	assert_int_equal(fc_config_first_port(&cfg), 65535);
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-65535.pid");
+	assert_string_equal(cfg.pid_file, default_pid(65535));
 
 	/* several: the file's list replaces the default, order kept */
 	load_ok(&cfg, "[server]\nlisten = 127.0.0.1:9001\nworkers = 1\n"
@@ -646,7 +661,7 @@ test_listen_valid(void **state)
 	assert_string_equal(cfg.listen[0].text, "127.0.0.1:9001");
 	assert_string_equal(cfg.listen[1].text, "[::1]:9001");
 	assert_string_equal(cfg.listen[2].text, "127.0.0.2:9002");
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-9001.pid");
+	assert_string_equal(cfg.pid_file, default_pid(9001));
 
 	/* an explicit pid_file wins over the computed one */
 	load_ok(&cfg, "[server]\npid_file = /tmp/x.pid\nlisten = *:7000\n");
@@ -1219,7 +1234,7 @@ test_untouched_on_failure(void **state)
 	assert_int_equal(fc_config_load(&cfg, "/nonexistent/x", NULL), 1);
 	assert_memory_equal(&cfg, &before, sizeof(cfg));
 	assert_int_equal(cfg.workers, 7);
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-9000.pid");
+	assert_string_equal(cfg.pid_file, default_pid(9000));
 }
 
 static void
@@ -1319,10 +1334,106 @@ test_default_file(void **state)
 	load_ok(&cfg, gen);
 	assert_string_equal(cfg.auth, "user:password");
 	assert_string_equal(cfg.log_file, "/var/log/forkcast.log");
-	assert_string_equal(cfg.pid_file, "/tmp/forkcast-PORT.pid");
+	assert_string_equal(cfg.pid_file, "/run/forkcast/forkcast-8080.pid");
 	assert_string_equal(cfg.allowed_hosts[2], "[::1]");
 	free(gen);
 	free(shipped);
+}
+
+/* The default pid file of a non-root process; returns the number of
+ * mismatches, printed.  Run as nobody when the tests run as root. */
+static int
+unprivileged_pid_defaults(void)
+{
+	struct fc_config cfg;
+	char cwd[256], want[600], xdg[520];
+	int bad = 0;
+	const struct { const char *xdg, *name, *dir; } cases[] = {
+		{ XDG, NAME, XDG },
+		{ XDG, "/etc/fc/x.conf", XDG },
+		{ NULL, "/etc/fc/x.conf", "/etc/fc" },
+		{ NULL, "/x.conf", "" },
+		{ NULL, NAME, cwd },
+		{ NULL, "sub/dir/x.conf", NULL },	/* cwd/sub/dir */
+		{ "relative/run", NAME, cwd },		/* not absolute: ignored */
+		{ "", NAME, cwd },
+	};
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].xdg != NULL)
+			setenv("XDG_RUNTIME_DIR", cases[i].xdg, 1);
+		else
+			unsetenv("XDG_RUNTIME_DIR");
+		if (cases[i].dir != NULL)
+			snprintf(want, sizeof(want), "%s/forkcast-7001.pid",
+			    cases[i].dir);
+		else
+			snprintf(want, sizeof(want), "%s/sub/dir/forkcast-7001.pid",
+			    cwd);
+		if (fc_config_load_string(&cfg, cases[i].name,
+		    "[server]\nlisten = 127.0.0.1:7001\n", NULL) != 0 ||
+		    strcmp(cfg.pid_file, want) != 0) {
+			fprintf(stderr, "pid file default for %s (XDG_RUNTIME_DIR "
+			    "%s): got %s, want %s\n", cases[i].name,
+			    cases[i].xdg != NULL ? cases[i].xdg : "unset",
+			    cfg.pid_file, want);
+			bad++;
+		}
+	}
+	/* a default that does not fit is refused, not cut */
+	memset(xdg, 'x', sizeof(xdg) - 1);
+	xdg[0] = '/';
+	xdg[sizeof(xdg) - 1] = '\0';
+	setenv("XDG_RUNTIME_DIR", xdg, 1);
+	if (fc_config_load_string(&cfg, NAME, "", NULL) != 1) {
+		fprintf(stderr, "a too long default pid file was not refused\n");
+		bad++;
+	}
+	/* an explicit pid_file needs no default */
+	if (fc_config_load_string(&cfg, NAME, "[server]\npid_file = /a.pid\n",
+	    NULL) != 0 || strcmp(cfg.pid_file, "/a.pid") != 0) {
+		fprintf(stderr, "explicit pid_file not kept\n");
+		bad++;
+	}
+	setenv("XDG_RUNTIME_DIR", XDG, 1);
+	return bad;
+}
+
+/* Default pid file: /run/forkcast as root (XDG_RUNTIME_DIR or not), else
+ * $XDG_RUNTIME_DIR when absolute, else the configuration file's folder. */
+static void
+test_pid_file_default(void **state)
+{
+	struct fc_config cfg;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		assert_int_equal(unprivileged_pid_defaults(), 0);
+		return;
+	}
+	load_ok(&cfg, "[server]\nlisten = 127.0.0.1:7001\n");
+	assert_string_equal(cfg.pid_file, "/run/forkcast/forkcast-7001.pid");
+	unsetenv("XDG_RUNTIME_DIR");
+	assert_int_equal(fc_config_load_string(&cfg, "/etc/fc/x.conf", "", NULL), 0);
+	assert_string_equal(cfg.pid_file, "/run/forkcast/forkcast-8080.pid");
+	setenv("XDG_RUNTIME_DIR", XDG, 1);
+
+	/* The other rules, as nobody. */
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) == -1 ||
+		    setresuid(65534, 65534, 65534) == -1)
+			_exit(100);
+		_exit(unprivileged_pid_defaults() == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int
@@ -1354,7 +1465,10 @@ main(void)
 		cmocka_unit_test(test_untouched_on_failure),
 		cmocka_unit_test(test_capture_changed),
 		cmocka_unit_test(test_default_file),
+		cmocka_unit_test(test_pid_file_default),
 	};
+
+	setenv("XDG_RUNTIME_DIR", XDG, 1);
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
