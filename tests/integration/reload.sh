@@ -226,6 +226,36 @@ probe_all "after the kill: carol -> 401, on every worker" '^HTTP/1.1 401' 40 \
 probe_all "after the kill: dave -> 200, on every worker" '^HTTP/1.1 200' 40 \
 	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
 
+# --- 5b. forkcastctl reload (auth is set: it reads /status with it) ---
+echo "# forkcastctl reload"
+ctl() { OUT=$("$ROOT/scripts/forkcastctl" "$@" 2>&1); RC=$?; }
+conf "auth = dave:four" "allow_origin = https://other.example"
+g0=$(generation)
+ctl reload -c "$CONF"
+check "forkcastctl reload: exit 0, generation $((g0 + 1)) in force ($OUT)" \
+	bash -c '[ "$0" = 0 ] && grep -q "generation $1 in force" <<<"$2"' "$RC" $((g0 + 1)) "$OUT"
+check "forkcastctl reload returned only once every process ran it" all_at_generation $((g0 + 1))
+write_config "$CONF" "$port" "workers = 2" "shutdown_grace = 2" "auth = dave:four" \
+	"[capture]" "width = 160" "height = 120" "fps = $FPS" "idle_stop = 0" "slots = 6"
+ctl reload -c "$CONF"
+check "forkcastctl reload names the keys waiting for a restart ($(tail -n 1 <<<"$OUT"))" \
+	bash -c '[ "$0" = 0 ] && grep -q "capture.slots: the new value applies at the next restart" <<<"$1"' "$RC" "$OUT"
+check "/status lists capture.slots under pending_restart" grep -q '"pending_restart": \["capture.slots"\]' <<<"$(status)"
+# A file -n accepts but the running server cannot take (a new listen
+# address that is busy): refused, forkcastctl exits 1 and says so.
+busy=$(free_port)
+"$BUILD/tools/mjpegsrv" --port "$busy" --count 1 >/dev/null 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$busy") 2>/dev/null && break; sleep 0.1; done
+conf "auth = dave:four" "listen = 127.0.0.1:$busy"
+g0=$(generation)
+ctl reload -c "$CONF"
+check "forkcastctl reload of a file the server refuses: exit 1 ($OUT)" \
+	bash -c '[ "$0" = 1 ] && grep -q "reload refused" <<<"$1"' "$RC" "$OUT"
+check "... generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
+conf "auth = dave:four"
+ctl reload -c "$CONF"
+
 # --- 6. files the reload path must refuse, and one it takes ---
 echo "# SIGHUP with unusable files"
 good=$TMP/good.conf
