@@ -61,8 +61,9 @@ struct fc_config {
 	int nlisten;			/* >= 1 after load (default 127.0.0.1:8080) */
 	int workers;			/* 1..256 */
 	char user[64];			/* unprivileged user for workers/capture */
-	int max_clients;		/* streaming clients over all workers */
-	int max_clients_per_ip;		/* 0 = no limit */
+	int max_clients;		/* streams + /events over all workers */
+	int max_clients_per_ip;		/* streams per address, 0 = no limit */
+	int max_connections;		/* open connections over all workers */
 	int client_timeout;		/* seconds to receive a whole request */
 	int send_timeout;		/* seconds without progress before a drop */
 	int shutdown_grace;		/* seconds to close streams on stop/retire */

@@ -109,6 +109,7 @@ flush(struct fc_client *c, struct fc_client_env *env)
 		r = fc_iovq_write(&c->q, c->fd, &n);
 		if (n > 0) {
 			add(&env->stats->bytes, n);
+			c->bytes_out += n;
 			c->blocked_since_ns = 0;
 		}
 	}
@@ -260,16 +261,29 @@ peer_backlogged(struct fc_client *c)
 }
 
 /*
- * True while the peer of a stream is alive: its application read
- * something (more than a little, to ride over window rounding) within
- * send_timeout.  A slow reader makes progress and stays; a reader that
- * stopped is dropped even while its receive buffer still takes our
- * writes (with the freshness rule above that takes minutes to fill, and
- * a write error would come only after that).  Without TCP_INFO the
- * write-side rule (blocked_since_ns) is the only one.
+ * True while the peer of a stream or an event stream is alive: its
+ * application read something within send_timeout.  What it read is
+ * estimated from TCP_INFO: bytes it acknowledged minus what still sits
+ * unread in its receive buffer (how far its advertised window is below the
+ * largest one seen).  Progress is having read all but
+ * FC_CLIENT_PROGRESS_MIN bytes of what was written before the newest part
+ * or event (caught up), or, for a stream, having read more than that since
+ * the last progress (a slow reader is never caught up).  The second rule
+ * is not used for /events: the receiver rounds its window up to its scale
+ * unit (2^wscale, 1 KiB with Linux defaults) on every ACK instead of
+ * shrinking it, which moves a non-reader's window forward by most of each
+ * few-hundred-byte event; only the gap to what was written grows.  A
+ * stream's parts are far larger than the unit, so its window closes.
+ * A reader that stopped is dropped even while its socket still takes our
+ * writes (with the freshness rule above a stream's buffers take minutes
+ * to fill, an event stream's days, and a write error would come only
+ * after that).  What the peer's kernel takes into a receive buffer whose
+ * window still opens looks like reading: that phase ends before the
+ * buffer is full.  Without TCP_INFO the write-side rule
+ * (blocked_since_ns) is the only one.
  */
 static bool
-stream_alive(struct fc_client *c, struct fc_client_env *env)
+peer_alive(struct fc_client *c, struct fc_client_env *env)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -282,13 +296,18 @@ stream_alive(struct fc_client *c, struct fc_client_env *env)
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
-	    sizeof(ti.tcpi_bytes_acked))
+	    sizeof(ti.tcpi_bytes_acked)) {
+		c->check_window = false;	/* not TCP, or an old kernel */
 		return true;
+	}
 	if (ti.tcpi_snd_wnd > c->wnd_peak)
 		c->wnd_peak = ti.tcpi_snd_wnd;
 	consumed = (int64_t)ti.tcpi_bytes_acked - (int64_t)(c->wnd_peak - ti.tcpi_snd_wnd);
-	if (consumed > c->consumed_best + 1024) {
-		c->consumed_best = consumed;
+	if (consumed + FC_CLIENT_PROGRESS_MIN >= (int64_t)c->newest_at ||
+	    (c->state == FC_CLIENT_STREAMING &&
+	    consumed > c->consumed_best + FC_CLIENT_PROGRESS_MIN)) {
+		if (consumed > c->consumed_best)
+			c->consumed_best = consumed;
 		c->progress_ns = now;
 	}
 	return now - c->progress_ns < env->cfg->send_timeout * NS_PER_S;
@@ -346,6 +365,7 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		}
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
+		c->newest_at = c->bytes_out;
 		fc_stream_queue_part(&c->q, c->part_head, c->framing, &f->meta,
 		    f->data);
 	}
@@ -512,6 +532,9 @@ fc_client_start_events(struct fc_client *c, struct fc_client_env *env)
 		(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
 	c->close_after = false;
 	c->state = FC_CLIENT_EVENTS;
+	/* send_timeout watches what the peer reads (peer_alive), as for
+	 * streams; a socket without TCP_INFO turns this off. */
+	c->check_window = true;
 }
 
 bool
@@ -521,6 +544,7 @@ fc_client_queue_event(struct fc_client *c)
 		return false;
 	fc_iovq_reset(&c->q);
 	(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
+	c->newest_at = c->bytes_out;
 	return true;
 }
 
@@ -546,11 +570,17 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 		fc_client_error(c, env, 408, NULL);
 		return fc_client_pump(c, env);
 	case FC_CLIENT_STREAMING:
-		if (!stream_alive(c, env)) {
+		if (!peer_alive(c, env)) {
 			add(&env->stats->drops_timeout, 1);
 			return FC_STEP_CLOSE;
 		}
 		return stream_pump(c, env);	/* maxtime, keepalive resend */
+	case FC_CLIENT_EVENTS:
+		if (!peer_alive(c, env)) {
+			add(&env->stats->drops_timeout, 1);
+			return FC_STEP_CLOSE;
+		}
+		return FC_STEP_OK;
 	case FC_CLIENT_LINGERING:
 		return now >= c->linger_end_ns ? FC_STEP_CLOSE : FC_STEP_OK;
 	default:

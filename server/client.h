@@ -64,6 +64,11 @@
 #define FC_CLIENT_BACKLOG_MAX (32 * 1024)
 /* ... but never waits longer than this (a window that shrank for good). */
 #define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
+/* Bytes a peer may leave unread of what came before our newest part or
+ * event and still count as alive for send_timeout, or, on a stream, must
+ * read to count (see peer_alive() in client.c): rides over the window's
+ * rounding. */
+#define FC_CLIENT_PROGRESS_MIN 1024
 
 enum fc_client_state {
 	FC_CLIENT_READING = 0,	/* waiting for (the rest of) a request */
@@ -138,12 +143,23 @@ struct fc_client {
 	int64_t linger_end_ns;		/* LINGERING: close at the latest then */
 	bool check_window;		/* TCP: may read the peer's window */
 	uint32_t peer_wnd_max;		/* largest receive window it advertised */
-	/* Liveness for send_timeout: how much the peer application has
-	 * read (bytes it acknowledged minus what still sits unread in its
-	 * receive buffer), and when that last grew. */
+	/* Liveness for send_timeout (streams and /events): how much the
+	 * peer application has read (bytes it acknowledged minus what still
+	 * sits unread in its receive buffer), and when it last made
+	 * progress. */
 	uint32_t wnd_peak;		/* largest window seen, never reset */
 	int64_t consumed_best;
 	int64_t progress_ns;		/* 0 = not measured yet */
+	uint64_t bytes_out;		/* written to the socket so far */
+	uint64_t newest_at;		/* bytes_out when the newest part or
+					 * event was queued */
+
+	/* Limits (worker.c): the places this client holds in the control
+	 * region besides its connection, given back when it closes. */
+	bool counted;			/* a max_clients place, of kind: */
+	enum fc_ctl_client_kind counted_kind;
+	bool addr_counted;		/* a count of its address, key: */
+	uint64_t addr_key;
 	char part_head[FC_STREAM_PART_HEAD_MAX];
 };
 
@@ -197,8 +213,9 @@ bool fc_client_queue_event(struct fc_client *c);
 
 /*
  * Once-per-tick checks: client_timeout (408 or a silent close of an idle
- * keep-alive connection), send_timeout (drop, counted in drops_timeout),
- * and for streams maxtime and the keepalive resend.
+ * keep-alive connection), send_timeout (drop, counted in drops_timeout:
+ * output blocked that long, or a stream or event stream whose peer read
+ * nothing that long), and for streams maxtime and the keepalive resend.
  */
 enum fc_client_step fc_client_tick(struct fc_client *c,
     struct fc_client_env *env);

@@ -58,6 +58,17 @@ static const char *const status_codes[FC_ST_COUNT] = {
 	[FC_ST_OTHER] = "other",
 };
 
+/* Refusal reasons in refused[] order (enum fc_ctl_admit - 1): the limit
+ * that refused, max_connections, max_clients and max_clients_per_ip
+ * without their "max_" (so a report without a configuration never names
+ * a configured limit), or a full address table. */
+static const char *const refusal_names[FC_CTL_REFUSALS] = {
+	[FC_CTL_OVER_CONNECTIONS - 1] = "connections",
+	[FC_CTL_OVER_CLIENTS - 1] = "clients",
+	[FC_CTL_OVER_PER_ADDR - 1] = "clients_per_ip",
+	[FC_CTL_TABLE_FULL - 1] = "address_table_full",
+};
+
 static const char *
 capture_state_name(uint32_t state)
 {
@@ -69,6 +80,16 @@ worker_state_name(uint32_t state)
 {
 	return state < sizeof(worker_state_names) / sizeof(worker_state_names[0])
 	    ? worker_state_names[state] : "unknown";
+}
+
+/* A gauge of a worker slot (clients, streams, events, addresses).  Once
+ * the supervisor has reaped the slot's worker (pid 0) and until it starts
+ * the next owner, the slot's gauges are left-overs that count for nothing
+ * (see control.h), so they read as 0. */
+static uint64_t
+gauge(const struct fc_ctl_worker *w, const _Atomic uint64_t *g)
+{
+	return LOAD(&w->pid) != 0 ? (uint64_t)LOAD(g) : 0;
 }
 
 /* Worker slots that exist in this region (the header says how many). */
@@ -179,7 +200,20 @@ ns_since(int64_t stamp_ns, int64_t now_ns)
 
 struct totals {
 	uint64_t streams, connections, bytes, frames_sent, frames_skipped;
+	uint64_t events, lock_timeouts, refused[FC_CTL_REFUSALS];
 };
+
+/* {"connections": n, "clients": n, ...}: refusals by limit. */
+static void
+put_refused(struct fc_strbuf *out, const uint64_t *refused)
+{
+	unsigned k;
+
+	for (k = 0; k < FC_CTL_REFUSALS; k++)
+		fc_strbuf_printf(out, "%s\"%s\": %" PRIu64, k == 0 ? "{" : ", ",
+		    refusal_names[k], refused[k]);
+	fc_strbuf_puts(out, "}");
+}
 
 /*
  * "upstream" object of a relay: the URL (its public form: /status may be
@@ -294,9 +328,10 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
     struct totals *t)
 {
 	const struct fc_ctl_worker *w;
-	unsigned i, n = worker_slots(ctl);
+	unsigned i, k, n = worker_slots(ctl);
 	uint32_t state;
-	uint64_t streams, conns, bytes, sent, skipped;
+	uint64_t streams, conns, bytes, sent, skipped, events, timeouts;
+	uint64_t refused[FC_CTL_REFUSALS];
 	bool first = true;
 
 	fc_strbuf_puts(out, "[");
@@ -304,16 +339,24 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 		w = &ctl->hdr->workers[i];
 		if ((state = LOAD(&w->state)) == FC_WORKER_EMPTY)
 			continue;
-		streams = LOAD(&w->streams);
-		conns = LOAD(&w->clients);
+		streams = gauge(w, &w->streams);
+		conns = gauge(w, &w->clients);
 		bytes = LOAD(&w->bytes);
 		sent = LOAD(&w->frames_sent);
 		skipped = LOAD(&w->frames_skipped);
+		events = gauge(w, &w->events);
+		timeouts = LOAD(&w->lock_timeouts);
 		t->streams += streams;
 		t->connections += conns;
 		t->bytes += bytes;
 		t->frames_sent += sent;
 		t->frames_skipped += skipped;
+		t->events += events;
+		t->lock_timeouts += timeouts;
+		for (k = 0; k < FC_CTL_REFUSALS; k++) {
+			refused[k] = LOAD(&w->refused[k]);
+			t->refused[k] += refused[k];
+		}
 
 		/* DESIGN.md's fields first, in its order (scripts grep it). */
 		fc_strbuf_printf(out, "%s{\"index\": %u, \"pid\": %" PRId32
@@ -325,14 +368,22 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 		    ", \"clients_total\": %" PRIu64
 		    ", \"requests\": %" PRIu64
 		    ", \"dropped_timeout\": %" PRIu64
-		    ", \"generation\": %" PRIu32 "}",
+		    ", \"generation\": %" PRIu32
+		    ", \"events\": %" PRIu64
+		    ", \"addresses\": %" PRIu64
+		    ", \"untracked_streams\": %" PRIu64
+		    ", \"lock_timeouts\": %" PRIu64 ", \"refused\": ",
 		    first ? "" : ", ", i, (int32_t)LOAD(&w->pid),
 		    worker_state_name(state), streams, conns, bytes, sent,
 		    skipped, (uint64_t)LOAD(&w->frames_copied),
 		    (uint64_t)LOAD(&w->clients_total),
 		    (uint64_t)LOAD(&w->requests_total),
 		    (uint64_t)LOAD(&w->drops_timeout),
-		    (uint32_t)LOAD(&w->generation));
+		    (uint32_t)LOAD(&w->generation), events,
+		    gauge(w, &w->addr_live),
+		    (uint64_t)LOAD(&w->addr_untracked), timeouts);
+		put_refused(out, refused);
+		fc_strbuf_puts(out, "}");
 		first = false;
 	}
 	fc_strbuf_puts(out, "]");
@@ -394,11 +445,20 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 	put_fixed(out, started > 0 ? ns_since(started, now_mono) /
 	    (NS_PER_S / 10) : 0, 1);
 	fc_strbuf_printf(out, ", \"clients\": %" PRIu64
-	    ", \"connections\": %" PRIu64, t.streams, t.connections);
+	    ", \"connections\": %" PRIu64 ", \"events\": %" PRIu64,
+	    t.streams, t.connections, t.events);
 	if (cfg != NULL)
 		fc_strbuf_printf(out, ", \"max_clients\": %d"
-		    ", \"workers_configured\": %d", cfg->max_clients,
-		    cfg->workers);
+		    ", \"workers_configured\": %d"
+		    ", \"max_clients_per_ip\": %d, \"max_connections\": %d",
+		    cfg->max_clients, cfg->workers, cfg->max_clients_per_ip,
+		    cfg->max_connections);
+	/* Admissions over the whole server (control.h): refusals by limit,
+	 * and those made without the lock (limits then approximate). */
+	fc_strbuf_puts(out, ", \"refused\": ");
+	put_refused(out, t.refused);
+	fc_strbuf_printf(out, ", \"admission_lock_timeouts\": %" PRIu64,
+	    t.lock_timeouts);
 	health = fc_report_health(bus, ctl, &why);
 	fc_strbuf_printf(out, ", \"healthy\": %s, \"health\": ",
 	    health == 200 ? "true" : "false");
@@ -450,6 +510,7 @@ per_worker(struct fc_strbuf *out, const struct fc_ctl *ctl, const char *name,
     const char *type, const char *help, size_t field)
 {
 	const struct fc_ctl_worker *w;
+	const _Atomic uint64_t *v;
 	unsigned i, n = worker_slots(ctl);
 
 	family(out, name, type, help);
@@ -457,9 +518,11 @@ per_worker(struct fc_strbuf *out, const struct fc_ctl *ctl, const char *name,
 		w = &ctl->hdr->workers[i];
 		if (LOAD(&w->state) == FC_WORKER_EMPTY)
 			continue;
+		v = (const _Atomic uint64_t *)(const void *)((const char *)w +
+		    field);
 		fc_strbuf_printf(out, "%s{worker=\"%u\"} %" PRIu64 "\n", name,
-		    i, (uint64_t)LOAD((const _Atomic uint64_t *)
-		    (const void *)((const char *)w + field)));
+		    i, strcmp(type, "gauge") == 0 ? gauge(w, v) :
+		    (uint64_t)LOAD(v));
 	}
 }
 
@@ -471,6 +534,9 @@ static const struct {
 } worker_families[] = {
 	{ "forkcast_clients", "gauge", "Streaming clients now.",
 	    offsetof(struct fc_ctl_worker, streams) },
+	{ "forkcast_event_clients", "gauge",
+	    "Event stream (/events) clients now.",
+	    offsetof(struct fc_ctl_worker, events) },
 	{ "forkcast_connections", "gauge",
 	    "Open connections now (streaming or not).",
 	    offsetof(struct fc_ctl_worker, clients) },
@@ -492,6 +558,16 @@ static const struct {
 	{ "forkcast_send_timeouts_total", "counter",
 	    "Clients dropped for accepting no data for send_timeout.",
 	    offsetof(struct fc_ctl_worker, drops_timeout) },
+	{ "forkcast_client_addresses", "gauge",
+	    "Client addresses with streams now (the worker's address table).",
+	    offsetof(struct fc_ctl_worker, addr_live) },
+	{ "forkcast_untracked_streams_total", "counter",
+	    "Streams admitted without an address count (address table full, "
+	    "no max_clients_per_ip set).",
+	    offsetof(struct fc_ctl_worker, addr_untracked) },
+	{ "forkcast_admission_lock_timeouts_total", "counter",
+	    "Admissions made without the admission lock (limits approximate).",
+	    offsetof(struct fc_ctl_worker, lock_timeouts) },
 };
 
 /* A bucket bound in seconds from milliseconds: 5 -> "0.005", 2500 ->
@@ -548,6 +624,29 @@ age_histogram(struct fc_strbuf *out, const struct fc_ctl *ctl)
 	put_fixed(out, sum_us, 6);
 	fc_strbuf_printf(out, "\nforkcast_frame_age_seconds_count %" PRIu64 "\n",
 	    cum);
+}
+
+static void
+refusals(struct fc_strbuf *out, const struct fc_ctl *ctl)
+{
+	uint64_t sum[FC_CTL_REFUSALS];
+	unsigned i, k, n = worker_slots(ctl);
+
+	memset(sum, 0, sizeof(sum));
+	for (i = 0; i < n; i++) {
+		const struct fc_ctl_worker *w = &ctl->hdr->workers[i];
+
+		if (LOAD(&w->state) == FC_WORKER_EMPTY)
+			continue;
+		for (k = 0; k < FC_CTL_REFUSALS; k++)
+			sum[k] += LOAD(&w->refused[k]);
+	}
+	family(out, "forkcast_refused_total", "counter",
+	    "Connections and clients refused with 503 by a limit, by limit, "
+	    "over all workers.");
+	for (k = 0; k < FC_CTL_REFUSALS; k++)
+		fc_strbuf_printf(out, "forkcast_refused_total{limit=\"%s\"} %"
+		    PRIu64 "\n", refusal_names[k], sum[k]);
 }
 
 static void
@@ -719,9 +818,19 @@ fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 	fc_strbuf_puts(out, "\n");
 	if (cfg != NULL) {
 		family(out, "forkcast_max_clients", "gauge",
-		    "Configured limit of streaming clients over all workers.");
+		    "Configured limit of streams and /events streams over all "
+		    "workers.");
 		fc_strbuf_printf(out, "forkcast_max_clients %d\n",
 		    cfg->max_clients);
+		family(out, "forkcast_max_clients_per_ip", "gauge",
+		    "Configured limit of streams from one address over all "
+		    "workers (0 = none).");
+		fc_strbuf_printf(out, "forkcast_max_clients_per_ip %d\n",
+		    cfg->max_clients_per_ip);
+		family(out, "forkcast_max_connections", "gauge",
+		    "Configured limit of open connections over all workers.");
+		fc_strbuf_printf(out, "forkcast_max_connections %d\n",
+		    cfg->max_connections);
 	}
 
 	capture_metrics(out, cfg, bus, ctl, now_mono);
@@ -732,6 +841,7 @@ fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 		    worker_families[i].field);
 
 	http_responses(out, ctl);
+	refusals(out, ctl);
 	age_histogram(out, ctl);
 }
 
@@ -754,8 +864,8 @@ fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
 		w = &ctl->hdr->workers[i];
 		if (LOAD(&w->state) == FC_WORKER_EMPTY)
 			continue;
-		streams += LOAD(&w->streams);
-		conns += LOAD(&w->clients);
+		streams += gauge(w, &w->streams);
+		conns += gauge(w, &w->clients);
 	}
 
 	/* One line: a newline inside "data:" would split the event. */

@@ -34,6 +34,11 @@
  * streaming client that is idle and writable starts a part from it.
  * Clients still sending take the newest frame when EPOLLOUT says they can.
  *
+ * Limits: every accepted connection, and every stream and /events client,
+ * takes a place in the server-wide counts of the control region
+ * (fc_ctl_admit_*, see control.h) or gets a 503; close_client() gives the
+ * places back.
+ *
  * Clients are freed only at the end of an event batch (a fan-out may close
  * a client that has another event pending in the same batch).
  */
@@ -129,7 +134,7 @@ struct worker {
 	struct fc_client *clients;	/* every open connection */
 	struct fc_client *streams;	/* streaming ones (also in clients) */
 	struct fc_client *dead;		/* closed this batch, freed after it */
-	uint64_t nclients, nstreams;
+	uint64_t nclients, nstreams, nevents;
 
 	struct listener lst[FC_CONFIG_MAX_LISTEN];
 	bool listening;			/* listen fds belong in the epoll set
@@ -146,19 +151,6 @@ struct worker {
 	int64_t next_event;
 	struct fc_strbuf scratch;	/* event text shared by /events clients */
 };
-
-static void
-gauge(_Atomic uint64_t *g, uint64_t v)
-{
-	atomic_store_explicit(g, v, memory_order_relaxed);
-}
-
-static void
-publish_counts(struct worker *w)
-{
-	gauge(&w->stats->clients, w->nclients);
-	gauge(&w->stats->streams, w->nstreams);
-}
 
 /* --- setup --- */
 
@@ -358,7 +350,16 @@ close_client(struct worker *w, struct fc_client *c)
 		if (c->snext != NULL)
 			c->snext->sprev = c->sprev;
 		c->sprev = c->snext = NULL;
-		w->nstreams--;
+	}
+	/* Give back its places in the server-wide counts. */
+	if (c->counted) {
+		fc_ctl_release_client(w->ctl, w->index, c->counted_kind,
+		    c->addr_counted ? &c->addr_key : NULL);
+		if (c->counted_kind == FC_CTL_STREAM)
+			w->nstreams--;
+		else
+			w->nevents--;
+		c->counted = c->addr_counted = false;
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -367,7 +368,7 @@ close_client(struct worker *w, struct fc_client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	w->nclients--;
-	publish_counts(w);
+	fc_ctl_release_connection(w->ctl, w->index);
 	/* Freed after the batch: an event for it may still be queued. */
 	c->prev = NULL;
 	c->next = w->dead;
@@ -383,6 +384,43 @@ free_dead(struct worker *w)
 		w->dead = c->next;
 		fc_client_free(c);
 	}
+}
+
+/* The answer to a connection over max_connections, sent from this
+ * constant: a flood of refused connections costs no memory. */
+#define OVER_CONNECTIONS_BODY "too many connections\n"
+_Static_assert(sizeof(OVER_CONNECTIONS_BODY) - 1 == 21,
+    "Content-Length below");
+static const char over_connections[] =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Server: forkcast\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 21\r\n"
+    "Connection: close\r\n"
+    "Cache-Control: no-store\r\n"
+    "Retry-After: 1\r\n"
+    "\r\n"
+    OVER_CONNECTIONS_BODY;
+
+/* Answers a connection the server has no room for and closes it, without
+ * a client structure: a write that a fresh socket's buffer always takes,
+ * a FIN, and one read of what the client already sent, so that closing
+ * with unread input does not turn into a RST that can destroy the answer
+ * before the client reads it. */
+static void
+refuse_connection(struct worker *w, int fd)
+{
+	char junk[512];
+
+	(void)!send(fd, over_connections, sizeof(over_connections) - 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)shutdown(fd, SHUT_WR);
+	(void)!read(fd, junk, sizeof(junk));
+	close(fd);
+	atomic_fetch_add_explicit(&w->stats->status[FC_ST_503], 1,
+	    memory_order_relaxed);
+	log_debug("connection refused: max_connections (%d) reached",
+	    w->cfg->max_connections);
 }
 
 static void
@@ -436,15 +474,23 @@ accept_clients(struct worker *w, int li)
 			l->error_delay_ns = 0;
 			l->retry_at_ns = 0;
 		}
+		/* max_connections over the whole server (control.h). */
+		if (fc_ctl_admit_connection(w->ctl, w->index,
+		    (uint64_t)w->cfg->max_connections) != FC_CTL_ADMITTED) {
+			refuse_connection(w, fd);
+			continue;
+		}
 		if ((c = fc_client_new(fd, (struct sockaddr *)&ss, len,
 		    w->env.now_mono_ns)) == NULL) {
 			close(fd);
+			fc_ctl_release_connection(w->ctl, w->index);
 			continue;
 		}
 		if (ep_add(w->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
 		    EPOLLET, (uint64_t)(uintptr_t)c) == -1) {
 			log_warn("epoll add client");
 			fc_client_free(c);
+			fc_ctl_release_connection(w->ctl, w->index);
 			continue;
 		}
 		c->next = w->clients;
@@ -455,7 +501,6 @@ accept_clients(struct worker *w, int li)
 		w->clients_seen++;
 		atomic_fetch_add_explicit(&w->stats->clients_total, 1,
 		    memory_order_relaxed);
-		publish_counts(w);
 	}
 }
 
@@ -525,36 +570,45 @@ fan_out(struct worker *w)
 
 /* --- requests --- */
 
+/*
+ * Takes a place for c among max_clients (streams and /events over the
+ * whole server) and, for a stream, one among its address's
+ * max_clients_per_ip, both counted in the control region under its
+ * admission lock (control.h): exact whichever worker the client reaches.
+ * False, with a 503 queued, when the server has no room for it.
+ */
 static bool
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+admit(struct worker *w, struct fc_client *c, enum fc_ctl_client_kind kind)
 {
-	if (a->ss_family != b->ss_family)
+	const uint64_t *addr = NULL;
+	enum fc_ctl_admit r;
+
+	if (w->retiring) {
+		fc_client_error(c, &w->env, 503, "server stopping");
 		return false;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-		    &((const struct sockaddr_in *)b)->sin_addr,
-		    sizeof(struct in_addr)) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr,
-		    sizeof(struct in6_addr)) == 0;
-	return false;
-}
-
-/* Streams from c's address in this worker.  max_clients_per_ip is
- * enforced per worker: the count is a lower bound of the address's
- * streams over the whole server (a client spread over W workers can hold
- * up to W times the limit), which keeps the check local and lock-free. */
-static int
-streams_from(struct worker *w, const struct fc_client *c)
-{
-	const struct fc_client *s;
-	int n = 0;
-
-	for (s = w->streams; s != NULL; s = s->snext)
-		if (same_ip(&s->peer, &c->peer))
-			n++;
-	return n;
+	}
+	if (kind == FC_CTL_STREAM && fc_ctl_addr_key(w->ctl,
+	    (const struct sockaddr *)&c->peer, c->peerlen, &c->addr_key))
+		addr = &c->addr_key;
+	r = fc_ctl_admit_client(w->ctl, w->index, kind,
+	    (uint64_t)w->cfg->max_clients, addr,
+	    (uint64_t)w->cfg->max_clients_per_ip, &c->addr_counted);
+	if (r != FC_CTL_ADMITTED) {
+		log_debug("fd %d: refused: %s", c->fd,
+		    r == FC_CTL_OVER_PER_ADDR ? "max_clients_per_ip" :
+		    r == FC_CTL_TABLE_FULL ? "address table full" :
+		    "max_clients");
+		fc_client_error(c, &w->env, 503, r == FC_CTL_OVER_PER_ADDR ?
+		    "too many streams from your address" : "too many clients");
+		return false;
+	}
+	c->counted = true;
+	c->counted_kind = kind;
+	if (kind == FC_CTL_STREAM)
+		w->nstreams++;
+	else
+		w->nevents++;
+	return true;
 }
 
 static void
@@ -575,7 +629,6 @@ static void
 start_stream(struct worker *w, struct fc_client *c,
     const struct fc_route_match *m)
 {
-	const struct fc_config *cfg = w->cfg;
 	const struct fc_http_request *req = &c->rq->hp.req;
 	enum fc_framing framing = m->framing;
 
@@ -585,25 +638,34 @@ start_stream(struct worker *w, struct fc_client *c,
 		fc_client_start_stream(c, &w->env, framing, 0, 0, true);
 		return;
 	}
-	if (w->retiring ||
-	    (cfg->max_clients > 0 &&
-	    fc_ctl_total_streams(w->ctl) >= (uint64_t)cfg->max_clients) ||
-	    (cfg->max_clients_per_ip > 0 &&
-	    streams_from(w, c) >= cfg->max_clients_per_ip)) {
-		fc_client_error(c, &w->env, 503, "too many clients");
+	if (!admit(w, c, FC_CTL_STREAM))
 		return;
-	}
 	stream_socket_options(c);
 	fc_client_start_stream(c, &w->env, framing, m->fps, m->maxtime, false);
 	c->snext = w->streams;
 	if (w->streams != NULL)
 		w->streams->sprev = c;
 	w->streams = c;
-	w->nstreams++;
-	publish_counts(w);
 	/* Capture may be paused for lack of viewers. */
 	fc_ctl_signal_demand(w->ctl);
 	update_frame(w);
+}
+
+static void
+start_events(struct worker *w, struct fc_client *c)
+{
+	if (!c->rq->hp.req.head && !admit(w, c, FC_CTL_EVENTS))
+		return;
+	fc_strbuf_reset(&c->hdr);
+	fc_respond_events_head(&c->hdr, w->cfg->allow_origin);
+	if (c->rq->hp.req.head) {
+		fc_client_respond(c, &w->env, 200, NULL, 0, false);
+		return;
+	}
+	fc_client_start_events(c, &w->env);
+	/* The first event right away, then one a second. */
+	fc_report_event(&c->body, w->cfg, w->bus, w->ctl);
+	(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
 }
 
 static void
@@ -752,16 +814,7 @@ dispatch(struct worker *w, struct fc_client *c)
 			fc_client_error(c, &w->env, 503, "out of memory");
 			break;
 		}
-		fc_strbuf_reset(&c->hdr);
-		fc_respond_events_head(&c->hdr, w->cfg->allow_origin);
-		if (req->head) {
-			fc_client_respond(c, &w->env, 200, NULL, 0, false);
-			break;
-		}
-		fc_client_start_events(c, &w->env);
-		/* The first event right away, then one a second. */
-		fc_report_event(&c->body, w->cfg, w->bus, w->ctl);
-		(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
+		start_events(w, c);
 		break;
 	}
 }
@@ -790,6 +843,8 @@ send_events(struct worker *w)
 	struct fc_client *c, *next;
 	bool built = false;
 
+	if (w->nevents == 0)
+		return;
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != FC_CLIENT_EVENTS || c->q.left > 0)
@@ -1057,7 +1112,6 @@ cleanup(struct worker *w)
 		close(w->sigfd);
 	if (w->epfd >= 0)
 		close(w->epfd);
-	publish_counts(w);
 }
 
 int
@@ -1140,7 +1194,6 @@ fc_worker_main(const struct fc_worker_args *args)
 	    memory_order_relaxed);
 	atomic_store_explicit(&w.stats->state, FC_WORKER_SERVING,
 	    memory_order_relaxed);
-	publish_counts(&w);
 	update_listening(&w);
 	w.next_tick = w.env.now_mono_ns + TICK_NS;
 	w.next_event = w.env.now_mono_ns;

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -424,6 +426,94 @@ test_send_timeout(void **state)
 	assert_int_equal(fx->stats.drops_timeout, 1);
 }
 
+/*
+ * A loopback TCP connection: *server gets the accepted end (non-blocking),
+ * the return value is the peer.  rcvbuf > 0 shrinks the peer's receive
+ * buffer before it connects (and so its window scale).
+ */
+static int
+tcp_pair(int *server, int rcvbuf)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int l, p;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	p = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(l >= 0 && p >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	if (rcvbuf > 0)
+		setsockopt(p, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	assert_int_equal(connect(p, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	*server = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	assert_true(*server >= 0);
+	close(l);
+	fcntl(p, F_SETFL, O_NONBLOCK);
+	return p;
+}
+
+/*
+ * An event stream whose peer reads nothing is dropped after send_timeout
+ * although every event still fits in its socket; one whose peer reads is
+ * not.  One event a (simulated) second, with real time for the ACKs.
+ */
+static void
+test_events_send_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_client *c[2];
+	char event[350], buf[65536];
+	int peer[2], fd, i, k, closed_at[2] = { -1, -1 };
+
+	fx->cfg.send_timeout = 3;
+	memset(event, 'e', sizeof(event));
+	for (k = 0; k < 2; k++) {
+		peer[k] = tcp_pair(&fd, k == 0 ? 1 : 0);
+		c[k] = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
+		assert_non_null(c[k]);
+		fc_strbuf_puts(&c[k]->hdr, "HTTP/1.1 200 OK\r\n\r\n");
+		fc_client_start_events(c[k], &fx->env);
+		assert_int_equal(fc_client_pump(c[k], &fx->env), FC_STEP_OK);
+	}
+	for (i = 0; i < 40; i++) {
+		fx->env.now_mono_ns += NS_PER_S;
+		for (k = 0; k < 2; k++) {
+			if (closed_at[k] >= 0)
+				continue;
+			fc_strbuf_reset(&c[k]->body);
+			fc_strbuf_append(&c[k]->body, event, sizeof(event));
+			if (fc_client_queue_event(c[k]))
+				assert_int_equal(fc_client_pump(c[k], &fx->env),
+				    FC_STEP_OK);
+		}
+		usleep(60000);		/* the ACKs */
+		while (read(peer[1], buf, sizeof(buf)) > 0)
+			;		/* peer 1 reads, peer 0 never */
+		usleep(20000);
+		for (k = 0; k < 2; k++)
+			if (closed_at[k] < 0 &&
+			    fc_client_tick(c[k], &fx->env) == FC_STEP_CLOSE)
+				closed_at[k] = i;
+	}
+	printf("# non-reader dropped after %d events\n", closed_at[0] + 1);
+	assert_true(closed_at[0] >= 0);
+	assert_int_equal(closed_at[1], -1);
+	assert_int_equal(fx->stats.drops_timeout, 1);
+	/* Its socket still took every event: the write-side rule alone
+	 * would not have fired. */
+	assert_int_equal(c[0]->q.left, 0);
+	assert_int_equal(c[0]->blocked_since_ns, 0);
+	for (k = 0; k < 2; k++) {
+		fc_client_free(c[k]);
+		close(peer[k]);
+	}
+}
+
 /* An idle stream waiting for frames is not "accepting no data". */
 static void
 test_idle_stream_not_dropped(void **state)
@@ -520,6 +610,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_idle_stream_not_dropped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_send_timeout,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
 		    teardown),

@@ -140,6 +140,7 @@ assert_same_config(const struct fc_config *a, const struct fc_config *b)
 	assert_string_equal(a->user, b->user);
 	assert_int_equal(a->max_clients, b->max_clients);
 	assert_int_equal(a->max_clients_per_ip, b->max_clients_per_ip);
+	assert_int_equal(a->max_connections, b->max_connections);
 	assert_int_equal(a->client_timeout, b->client_timeout);
 	assert_int_equal(a->send_timeout, b->send_timeout);
 	assert_int_equal(a->shutdown_grace, b->shutdown_grace);
@@ -188,6 +189,7 @@ test_defaults(void **state)
 	assert_string_equal(cfg.user, "nobody");
 	assert_int_equal(cfg.max_clients, 4096);
 	assert_int_equal(cfg.max_clients_per_ip, 0);
+	assert_int_equal(cfg.max_connections, 8192);
 	assert_int_equal(cfg.client_timeout, 10);
 	assert_int_equal(cfg.send_timeout, 30);
 	assert_int_equal(cfg.shutdown_grace, 10);
@@ -247,6 +249,8 @@ static const struct int_key int_keys[] = {
 	  1000000, false },
 	{ "server", "max_clients_per_ip",
 	  offsetof(struct fc_config, max_clients_per_ip), 0, 1000000, false },
+	{ "server", "max_connections",
+	  offsetof(struct fc_config, max_connections), 1, 1000000, false },
 	{ "server", "client_timeout",
 	  offsetof(struct fc_config, client_timeout), 1, 3600, true },
 	{ "server", "send_timeout", offsetof(struct fc_config, send_timeout),

@@ -290,6 +290,22 @@ test_status_populated(void **state)
 	publish(f->bus, fc_now_real_ns());
 	set_worker(f->ctl, 0, 1001, 2, 3, 1000, 50, 5);
 	set_worker(f->ctl, 2, 1003, 5, 6, 2000, 70, 7);
+	/* Slot 4's worker was reaped (pid 0), not yet replaced: its gauges
+	 * are left-overs and read as 0. */
+	set_worker(f->ctl, 4, 0, 50, 60, 0, 0, 0);
+	atomic_store(&f->ctl->hdr->workers[4].events, 40);
+	cfg.max_clients_per_ip = 3;
+	cfg.max_connections = 8192;
+	atomic_store(&f->ctl->hdr->workers[0].events, 4);
+	atomic_store(&f->ctl->hdr->workers[2].events, 1);
+	atomic_store(&f->ctl->hdr->workers[0].addr_live, 2);
+	atomic_store(&f->ctl->hdr->workers[2].lock_timeouts, 3);
+	atomic_store(&f->ctl->hdr->workers[0].refused[FC_CTL_OVER_PER_ADDR - 1],
+	    6);
+	atomic_store(&f->ctl->hdr->workers[2].refused[FC_CTL_OVER_PER_ADDR - 1],
+	    1);
+	atomic_store(&f->ctl->hdr->workers[2].refused[
+	    FC_CTL_OVER_CONNECTIONS - 1], 9);
 
 	fc_report_status_json(&f->out, &cfg, f->bus, f->ctl);
 	assert_false(f->out.failed);
@@ -321,6 +337,20 @@ test_status_populated(void **state)
 	/* Totals at the end. */
 	assert_contains(f->out.data, "\"bytes\": 3000, \"frames_sent\": 120, "
 	    "\"frames_skipped\": 12}");
+	assert_contains(f->out.data, "{\"index\": 4, \"pid\": 0, "
+	    "\"state\": \"serving\", \"clients\": 0, \"connections\": 0");
+	/* Limits: per worker, totals, configured values. */
+	assert_contains(f->out.data, "\"clients\": 7, \"connections\": 9, "
+	    "\"events\": 5");
+	assert_contains(f->out.data, "\"max_clients_per_ip\": 3, "
+	    "\"max_connections\": 8192");
+	assert_contains(f->out.data, "\"refused\": {\"connections\": 9, "
+	    "\"clients\": 0, \"clients_per_ip\": 7, \"address_table_full\": 0}, "
+	    "\"admission_lock_timeouts\": 3");
+	assert_contains(f->out.data, "\"events\": 4, \"addresses\": 2, "
+	    "\"untracked_streams\": 0, \"lock_timeouts\": 0, \"refused\": "
+	    "{\"connections\": 0, \"clients\": 0, \"clients_per_ip\": 6, "
+	    "\"address_table_full\": 0}}");
 }
 
 static void
@@ -466,6 +496,13 @@ test_metrics(void **state)
 		    ages_ms[i] * 1000);
 	/* An empty slot's leftovers are not reported. */
 	atomic_store(&f->ctl->hdr->workers[1].bytes, 999);
+	atomic_store(&f->ctl->hdr->workers[1].refused[FC_CTL_OVER_CLIENTS - 1],
+	    99);
+	atomic_store(&f->ctl->hdr->workers[0].refused[FC_CTL_OVER_CLIENTS - 1],
+	    2);
+	atomic_store(&f->ctl->hdr->workers[3].refused[FC_CTL_OVER_CLIENTS - 1],
+	    1);
+	atomic_store(&f->ctl->hdr->workers[3].events, 6);
 
 	fc_report_metrics(&f->out, NULL, f->bus, f->ctl);
 	assert_false(f->out.failed);
@@ -483,6 +520,16 @@ test_metrics(void **state)
 	    "forkcast_connections_accepted_total{worker=\"3\"} 11\n");
 	assert_contains(f->out.data, "forkcast_clients{worker=\"0\"} 2\n");
 	assert_contains(f->out.data, "forkcast_clients{worker=\"3\"} 1\n");
+	assert_contains(f->out.data,
+	    "forkcast_event_clients{worker=\"3\"} 6\n");
+	assert_contains(f->out.data,
+	    "# TYPE forkcast_refused_total counter\n"
+	    "forkcast_refused_total{limit=\"connections\"} 0\n"
+	    "forkcast_refused_total{limit=\"clients\"} 3\n"
+	    "forkcast_refused_total{limit=\"clients_per_ip\"} 0\n"
+	    "forkcast_refused_total{limit=\"address_table_full\"} 0\n");
+	assert_contains(f->out.data,
+	    "forkcast_admission_lock_timeouts_total{worker=\"0\"} 0\n");
 	assert_lacks(f->out.data, "worker=\"1\"");
 	assert_contains(f->out.data,
 	    "forkcast_http_responses_total{code=\"404\"} 5\n");
