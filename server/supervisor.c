@@ -1,8 +1,9 @@
 /*
  * The supervisor; see supervisor.h.
  *
- * One role table drives every child (capture and workers); one spawn path
- * does the common steps.  A child slot table records pid, start time,
+ * The role table (common/role.c) declares every process: user, filesystem,
+ * rlimits, seccomp tables and the descriptors each child keeps; one spawn
+ * path does the common steps.  A child slot table records pid, start time,
  * respawn backoff and whether the slot is still wanted.  Signals only
  * reach the supervisor through a signalfd read by the single main loop, so
  * no handler ever runs code.
@@ -34,10 +35,10 @@
 #include "../common/config.h"
 #include "../common/control.h"
 #include "../common/log.h"
+#include "../common/role.h"
 #include "../common/sandbox.h"
 #include "listen.h"
 #include "worker.h"
-#include "worker_sandbox.h"
 
 #define MS (INT64_C(1000000))
 #define BACKOFF_MIN_MS 250	/* first delay after a quick death */
@@ -205,14 +206,21 @@ child_common(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-/* The worker's jail (worker_sandbox.c), with what the supervisor resolved
- * while it could still read /etc/passwd. */
+/* The worker row of the role table (common/role.c), with what the
+ * supervisor resolved while it could still read /etc/passwd.  A worker
+ * dies with SIGKILL when the supervisor does. */
 static int
 worker_lockdown(void *arg)
 {
+	struct fc_role_ctx ctx;
+
 	(void)arg;
-	return fc_worker_sandbox(&S.worker_user,
-	    S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL, getppid());
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.user = &S.worker_user;
+	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
+	ctx.pdeathsig = SIGKILL;
+	ctx.parent = getppid();
+	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
 
 static _Noreturn void
