@@ -33,9 +33,11 @@
 #define SC_KILL_IF(name, a0, why) { name, FC_SC_KILL, 0, 1, { a0 }, why }
 
 /* argument n, low 32 bits, equals v */
-#define SC_ARG32(n, v) { n, SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)(v) }
+#define SC_ARG32(n, v) { n, SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)(v), \
+	"arg" #n " = " #v }
 /* argument n, masked with m, equals v */
-#define SC_ARGMASK(n, m, v) { n, SCMP_CMP_MASKED_EQ, (m), (v) }
+#define SC_ARGMASK(n, m, v) { n, SCMP_CMP_MASKED_EQ, (m), (v), \
+	"arg" #n " & " #m " = " #v }
 
 /*
  * Terminal ioctls no forkcast process makes and every role refuses by

@@ -123,7 +123,7 @@ static const struct fc_role_path capture_paths[] = {
 	{ "/etc/libcamera", FC_FS_READ, SRC(LIBCAMERA),
 	    "libcamera: its configuration file, where there is one" },
 	{ "/usr/lib", FC_FS_READ | FC_FS_EXEC, SRC(LIBCAMERA),
-	    "libcamera: IPA modules (/usr/lib/<arch>/libcamera) and the "
+	    "libcamera: IPA modules (/usr/lib/ARCH/libcamera) and the "
 	    "libraries an isolated IPA process loads" },
 	{ "/usr/libexec/libcamera", FC_FS_READ | FC_FS_EXEC, SRC(LIBCAMERA),
 	    "libcamera: the proxy that runs an IPA module in its own process" },

@@ -41,6 +41,7 @@ struct fc_sc_arg {
 	unsigned arg;		/* argument index 0..5 */
 	int op;			/* enum scmp_compare (SCMP_CMP_EQ, ...) */
 	uint64_t a, b;		/* datum_a, datum_b (mask and value for MASKED_EQ) */
+	const char *text;	/* the condition as written, for SECURITY.md */
 };
 
 /* One line of a policy table. */
