@@ -81,6 +81,10 @@ static const struct fc_sc_rule capture_rules[] = {
 	    "at exit (forkcast-capture built with libcamera)"),
 	SC_ALLOW("membarrier", "liburcu at exit (same)"),
 	SC_ALLOW("exit_group", "the capture process ends"),
+#ifdef __SANITIZE_ADDRESS__
+	SC_ALLOW("sigaltstack", "SAN=1 builds only: the sanitizer runtime "
+	    "queries the alternate signal stack"),
+#endif
 };
 
 /* source = files: capture/source_files.c */

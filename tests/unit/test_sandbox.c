@@ -35,14 +35,14 @@ static const struct fc_sc_rule tiny_rules[] = {
 	{ "write", FC_SC_ALLOW, 0, 0, {{0}}, "report" },
 	{ "sigaltstack", FC_SC_ALLOW, 0, 0, {{0}}, "sanitizer runtimes at _exit" },
 	{ "munmap", FC_SC_ALLOW, 0, 0, {{0}}, "allocator" },
-	{ "mmap", FC_SC_ALLOW, 0, 1, {{ 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0 }},
+	{ "mmap", FC_SC_ALLOW, 0, 1, {{ 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0, "arg2 & PROT_EXEC = 0" }},
 	    "allocator, never executable" },
 	{ "openat", FC_SC_ERRNO, EACCES, 0, {{0}}, "soft denial" },
 	{ "ioctl", FC_SC_ALLOW, 0, 1,
-	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, FIONREAD }},
+	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, FIONREAD, "arg1 = FIONREAD" }},
 	    "the low 32 bits, as the kernel reads them" },
 	{ "ioctl", FC_SC_KILL, 0, 1,
-	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI }}, "never" },
+	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI, "arg1 = TIOCSTI" }}, "never" },
 };
 static const struct fc_sc_table tiny = {
 	"tiny", FC_SC_DEFAULT_KILL, tiny_rules,
