@@ -132,6 +132,14 @@ endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)
 
+# The escape suite (tests/escape/escape.c): attacks from inside each role's
+# real sandbox, linked with the sources in tests/escape/escape.mk
+# (escape_DEPS); run by tests/integration/escape.sh.
+-include tests/escape/escape.mk
+$(BUILD)/tools/escape: $(BUILD)/tests/escape/escape.o $(patsubst %.c,$(BUILD)/%.o,$(escape_DEPS))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) -lutil
+
 # --- fuzz targets (libFuzzer, clang): tests/fuzz/fuzz_NAME.c linked with
 # the sources in tests/fuzz/fuzz_NAME.mk (fuzz_NAME_DEPS), seed corpus in
 # tests/fuzz/corpus/NAME/.  `make fuzz` runs each for FUZZ_SECONDS;
@@ -154,7 +162,7 @@ fuzz: test-deps $(FUZZ_BINS)
 
 test: test-deps
 	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS)) build/san/forkcast build/san/forkcast-capture
-	@$(MAKE) --no-print-directory all $(TOOL_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory all $(TOOL_BINS) $(BUILD)/tools/escape $(FUZZ_BINS)
 	@tests/run-tests
 
 # The benchmark's own C programs: a loopback ceiling sender and a bare

@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <nss.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,9 @@
 #include "../common/confreg.h"
 #include "../common/control.h"
 #include "../common/log.h"
+#include "../common/role.h"
 #include "../common/sandbox.h"
 #include "capture.h"
-#include "capture_policy.h"
 #include "source.h"
 
 static const char *const state_names[] = {
@@ -139,42 +140,45 @@ print_summary(const struct fc_bus *bus)
 
 /*
  * Capture's jail, applied under the supervisor once the shared memory is
- * attached: the configured unprivileged user with the "video" group (for
- * camera device nodes), no_new_privs, not dumpable, no core or file
- * writes, no processes, and capture's own seccomp table.  No empty root:
- * sources reopen devices and folders after a failure.  A standalone run
- * (tests, trying a source) is not jailed: --dump writes files.
+ * attached: the capture row of the role table (common/role.c), with the
+ * paths of the configured source.  A standalone run (tests, trying a
+ * source) is not jailed: --dump writes files.
  */
 static void
 lockdown(const struct fc_config *cfg)
 {
+	const struct fc_role *row = &fc_roles[FC_ROLE_CAPTURE];
 	struct fc_sandbox_user user;
-	struct fc_sandbox_policy policy;
-	struct fc_sandbox_report rep;
-	char err[256];
+	struct fc_role_ctx ctx;
+	char err[256], dir[FC_CONFIG_PATH_MAX + 64];
 
-	if (fc_sandbox_resolve_user(cfg->user, "video", &user, err, sizeof(err)) != 0) {
+	if (fc_sandbox_resolve_user(cfg->user, row->groups != NULL ?
+	    row->groups[0] : NULL, &user, err, sizeof(err)) != 0) {
 		log_warnx("sandbox: %s", err);
 		exit(FC_EXIT_CONFIG);
-	}
-	memset(&policy, 0, sizeof(policy));
-	policy.role = "capture";
-	policy.user = &user;
-	/* libcamera starts threads of its own. */
-	policy.no_processes = cfg->source != FC_SOURCE_LIBCAMERA;
-	policy.rules = fc_capture_policy(cfg->source, &policy.nrules);
-	/* Die with the supervisor, also after the uid change clears it. */
-	policy.pdeathsig = SIGTERM;
-	policy.parent = getppid();
-	if (fc_sandbox_apply(&policy, &rep, err, sizeof(err)) != 0) {
-		log_warnx("sandbox: %s", err);
-		exit(1);
 	}
 	if (!user.drop)
 		log_warnx("sandbox: not started as root, capture keeps uid %ld",
 		    (long)getuid());
-	log_info("sandbox: user %s, seccomp %s", rep.uid_dropped ? user.name :
-	    "unchanged", rep.seccomp ? "on" : "off (libcamera)");
+	/* Host names resolve through /etc/hosts and DNS, both built into
+	 * glibc: another module named in nsswitch.conf would be loaded with
+	 * dlopen (an executable mapping seccomp refuses) and talk over
+	 * sockets the jail does not have. */
+	if (cfg->source == FC_SOURCE_HTTP &&
+	    __nss_configure_lookup("hosts", "files dns") != 0)
+		log_warnx("sandbox: cannot limit host lookups to files and dns");
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.user = &user;
+	/* Die with the supervisor, also after the uid change clears it. */
+	ctx.pdeathsig = SIGTERM;
+	ctx.parent = getppid();
+	ctx.source = cfg->source;
+	ctx.device = cfg->device;
+	if (cfg->source == FC_SOURCE_FILES &&
+	    fc_source_files_dir(cfg, dir, sizeof(dir)) == 0)
+		ctx.directory = dir;
+	if (fc_role_lockdown(row, &ctx) != 0)
+		exit(1);
 }
 
 int

@@ -64,6 +64,11 @@ extern const struct fc_source_ops fc_source_v4l2;
 extern const struct fc_source_ops fc_source_libcamera;
 extern const struct fc_source_ops fc_source_http;
 
+/* The folder the files source reads: capture.directory, or the bundled
+ * samples found next to the executable.  0 with the path in buf, or -1
+ * (no folder found).  capture/main.c gives it to the sandbox. */
+int fc_source_files_dir(const struct fc_config *cfg, char *buf, size_t len);
+
 /* Ops for a configured kind. */
 const struct fc_source_ops *fc_source_for(enum fc_source_kind kind);
 

@@ -111,6 +111,20 @@ bundled_dir(struct fc_source *src, char *buf, size_t bufsize)
 	return -1;
 }
 
+int
+fc_source_files_dir(const struct fc_config *cfg, char *buf, size_t len)
+{
+	struct fc_source src;
+
+	if (cfg->directory[0] != '\0') {
+		snprintf(buf, len, "%s", cfg->directory);
+		return 0;
+	}
+	memset(&src, 0, sizeof(src));
+	src.cfg = cfg;
+	return bundled_dir(&src, buf, len);
+}
+
 static int
 is_jpeg_name(const char *name)
 {

@@ -1,6 +1,7 @@
 /* The sandbox mechanism; see sandbox.h. */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -8,6 +9,7 @@
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -15,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <dirent.h>
 
 int
 fc_sandbox_resolve_user(const char *user, const char *extra_group,
@@ -95,44 +96,153 @@ fail:
 	return -1;
 }
 
-/*
- * Landlock with every filesystem right handled and no rule allowing any:
- * no file can be opened, created or executed afterwards.  Returns 0, or -1
- * when the kernel has no Landlock (the caller falls back and logs it).
- */
-static int
-landlock_nothing(void)
-{
-	struct landlock_ruleset_attr attr;
-	long abi;
-	int fd;
+/* --- Landlock ---
+ *
+ * Debian 12's <linux/landlock.h> stops at ABI 2; the kernel may offer
+ * more.  The later constants are part of the kernel's stable UAPI. */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER	(1ULL << 13)	/* ABI 2 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)	/* ABI 3 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)	/* ABI 5 */
+#endif
+#define FC_LL_NET_BIND_TCP	(1ULL << 0)	/* ABI 4 */
+#define FC_LL_NET_CONNECT_TCP	(1ULL << 1)
+#define FC_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)	/* ABI 6 */
+#define FC_LL_SCOPE_SIGNAL	(1ULL << 1)
 
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+/* struct landlock_ruleset_attr as of ABI 6; older kernels get a prefix. */
+struct fc_ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;	/* ABI 4 */
+	uint64_t scoped;		/* ABI 6 */
+};
+
+#define FC_LL_FS_FILE (LANDLOCK_ACCESS_FS_EXECUTE | \
+	LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
+	LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+
+int
+fc_landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1)
-		return -1;
-	memset(&attr, 0, sizeof(attr));
-	attr.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE |
+
+	return abi < 1 ? 0 : (int)abi;
+}
+
+static uint64_t
+fs_handled(int abi)
+{
+	uint64_t h = LANDLOCK_ACCESS_FS_EXECUTE |
 	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
 	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
 	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
 	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
 	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
 	    LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
-#ifdef LANDLOCK_ACCESS_FS_REFER
+
 	if (abi >= 2)
-		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
-#endif
-#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
+		h |= LANDLOCK_ACCESS_FS_REFER;
 	if (abi >= 3)
-		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
-#endif
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-	if (fd == -1)
-		return -1;
+		h |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		h |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	return h;
+}
+
+/* FC_FS_* to Landlock rights, limited to what the ruleset handles and to
+ * what a rule on a file (as opposed to a directory) may carry. */
+static uint64_t
+fs_rights(unsigned access, bool is_dir, uint64_t handled)
+{
+	uint64_t r = 0;
+
+	if (access & FC_FS_READ)
+		r |= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+	if (access & FC_FS_WRITE)
+		r |= LANDLOCK_ACCESS_FS_WRITE_FILE;
+	if (access & FC_FS_EXEC)
+		r |= LANDLOCK_ACCESS_FS_EXECUTE;
+	if (access & FC_FS_IOCTL)
+		r |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	if (!is_dir)
+		r &= FC_LL_FS_FILE;
+	return r & handled;
+}
+
+int
+fc_landlock_apply(const struct fc_landlock_spec *spec,
+    struct fc_landlock_report *rep, char *err, size_t errlen)
+{
+	struct fc_ll_ruleset_attr attr;
+	struct landlock_path_beneath_attr pb;
+	size_t attr_size;
+	int abi, fd;
+
+	memset(rep, 0, sizeof(*rep));
 	/* landlock_restrict_self needs no_new_privs (or CAP_SYS_ADMIN). */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    syscall(SYS_landlock_restrict_self, fd, 0) == -1) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s",
+		    strerror(errno));
+		return -1;
+	}
+	if ((abi = fc_landlock_abi()) == 0)
+		return 0;
+	rep->abi = abi;
+	memset(&attr, 0, sizeof(attr));
+	attr_size = sizeof(attr.handled_access_fs);
+	if (spec->fs) {
+		attr.handled_access_fs = fs_handled(abi);
+		rep->fs = true;
+		rep->truncate = abi >= 3;
+		rep->ioctl_dev = abi >= 5;
+	}
+	if (spec->net && abi >= 4) {
+		attr.handled_access_net = FC_LL_NET_BIND_TCP |
+		    (spec->net_connect ? 0 : FC_LL_NET_CONNECT_TCP);
+		attr_size = offsetof(struct fc_ll_ruleset_attr, scoped);
+		rep->net = true;
+	}
+	if (spec->scope && abi >= 6) {
+		attr.scoped = FC_LL_SCOPE_ABSTRACT_UNIX | FC_LL_SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+		rep->scope = true;
+	}
+	if (attr.handled_access_fs == 0 && attr.handled_access_net == 0 &&
+	    attr.scoped == 0)
+		return 0;
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "landlock_create_ruleset: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; spec->fs && i < spec->npaths; i++) {
+		const struct fc_landlock_path *p = &spec->paths[i];
+
+		if (p->fd < 0)
+			continue;
+		memset(&pb, 0, sizeof(pb));
+		pb.parent_fd = p->fd;
+		pb.allowed_access = fs_rights(p->access, p->is_dir,
+		    attr.handled_access_fs);
+		if (pb.allowed_access == 0)
+			continue;
+		if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH,
+		    &pb, 0) == -1) {
+			snprintf(err, errlen, "landlock_add_rule: %s",
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1) {
+		snprintf(err, errlen, "landlock_restrict_self: %s",
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -140,8 +250,8 @@ landlock_nothing(void)
 	return 0;
 }
 
-static int
-drop_user(const struct fc_sandbox_user *u, char *err, size_t errlen)
+int
+fc_sandbox_drop_user(const struct fc_sandbox_user *u, char *err, size_t errlen)
 {
 	gid_t groups[1];
 	uid_t r, e, s;
@@ -179,14 +289,56 @@ sigsys_handler(int sig, siginfo_t *si, void *ctx)
 }
 #endif
 
+/* A table set where a syscall has an unconditional ALLOW and also a rule
+ * that denies some of its calls: libseccomp keeps the ALLOW, so the deny
+ * would be dead text.  Returns the syscall's name, or NULL. */
+static const char *
+voided_deny(const struct fc_sc_table *const *t, size_t nt)
+{
+	for (size_t i = 0; i < nt; i++)
+		for (size_t j = 0; j < t[i]->n; j++) {
+			const struct fc_sc_rule *a = &t[i]->rules[j];
+
+			if (a->action != FC_SC_ALLOW || a->nargs != 0)
+				continue;
+			for (size_t k = 0; k < nt; k++)
+				for (size_t l = 0; l < t[k]->n; l++) {
+					const struct fc_sc_rule *d = &t[k]->rules[l];
+
+					if (d->action != FC_SC_ALLOW &&
+					    strcmp(d->syscall, a->syscall) == 0)
+						return a->syscall;
+				}
+		}
+	return NULL;
+}
+
 int
-fc_sandbox_seccomp(const struct fc_sc_rule *rules, size_t n, bool tsync,
-    char *err, size_t errlen)
+fc_sandbox_seccomp(const struct fc_sc_table *const *tables, size_t ntables,
+    bool tsync, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
-	uint32_t deflt = SCMP_ACT_KILL_PROCESS;
+	enum fc_sc_default dflt;
+	uint32_t kill = SCMP_ACT_KILL_PROCESS, deflt;
+	const char *name;
 	int rc;
 
+	if (ntables == 0) {
+		snprintf(err, errlen, "seccomp: no table");
+		return -1;
+	}
+	dflt = tables[0]->deflt;
+	for (size_t i = 1; i < ntables; i++)
+		if (tables[i]->deflt != dflt) {
+			snprintf(err, errlen, "seccomp: tables %s and %s have "
+			    "different defaults", tables[0]->name, tables[i]->name);
+			return -1;
+		}
+	if ((name = voided_deny(tables, ntables)) != NULL) {
+		snprintf(err, errlen, "seccomp: %s is allowed unconditionally "
+		    "and denied by another rule", name);
+		return -1;
+	}
 #ifdef FC_SECCOMP_TRAP
 	struct sigaction sa;
 
@@ -194,8 +346,9 @@ fc_sandbox_seccomp(const struct fc_sc_rule *rules, size_t n, bool tsync,
 	sa.sa_sigaction = sigsys_handler;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSYS, &sa, NULL);
-	deflt = SCMP_ACT_TRAP;
+	kill = SCMP_ACT_TRAP;
 #endif
+	deflt = dflt == FC_SC_DEFAULT_KILL ? kill : SCMP_ACT_ALLOW;
 	/* Only the native architecture is allowed; a call made through
 	 * another ABI (x32, ia32 on x86_64) gets the default action. */
 	if ((ctx = seccomp_init(deflt)) == NULL) {
@@ -210,31 +363,46 @@ fc_sandbox_seccomp(const struct fc_sc_rule *rules, size_t n, bool tsync,
 		snprintf(err, errlen, "seccomp TSYNC: %s", strerror(-rc));
 		goto fail_ctx;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct fc_sc_rule *r = &rules[i];
-		struct scmp_arg_cmp cmp[3];
-		uint32_t act;
-		int nr;
+	for (size_t t = 0; t < ntables; t++) {
+		for (size_t i = 0; i < tables[t]->n; i++) {
+			const struct fc_sc_rule *r = &tables[t]->rules[i];
+			struct scmp_arg_cmp cmp[3];
+			uint32_t act;
+			int nr;
 
-		nr = seccomp_syscall_resolve_name(r->syscall);
-		if (nr == __NR_SCMP_ERROR) {
-			/* Not on this architecture (e.g. open on arm64): the
-			 * libc there uses another call the table also lists. */
-			continue;
-		}
-		for (unsigned j = 0; j < r->nargs && j < 3; j++) {
-			cmp[j].arg = r->args[j].arg;
-			cmp[j].op = (enum scmp_compare)r->args[j].op;
-			cmp[j].datum_a = r->args[j].a;
-			cmp[j].datum_b = r->args[j].b;
-		}
-		act = r->action == FC_SC_ERRNO ? SCMP_ACT_ERRNO((uint32_t)r->err) :
-		    SCMP_ACT_ALLOW;
-		rc = seccomp_rule_add_array(ctx, act, nr, r->nargs, cmp);
-		if (rc != 0) {
-			snprintf(err, errlen, "seccomp rule %s: %s", r->syscall,
-			    strerror(-rc));
-			goto fail_ctx;
+			nr = seccomp_syscall_resolve_name(r->syscall);
+			if (nr == __NR_SCMP_ERROR) {
+				/* Not on this architecture (e.g. open on
+				 * arm64): the libc there uses another call
+				 * the table also lists. */
+				continue;
+			}
+			for (unsigned j = 0; j < r->nargs && j < 3; j++) {
+				cmp[j].arg = r->args[j].arg;
+				cmp[j].op = (enum scmp_compare)r->args[j].op;
+				cmp[j].datum_a = r->args[j].a;
+				cmp[j].datum_b = r->args[j].b;
+			}
+			switch (r->action) {
+			case FC_SC_ERRNO:
+				act = SCMP_ACT_ERRNO((uint32_t)r->err);
+				break;
+			case FC_SC_KILL:
+				act = kill;
+				break;
+			default:
+				act = SCMP_ACT_ALLOW;
+				break;
+			}
+			if (act == deflt)
+				continue;	/* libseccomp refuses a rule
+						 * equal to the default */
+			rc = seccomp_rule_add_array(ctx, act, nr, r->nargs, cmp);
+			if (rc != 0) {
+				snprintf(err, errlen, "seccomp rule %s (%s): %s",
+				    r->syscall, tables[t]->name, strerror(-rc));
+				goto fail_ctx;
+			}
 		}
 	}
 	if ((rc = seccomp_load(ctx)) != 0) {
@@ -246,61 +414,4 @@ fc_sandbox_seccomp(const struct fc_sc_rule *rules, size_t n, bool tsync,
 fail_ctx:
 	seccomp_release(ctx);
 	return -1;
-}
-
-int
-fc_sandbox_apply(const struct fc_sandbox_policy *p,
-    struct fc_sandbox_report *rep, char *err, size_t errlen)
-{
-	struct rlimit zero = { 0, 0 };
-
-	memset(rep, 0, sizeof(*rep));
-	rep->fs = "none";
-
-	if (p->empty_root) {
-		if (geteuid() == 0 && p->empty_dir != NULL) {
-			if (chroot(p->empty_dir) == -1 || chdir("/") == -1) {
-				snprintf(err, errlen, "chroot %s: %s", p->empty_dir,
-				    strerror(errno));
-				return -1;
-			}
-			rep->fs = "chroot";
-		} else if (landlock_nothing() == 0) {
-			rep->fs = "landlock";
-		}
-	}
-	if (p->user != NULL && p->user->drop) {
-		if (drop_user(p->user, err, errlen) == -1)
-			return -1;
-		rep->uid_dropped = true;
-	}
-	/* A credential change clears the parent-death signal: set it again,
-	 * then make sure the parent did not die in between. */
-	if (p->pdeathsig != 0) {
-		if (prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0) == -1) {
-			snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-			return -1;
-		}
-		if (getppid() != p->parent) {
-			snprintf(err, errlen, "parent %ld is gone", (long)p->parent);
-			return -1;
-		}
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
-		snprintf(err, errlen, "prctl: %s", strerror(errno));
-		return -1;
-	}
-	if (setrlimit(RLIMIT_CORE, &zero) == -1 ||
-	    setrlimit(RLIMIT_FSIZE, &zero) == -1 ||
-	    (p->no_processes && setrlimit(RLIMIT_NPROC, &zero) == -1)) {
-		snprintf(err, errlen, "setrlimit: %s", strerror(errno));
-		return -1;
-	}
-	if (p->rules != NULL) {
-		if (fc_sandbox_seccomp(p->rules, p->nrules, true, err, errlen) == -1)
-			return -1;
-		rep->seccomp = true;
-	}
-	return 0;
 }

@@ -1,22 +1,22 @@
 /*
- * The sandbox mechanism: privilege drop, an empty filesystem view, resource
- * limits and a seccomp allowlist.  The policies (which syscalls a role may
- * make, and why) are data, one table per role: server/worker_policy.c and
- * capture/capture_policy.c.  This module only applies them.
+ * The sandbox mechanism: the layers one process applies to itself.  What
+ * each process applies (which layers, which paths, which system calls and
+ * why) is data in the role table, common/role.c, and the seccomp tables it
+ * names (common/policy_*.c); fc_role_enter() applies a row with the
+ * functions here.  Nothing in this file knows about workers or capture.
  *
- * Order matters and fc_sandbox_apply() keeps it:
- *   1. empty root: chroot into an empty root-owned directory (needs root),
- *      else Landlock with no allowed paths, else nothing (logged)
- *   2. setgroups / setresgid / setresuid to the unprivileged user, and a
- *      check that the drop cannot be undone
- *   3. PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0, RLIMIT_NPROC/FSIZE/CORE 0
- *   4. the seccomp filter (default action: kill the process), synchronised
- *      to every thread of the process (TSYNC)
- * Threads the caller needs must exist before step 3: RLIMIT_NPROC 0 also
- * stops pthread_create for an unprivileged user.
+ * The layers:
+ *   - fc_sandbox_resolve_user / fc_sandbox_drop_user: setgroups,
+ *     setresgid, setresuid, and a check that the drop cannot be undone
+ *   - fc_sandbox_prepare_empty_dir: the empty root a chroot goes into
+ *   - fc_landlock_apply: Landlock filesystem rules (a path list, or none),
+ *     TCP bind/connect restrictions and scoping of signals and abstract
+ *     unix sockets, each as far as the running kernel's ABI goes
+ *   - fc_sandbox_seccomp: one or more seccomp tables, loaded as one filter
  *
  * Build with -DFC_SECCOMP_TRAP to trap instead of kill: the process then
- * logs the number of the refused syscall before it exits (debugging only).
+ * writes the number of the refused syscall to stderr before it exits
+ * (debugging only).
  */
 #ifndef FC_SANDBOX_H
 #define FC_SANDBOX_H
@@ -32,6 +32,8 @@
 enum fc_sc_action {
 	FC_SC_ALLOW = 0,
 	FC_SC_ERRNO,	/* soft denial: fail with rule.err instead of killing */
+	FC_SC_KILL,	/* explicit kill (the default action of an allowlist,
+			 * spelled out where the call is an attack) */
 };
 
 /* One argument condition, applied as libseccomp's scmp_arg_cmp. */
@@ -39,6 +41,7 @@ struct fc_sc_arg {
 	unsigned arg;		/* argument index 0..5 */
 	int op;			/* enum scmp_compare (SCMP_CMP_EQ, ...) */
 	uint64_t a, b;		/* datum_a, datum_b (mask and value for MASKED_EQ) */
+	const char *text;	/* the condition as written, for SECURITY.md */
 };
 
 /* One line of a policy table. */
@@ -49,7 +52,22 @@ struct fc_sc_rule {
 	unsigned nargs;		/* conditions, ANDed; several rules for one
 				 * syscall are ORed */
 	struct fc_sc_arg args[3];
-	const char *why;	/* the reason, for the reader of the table */
+	const char *why;	/* who makes the call (function, file) and why */
+};
+
+/* What the filter does with a call no rule matches. */
+enum fc_sc_default {
+	FC_SC_DEFAULT_KILL = 0,	/* an allowlist */
+	FC_SC_DEFAULT_ALLOW,	/* a denylist (only for a role whose calls
+				 * cannot be enumerated: see policy_capture.c) */
+};
+
+/* A named table; a role's filter is the union of its tables. */
+struct fc_sc_table {
+	const char *name;		/* "worker", "capture: files", ... */
+	enum fc_sc_default deflt;
+	const struct fc_sc_rule *rules;
+	size_t n;
 };
 
 struct fc_sandbox_user {
@@ -61,49 +79,78 @@ struct fc_sandbox_user {
 	char name[64];
 };
 
-/* What fc_sandbox_apply() actually did (for the log and tests). */
-struct fc_sandbox_report {
-	const char *fs;		/* "chroot", "landlock", or "none" */
-	bool uid_dropped;
-	bool seccomp;
-};
-
-struct fc_sandbox_policy {
-	const char *role;			/* "worker", "capture" */
-	const struct fc_sandbox_user *user;	/* NULL: keep the uid */
-	bool empty_root;			/* chroot/Landlock to nothing */
-	const char *empty_dir;			/* chroot target */
-	bool no_processes;			/* RLIMIT_NPROC 0 */
-	int pdeathsig;				/* re-armed after the uid drop
-						 * (the kernel clears it), 0 none */
-	pid_t parent;				/* expected parent, with pdeathsig */
-	const struct fc_sc_rule *rules;		/* NULL: no seccomp */
-	size_t nrules;
-};
-
 /*
  * Looks up user (and, when extra_group is not NULL, that group) for a later
  * drop.  Must run before any chroot (it reads /etc/passwd).  When the
  * process is not root, u->drop is false and the call succeeds: the other
- * layers still apply.  Returns 0, or -1 with a reason in err.
+ * layers still apply.  A missing extra group is not an error (the user
+ * then has no supplementary group).  Returns 0, or -1 with a reason in err.
  */
 int fc_sandbox_resolve_user(const char *user, const char *extra_group,
     struct fc_sandbox_user *u, char *err, size_t errlen);
+
+/* setgroups (none, or the extra group), setresgid, setresuid, then checks
+ * that neither setuid(0) nor seteuid(0) works.  0, or -1 with err. */
+int fc_sandbox_drop_user(const struct fc_sandbox_user *u, char *err,
+    size_t errlen);
 
 /* Creates dir (and parents) as an empty, root-owned, mode 0555 directory,
  * or checks that an existing one is exactly that.  Root only. */
 int fc_sandbox_prepare_empty_dir(const char *dir, char *err, size_t errlen);
 
 /*
- * Applies every layer the policy asks for, in the order above.  Returns 0
- * and fills *rep, or -1 with a reason in err (the caller must then exit:
- * a half-applied sandbox is not a state to serve from).
+ * Loads the union of the tables as one filter (all tables must have the
+ * same default).  Refused: an unknown architecture, and a table set where
+ * one syscall has an unconditional ALLOW next to a deny rule (libseccomp
+ * would let the ALLOW win, silently voiding the deny).  tsync: apply to
+ * every thread of the process.  Returns 0, or -1 with a reason in err.
  */
-int fc_sandbox_apply(const struct fc_sandbox_policy *policy,
-    struct fc_sandbox_report *rep, char *err, size_t errlen);
+int fc_sandbox_seccomp(const struct fc_sc_table *const *tables, size_t ntables,
+    bool tsync, char *err, size_t errlen);
 
-/* Loads just the seccomp filter of a table (tests; fc_sandbox_apply). */
-int fc_sandbox_seccomp(const struct fc_sc_rule *rules, size_t n, bool tsync,
-    char *err, size_t errlen);
+/* --- Landlock --- */
+
+/* Access a filesystem rule grants (mapped to Landlock rights). */
+#define FC_FS_READ	(1u << 0)	/* read files; list directories */
+#define FC_FS_WRITE	(1u << 1)	/* write (not create, not truncate) files */
+#define FC_FS_EXEC	(1u << 2)	/* execute files */
+#define FC_FS_IOCTL	(1u << 3)	/* ioctl on device nodes (ABI 5) */
+
+/* One path a Landlock ruleset allows, with an O_PATH descriptor opened
+ * while the path was still reachable (before a chroot). */
+struct fc_landlock_path {
+	int fd;			/* O_PATH; -1: skipped */
+	unsigned access;	/* FC_FS_* */
+	bool is_dir;
+};
+
+struct fc_landlock_spec {
+	bool fs;			/* handle every filesystem right; only
+					 * paths[] are allowed */
+	const struct fc_landlock_path *paths;
+	size_t npaths;
+	bool net;			/* handle TCP bind and connect */
+	bool net_connect;		/* ... but allow connect to any port */
+	bool scope;			/* signals and abstract unix sockets stay
+					 * inside the sandbox (ABI 6) */
+};
+
+/* What the kernel enforced of a spec. */
+struct fc_landlock_report {
+	int abi;			/* 0: no Landlock */
+	bool fs, net, scope, ioctl_dev, truncate;
+};
+
+/* The kernel's Landlock ABI version, 0 when it has none. */
+int fc_landlock_abi(void);
+
+/*
+ * Restricts the calling process (and its future children) to spec, as far
+ * as the kernel's ABI allows; rep says what is enforced.  Sets
+ * no_new_privs (Landlock requires it).  Returns 0 (also when the kernel
+ * has no Landlock: rep->abi 0), or -1 with a reason in err.
+ */
+int fc_landlock_apply(const struct fc_landlock_spec *spec,
+    struct fc_landlock_report *rep, char *err, size_t errlen);
 
 #endif

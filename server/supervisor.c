@@ -1,8 +1,9 @@
 /*
  * The supervisor; see supervisor.h.
  *
- * One role table drives every child (capture and workers); one spawn path
- * does the common steps.  A child slot table records pid, start time,
+ * The role table (common/role.c) declares every process: user, filesystem,
+ * rlimits, seccomp tables and the descriptors each child keeps; one spawn
+ * path does the common steps.  A child slot table records pid, start time,
  * respawn backoff and whether the slot is still wanted.  Signals only
  * reach the supervisor through a signalfd read by the single main loop, so
  * no handler ever runs code.
@@ -44,10 +45,10 @@
 #include "../common/control.h"
 #include "../common/fds.h"
 #include "../common/log.h"
+#include "../common/role.h"
 #include "../common/sandbox.h"
 #include "listen.h"
 #include "worker.h"
-#include "worker_sandbox.h"
 
 #define MS (INT64_C(1000000))
 #define BACKOFF_MIN_MS 250	/* first delay after a quick death */
@@ -55,8 +56,6 @@
 #define STABLE_MS 5000		/* a child that lived this long died "once" */
 /* Running children must report a new generation within this long. */
 #define RELOAD_ACK_MS 1000
-
-enum role { ROLE_CAPTURE, ROLE_WORKER };
 
 /* The pid file, held open and locked for the supervisor's whole life: the
  * lock, not the pid in it, says that a supervisor runs. */
@@ -68,7 +67,7 @@ struct pid_lock {
 };
 
 struct child {
-	enum role role;
+	enum fc_role_id role;		/* FC_ROLE_CAPTURE or FC_ROLE_WORKER */
 	unsigned index;		/* worker slot in the control region */
 	pid_t pid;		/* 0 when not running */
 	bool wanted;		/* respawn when it exits */
@@ -83,9 +82,8 @@ struct child {
 };
 
 /* Most descriptors a child keeps (see kept_fds): stdin, stdout, stderr,
- * up to four shared regions, the config text, the listening sockets and
- * a parent pipe. */
-#define KEPT_MAX (3 + 4 + 1 + FC_CONFIG_MAX_LISTEN + 1)
+ * the three shared regions, the listening sockets and a parent pipe. */
+#define KEPT_MAX (3 + 3 + FC_CONFIG_MAX_LISTEN + 1)
 
 struct supervisor {
 	char path[FC_CONFIG_PATH_MAX];	/* the configuration file */
@@ -148,57 +146,69 @@ static _Noreturn void run_capture(struct child *c, int parent_rd);
 static _Noreturn void run_worker(struct child *c, int parent_rd);
 
 /*
- * The supervisor's half of the role table: what differs between the kinds
- * of child.  What each one keeps of the supervisor's descriptors is listed
- * by kept_fds(); spawn() closes everything else.
+ * The supervisor's half of the role table (common/role.c holds the rows:
+ * user, filesystem, limits, seccomp and the descriptors each role keeps):
+ * what runs in the child, and the signal it gets when the supervisor dies.
  */
 static const struct {
-	const char *name;
-	int pdeathsig;		/* the child gets it when the supervisor dies */
+	int pdeathsig;
 	void (*run)(struct child *c, int parent_rd);	/* never returns */
-} roles[] = {
-	[ROLE_CAPTURE] = { "capture", SIGTERM, run_capture },
-	[ROLE_WORKER] = { "worker", SIGKILL, run_worker },
+} runners[FC_ROLE_COUNT] = {
+	[FC_ROLE_CAPTURE] = { SIGTERM, run_capture },	/* "exec forkcast-capture" */
+	[FC_ROLE_WORKER] = { SIGKILL, run_worker },	/* "fc_worker_main" */
 };
 
 static const char *
 child_name(const struct child *c, char *buf, size_t len)
 {
-	if (c->role == ROLE_WORKER)
+	if (c->role == FC_ROLE_WORKER)
 		snprintf(buf, len, "worker %u", c->index);
 	else
-		snprintf(buf, len, "%s", roles[c->role].name);
+		snprintf(buf, len, "%s", fc_roles[c->role].name);
 	return buf;
 }
 
 /*
- * The descriptors a child keeps, by role: its standard three (stdin on
- * /dev/null, stdout and stderr on the log pipe), every shared memory
- * region, and what its role needs.  Fills out (KEPT_MAX entries) and
- * returns the count; parent_rd is a worker's end of its stop pipe.
+ * The descriptors a child keeps: the slots its row in the role table
+ * lists (common/role.c), with this supervisor's numbers.  Fills out
+ * (KEPT_MAX entries) and returns the count; parent_rd is a worker's end
+ * of its stop pipe.
  */
 static int
 kept_fds(const struct child *c, int parent_rd, int *out)
 {
+	const struct fc_role *row = &fc_roles[c->role];
 	int n = 0;
 
-	out[n++] = STDIN_FILENO;
-	out[n++] = STDOUT_FILENO;
-	out[n++] = STDERR_FILENO;
-	/* The shared regions: every child keeps each of them (the
-	 * configuration region carries the validated configuration and its
-	 * later generations). */
-	out[n++] = S.bus->fd;
-	out[n++] = S.ctl->fd;
-	out[n++] = S.conf->fd;
-	switch (c->role) {
-	case ROLE_CAPTURE:
-		break;
-	case ROLE_WORKER:
-		for (int i = 0; i < S.nlisten; i++)
-			out[n++] = S.listen_fds[i];
-		out[n++] = parent_rd;
-		break;
+	for (size_t i = 0; i < row->nfds; i++) {
+		switch (row->fds[i].slot) {
+		case FC_FD_LOG:
+			out[n++] = STDIN_FILENO;
+			out[n++] = STDOUT_FILENO;
+			out[n++] = STDERR_FILENO;
+			break;
+		case FC_FD_BUS:
+			out[n++] = S.bus->fd;
+			break;
+		case FC_FD_CTL:
+			out[n++] = S.ctl->fd;
+			break;
+		case FC_FD_CONF:
+			out[n++] = S.conf->fd;
+			break;
+		case FC_FD_LISTEN:
+			for (int j = 0; j < S.nlisten; j++)
+				out[n++] = S.listen_fds[j];
+			break;
+		case FC_FD_PARENT:
+			out[n++] = parent_rd;
+			break;
+		case FC_FD_SIGNAL:	/* the supervisor's own: never a child's */
+		case FC_FD_LOG_READ:
+		case FC_FD_STOP:
+		case FC_FD_SLOT_COUNT:
+			break;
+		}
 	}
 	return n;
 }
@@ -223,7 +233,7 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 
 	fc_log_init(child_name(c, name, sizeof(name)),
 	    (enum fc_log_level)S.cfg.log_level);
-	prctl(PR_SET_PDEATHSIG, roles[c->role].pdeathsig);
+	prctl(PR_SET_PDEATHSIG, runners[c->role].pdeathsig);
 	if (getppid() != parent)
 		_exit(1);	/* the supervisor died before prctl() */
 	if (setsid() == -1) {
@@ -253,14 +263,21 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-/* The worker's jail (worker_sandbox.c), with what the supervisor resolved
- * while it could still read /etc/passwd. */
+/* The worker row of the role table (common/role.c), with what the
+ * supervisor resolved while it could still read /etc/passwd.  A worker
+ * dies with SIGKILL when the supervisor does. */
 static int
 worker_lockdown(void *arg)
 {
+	struct fc_role_ctx ctx;
+
 	(void)arg;
-	return fc_worker_sandbox(&S.worker_user,
-	    S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL, getppid());
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.user = &S.worker_user;
+	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
+	ctx.pdeathsig = SIGKILL;
+	ctx.parent = getppid();
+	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
 
 static _Noreturn void
@@ -323,7 +340,7 @@ spawn(struct child *c)
 	int p[2] = { -1, -1 };
 	pid_t parent = getpid(), pid;
 
-	if (c->role == ROLE_WORKER) {
+	if (c->role == FC_ROLE_WORKER) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
 			log_warn("pipe for worker %u", c->index);
 			c->respawn_at_ns = fc_now_mono_ns() + 1000 * MS;
@@ -344,14 +361,14 @@ spawn(struct child *c)
 	}
 	if (pid == 0) {
 		child_start(c, parent, p[0]);
-		roles[c->role].run(c, p[0]);
+		runners[c->role].run(c, p[0]);
 		_exit(1);	/* not reached: runners exit or exec */
 	}
 	c->pid = pid;
 	c->generation = S.generation;
 	c->started_ns = fc_now_mono_ns();
 	c->kill_at_ns = 0;
-	if (c->role == ROLE_WORKER) {
+	if (c->role == FC_ROLE_WORKER) {
 		close(p[0]);
 		c->stop_fd = p[1];
 		atomic_store(&S.ctl->hdr->workers[c->index].pid, pid);
@@ -374,7 +391,7 @@ ask_stop(struct child *c, int64_t kill_at_ns, bool server_stop)
 		close(c->stop_fd);
 		c->stop_fd = -1;
 	}
-	if (c->pid > 0 && c->role == ROLE_CAPTURE)
+	if (c->pid > 0 && c->role == FC_ROLE_CAPTURE)
 		kill(c->pid, SIGTERM);
 	c->kill_at_ns = kill_at_ns;
 }
@@ -410,7 +427,7 @@ hold(struct child *c, const char *name, pid_t pid, int64_t lived_ms)
 	    "configuration or environment is unusable; not restarting it until "
 	    "a reload (SIGHUP) is accepted", name, (long)pid, FC_EXIT_CONFIG,
 	    (long long)lived_ms);
-	if (c->role == ROLE_CAPTURE) {
+	if (c->role == FC_ROLE_CAPTURE) {
 		atomic_store(&S.ctl->hdr->capture_held, 1);
 		return;
 	}
@@ -432,7 +449,7 @@ release(struct child *c, uint32_t generation)
 	c->held = false;
 	c->quick_deaths = 0;
 	c->respawn_at_ns = 0;
-	if (c->role == ROLE_CAPTURE)
+	if (c->role == FC_ROLE_CAPTURE)
 		atomic_store(&S.ctl->hdr->capture_held, 0);
 	if (c->wanted)
 		log_info("configuration generation %u accepted: starting %s again",
@@ -474,7 +491,7 @@ reap(void)
 			close(c->stop_fd);
 			c->stop_fd = -1;
 		}
-		if (c->role == ROLE_WORKER) {
+		if (c->role == FC_ROLE_WORKER) {
 			atomic_store(&S.ctl->hdr->workers[c->index].pid, 0);
 			if (!c->wanted)	/* retired: free the slot for /status */
 				fc_ctl_reset_worker(S.ctl, c->index);
@@ -487,7 +504,7 @@ reap(void)
 			hold(c, name, pid, lived_ms);
 			continue;
 		}
-		if (c->role == ROLE_CAPTURE)
+		if (c->role == FC_ROLE_CAPTURE)
 			atomic_fetch_add(&S.ctl->hdr->capture_restarts, 1);
 		/* Backoff: a child that ran for a while is restarted at once; one
 		 * that keeps dying waits 0.25 s, 0.5 s, ... up to 10 s. */
@@ -860,7 +877,7 @@ tick(void)
 		int64_t kill_at = S.stopping ? S.stop_deadline_ns : c->kill_at_ns;
 
 		if (c->pid > 0 && kill_at != 0 && (S.stopping || !c->wanted ||
-		    c->role == ROLE_CAPTURE)) {
+		    c->role == FC_ROLE_CAPTURE)) {
 			if (now >= kill_at) {
 				kill(c->pid, SIGKILL);
 				c->kill_at_ns = 0;
@@ -1129,10 +1146,10 @@ setup(const char *path)
 	S.sfd = -1;
 	S.pid.fd = -1;
 	S.log_rd = S.log_wr = -1;
-	S.capture.role = ROLE_CAPTURE;
+	S.capture.role = FC_ROLE_CAPTURE;
 	S.capture.stop_fd = -1;
 	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
-		S.workers[i].role = ROLE_WORKER;
+		S.workers[i].role = FC_ROLE_WORKER;
 		S.workers[i].index = i;
 		S.workers[i].stop_fd = -1;
 	}

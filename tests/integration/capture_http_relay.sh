@@ -27,7 +27,13 @@ write_config "$TMP/b.conf" "$pb" "workers = 1" \
 start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
 B=$BASE
 
-curl -s --max-time 3 -o "$TMP/snap" "$B/snapshot"
+# B answers /healthz while its capture is still connecting to A (its first
+# frames are "no signal" pictures): wait, bounded, for the first relayed one.
+for _ in $(seq 1 30); do
+	curl -s --max-time 3 -o "$TMP/snap" "$B/snapshot"
+	cmp -s "$TMP/snap" "$sample" && break
+	sleep 0.1
+done
 check "relay snapshot equals A's picture byte for byte" cmp -s "$TMP/snap" "$sample"
 status=$(curl -s --max-time 3 "$B/status")
 check "relay /status names the http source" grep -q '"source": *"http"' <<<"$status"

@@ -234,7 +234,7 @@ if $root; then
 		rc=$?
 		check "workers status 2: the supervisor exits with status 2 ($rc)" [ "$rc" = 2 ]
 		check "workers status 2: it says why" grep -q 'no worker left to serve: every worker exited with status 2; stopping' "$TMP/d.log"
-		check "workers status 2: the sandbox error is logged" grep -q 'worker 0: error: sandbox: chroot .*Operation not permitted' "$TMP/d.log"
+		check "workers status 2: the sandbox error is logged" grep -Eq 'worker 0: error: sandbox: worker: chroot .*Operation not permitted' "$TMP/d.log"
 		starts="$(grep -c 'started worker 0 ' "$TMP/d.log") $(grep -c 'started worker 1 ' "$TMP/d.log")"
 		check "workers status 2: each worker started once ($starts)" [ "$starts" = "1 1" ]
 	fi

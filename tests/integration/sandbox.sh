@@ -188,8 +188,8 @@ died=$(grep -c "exited on signal" "$LOG")
 check "no child exited on a signal ($died)" [ "$died" -eq 0 ]
 check "no child exited at all" bash -c "! grep -q 'exited' '$LOG'"
 if $root; then
-	check "each worker logged its jail (chroot, nobody, seccomp)" \
-		[ "$(grep -c 'sandbox: root chroot, user nobody, seccomp on' "$LOG")" -ge 3 ]
+	check "each worker logged its jail (nobody, chroot, seccomp)" \
+		[ "$(grep -c 'sandbox: worker: user nobody, root chroot, .*seccomp on' "$LOG")" -ge 3 ]
 fi
 [ "$T_FAIL" -eq 0 ] || { echo "server log (tail):"; grep -v ': debug: ' "$LOG" | tail -n 20; }
 stop_server "$SERVER_PID"

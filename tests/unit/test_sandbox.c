@@ -17,7 +17,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,17 +28,27 @@
 #include "../../common/sandbox.h"
 
 /* A tiny policy: enough for the children below to run and exit. */
-static const struct fc_sc_rule tiny[] = {
+static const struct fc_sc_rule tiny_rules[] = {
 	{ "exit_group", FC_SC_ALLOW, 0, 0, {{0}}, "leave" },
 	{ "exit", FC_SC_ALLOW, 0, 0, {{0}}, "leave" },
 	{ "getpid", FC_SC_ALLOW, 0, 0, {{0}}, "the allowed call under test" },
 	{ "write", FC_SC_ALLOW, 0, 0, {{0}}, "report" },
 	{ "sigaltstack", FC_SC_ALLOW, 0, 0, {{0}}, "sanitizer runtimes at _exit" },
 	{ "munmap", FC_SC_ALLOW, 0, 0, {{0}}, "allocator" },
-	{ "mmap", FC_SC_ALLOW, 0, 1, {{ 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0 }},
+	{ "mmap", FC_SC_ALLOW, 0, 1, {{ 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0, "arg2 & PROT_EXEC = 0" }},
 	    "allocator, never executable" },
 	{ "openat", FC_SC_ERRNO, EACCES, 0, {{0}}, "soft denial" },
+	{ "ioctl", FC_SC_ALLOW, 0, 1,
+	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, FIONREAD, "arg1 = FIONREAD" }},
+	    "the low 32 bits, as the kernel reads them" },
+	{ "ioctl", FC_SC_KILL, 0, 1,
+	    {{ 1, SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI, "arg1 = TIOCSTI" }}, "never" },
 };
+static const struct fc_sc_table tiny = {
+	"tiny", FC_SC_DEFAULT_KILL, tiny_rules,
+	sizeof(tiny_rules) / sizeof(tiny_rules[0]),
+};
+static const struct fc_sc_table *const tiny_set[] = { &tiny };
 
 /* Runs fn in a child; returns its wait status. */
 static int
@@ -59,8 +71,7 @@ apply_tiny(void)
 {
 	char err[128];
 
-	if (fc_sandbox_seccomp(tiny, sizeof(tiny) / sizeof(tiny[0]), false, err,
-	    sizeof(err)) != 0)
+	if (fc_sandbox_seccomp(tiny_set, 1, false, err, sizeof(err)) != 0)
 		_exit(90);
 }
 
@@ -158,52 +169,147 @@ test_soft_denial(void **state)
 
 static char tmpdir[64];
 
+/* The low 32 bits of an int argument decide, as in the kernel: FIONREAD
+ * with high bits set is still FIONREAD (allowed), TIOCSTI with high bits
+ * set is still TIOCSTI (killed). */
 static void
-child_full_policy(void)
+child_ioctl_high_bits(void)
 {
-	struct fc_sandbox_user u;
-	struct fc_sandbox_policy p;
-	struct fc_sandbox_report rep;
-	char err[256];
-	int fd;
+	int p[2], n = 0;
 
-	if (fc_sandbox_resolve_user("nobody", NULL, &u, err, sizeof(err)) != 0)
-		_exit(80);
-	memset(&p, 0, sizeof(p));
-	p.role = "test";
-	p.user = &u;
-	p.empty_root = true;
-	p.empty_dir = tmpdir;
-	p.no_processes = true;
-	if (fc_sandbox_apply(&p, &rep, err, sizeof(err)) != 0) {
-		fprintf(stderr, "apply: %s\n", err);
-		_exit(81);
-	}
-	if (strcmp(rep.fs, "none") == 0)
-		_exit(82);	/* neither chroot nor Landlock applied */
-	fd = open("/etc/passwd", O_RDONLY);
-	if (fd != -1)
-		_exit(83);	/* the filesystem is still visible */
-	if (geteuid() == 0 || setuid(0) == 0)
-		_exit(84);
-	if (getuid() != 0 && fork() != -1)
-		_exit(85);	/* RLIMIT_NPROC 0 must stop fork */
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-		_exit(86);
-	_exit(10);
+	if (pipe(p) != 0)
+		_exit(96);
+	apply_tiny();
+	if (syscall(SYS_ioctl, p[0], (1UL << 32) | FIONREAD, &n) != 0)
+		_exit(97);
+	(void)syscall(SYS_ioctl, p[0], (1UL << 32) | TIOCSTI, "x");
+	_exit(98);	/* not reached */
+}
+
+/* Two tables with different defaults, and an unconditional ALLOW next to
+ * a deny of the same call, are refused before anything is loaded. */
+static void
+test_refused_tables(void **state)
+{
+	static const struct fc_sc_rule allow_all[] = {
+		{ "ioctl", FC_SC_ALLOW, 0, 0, {{0}}, "voids the TIOCSTI kill" },
+	};
+	static const struct fc_sc_table voiding = { "voiding",
+	    FC_SC_DEFAULT_KILL, allow_all, 1 };
+	static const struct fc_sc_table deny = { "deny", FC_SC_DEFAULT_ALLOW,
+	    tiny_rules, 1 };
+	const struct fc_sc_table *set1[] = { &tiny, &voiding };
+	const struct fc_sc_table *set2[] = { &tiny, &deny };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(fc_sandbox_seccomp(set1, 2, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ioctl"));
+	assert_int_equal(fc_sandbox_seccomp(set2, 2, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "defaults"));
 }
 
 static void
-test_full_policy(void **state)
+test_argument_high_bits(void **state)
 {
 	int st;
 
 	(void)state;
-	if (geteuid() != 0) {
-		/* Unprivileged runs test Landlock alone; skip the uid drop. */
+	st = in_child(child_ioctl_high_bits);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+/* Landlock with no path: nothing can be opened, not even for reading. */
+static void
+child_landlock_nothing(void)
+{
+	struct fc_landlock_spec spec;
+	struct fc_landlock_report rep;
+	char err[256];
+
+	memset(&spec, 0, sizeof(spec));
+	spec.fs = true;
+	if (fc_landlock_apply(&spec, &rep, err, sizeof(err)) != 0)
+		_exit(81);
+	if (rep.abi == 0)
+		_exit(82);
+	if (open("/etc/passwd", O_RDONLY) != -1 || errno != EACCES)
+		_exit(83);
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		_exit(84);
+	_exit(10);
+}
+
+/* Landlock with one path: that one opens, its neighbour does not. */
+static void
+child_landlock_one(void)
+{
+	struct fc_landlock_path p = { -1, FC_FS_READ, false };
+	struct fc_landlock_spec spec;
+	struct fc_landlock_report rep;
+	char err[256];
+	int fd;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.fs = true;
+	if ((p.fd = open("/etc/hostname", O_PATH | O_CLOEXEC)) == -1)
+		_exit(80);
+	spec.paths = &p;
+	spec.npaths = 1;
+	if (fc_landlock_apply(&spec, &rep, err, sizeof(err)) != 0)
+		_exit(81);
+	if ((fd = open("/etc/hostname", O_RDONLY)) == -1)
+		_exit(82);
+	close(fd);
+	if (open("/etc/hostname", O_WRONLY) != -1 || errno != EACCES)
+		_exit(83);
+	if (open("/etc/passwd", O_RDONLY) != -1 || errno != EACCES)
+		_exit(84);
+	_exit(10);
+}
+
+static void
+test_landlock(void **state)
+{
+	int st;
+
+	(void)state;
+	if (fc_landlock_abi() == 0)
 		skip();
-	}
-	st = in_child(child_full_policy);
+	st = in_child(child_landlock_nothing);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 10);
+	st = in_child(child_landlock_one);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 10);
+}
+
+/* The drop is permanent. */
+static void
+child_drop(void)
+{
+	struct fc_sandbox_user u;
+	char err[256];
+
+	if (fc_sandbox_resolve_user("nobody", NULL, &u, err, sizeof(err)) != 0)
+		_exit(80);
+	if (fc_sandbox_drop_user(&u, err, sizeof(err)) != 0)
+		_exit(81);
+	if (geteuid() == 0 || setuid(0) == 0 || getgroups(0, NULL) != 0)
+		_exit(84);
+	_exit(10);
+}
+
+static void
+test_drop_user(void **state)
+{
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	st = in_child(child_drop);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 10);
 }
@@ -268,7 +374,10 @@ main(void)
 		cmocka_unit_test(test_forbidden_call_kills),
 		cmocka_unit_test(test_argument_filter),
 		cmocka_unit_test(test_soft_denial),
-		cmocka_unit_test(test_full_policy),
+		cmocka_unit_test(test_argument_high_bits),
+		cmocka_unit_test(test_refused_tables),
+		cmocka_unit_test(test_landlock),
+		cmocka_unit_test(test_drop_user),
 		cmocka_unit_test(test_empty_dir_rules),
 		cmocka_unit_test(test_resolve_user),
 	};

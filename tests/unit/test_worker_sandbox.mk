@@ -1,1 +1,1 @@
-test_worker_sandbox_DEPS := server/worker_sandbox.c server/worker_policy.c common/sandbox.c common/log.c common/bus.c common/futex.c common/shm.c
+test_worker_sandbox_DEPS := common/role.c common/policy_worker.c common/policy_capture.c common/sandbox.c common/log.c common/bus.c common/futex.c common/shm.c
