@@ -92,6 +92,9 @@ static const struct fc_sc_rule worker_rules[] = {
 	    "failed bus wait"),
 	SC_ALLOW("restart_syscall", "the kernel resumes a futex wait or a "
 	    "sleep interrupted by SIGSTOP/SIGCONT"),
+	SC_ALLOW("sched_yield", "common/control.c admit_lock(): yields the "
+	    "CPU while another worker holds the admission lock (at most "
+	    "FC_CTL_ADMIT_WAIT_NS)"),
 
 	/* --- memory: never executable --- */
 	SC_ALLOW_IF("mmap", SC_ARGMASK(2, PROT_EXEC, 0),

@@ -626,25 +626,38 @@ age_histogram(struct fc_strbuf *out, const struct fc_ctl *ctl)
 	    cum);
 }
 
+/* Sums the array of counters at byte offset field of every non-empty
+ * worker slot into sum[0..count). */
+static void
+sum_workers(const struct fc_ctl *ctl, size_t field, unsigned count,
+    uint64_t *sum)
+{
+	unsigned i, k, n = worker_slots(ctl);
+
+	memset(sum, 0, count * sizeof(*sum));
+	for (i = 0; i < n; i++) {
+		const struct fc_ctl_worker *w = &ctl->hdr->workers[i];
+		const _Atomic uint64_t *v = (const _Atomic uint64_t *)
+		    (const void *)((const char *)w + field);
+
+		if (LOAD(&w->state) == FC_WORKER_EMPTY)
+			continue;
+		for (k = 0; k < count; k++)
+			sum[k] += LOAD(&v[k]);
+	}
+}
+
 static void
 refusals(struct fc_strbuf *out, const struct fc_ctl *ctl)
 {
 	uint64_t sum[FC_CTL_REFUSALS];
-	unsigned i, k, n = worker_slots(ctl);
 
-	memset(sum, 0, sizeof(sum));
-	for (i = 0; i < n; i++) {
-		const struct fc_ctl_worker *w = &ctl->hdr->workers[i];
-
-		if (LOAD(&w->state) == FC_WORKER_EMPTY)
-			continue;
-		for (k = 0; k < FC_CTL_REFUSALS; k++)
-			sum[k] += LOAD(&w->refused[k]);
-	}
+	sum_workers(ctl, offsetof(struct fc_ctl_worker, refused),
+	    FC_CTL_REFUSALS, sum);
 	family(out, "forkcast_refused_total", "counter",
 	    "Connections and clients refused with 503 by a limit, by limit, "
 	    "over all workers.");
-	for (k = 0; k < FC_CTL_REFUSALS; k++)
+	for (unsigned k = 0; k < FC_CTL_REFUSALS; k++)
 		fc_strbuf_printf(out, "forkcast_refused_total{limit=\"%s\"} %"
 		    PRIu64 "\n", refusal_names[k], sum[k]);
 }
@@ -653,17 +666,10 @@ static void
 http_responses(struct fc_strbuf *out, const struct fc_ctl *ctl)
 {
 	uint64_t sum[FC_ST_COUNT];
-	unsigned i, k, n = worker_slots(ctl);
+	unsigned k;
 
-	memset(sum, 0, sizeof(sum));
-	for (i = 0; i < n; i++) {
-		const struct fc_ctl_worker *w = &ctl->hdr->workers[i];
-
-		if (LOAD(&w->state) == FC_WORKER_EMPTY)
-			continue;
-		for (k = 0; k < FC_ST_COUNT; k++)
-			sum[k] += LOAD(&w->status[k]);
-	}
+	sum_workers(ctl, offsetof(struct fc_ctl_worker, status), FC_ST_COUNT,
+	    sum);
 	family(out, "forkcast_http_responses_total", "counter",
 	    "HTTP responses by status code, over all workers.");
 	for (k = 0; k < FC_ST_COUNT; k++)

@@ -95,6 +95,7 @@ enum {
 	TAG_SIGNAL = 2,
 	TAG_PARENT = 3,
 	TAG_LISTEN = 16,	/* + index */
+	TAG_REFUSED = 4096,	/* + index into worker.refused[] */
 };
 
 /*
@@ -109,6 +110,10 @@ struct listener {
 	int64_t retry_at_ns;	/* kept out of the set until then */
 	char name[128];		/* address, for the log */
 };
+
+/* Connections refused by max_connections whose answer is out: drained
+ * for a moment before they are closed (see refuse_connection). */
+#define REFUSED_MAX 64
 
 struct worker {
 	const struct fc_config *cfg;	/* = &cfg_now */
@@ -150,6 +155,10 @@ struct worker {
 	int64_t next_tick;
 	int64_t next_event;
 	struct fc_strbuf scratch;	/* event text shared by /events clients */
+	struct {
+		int fd;			/* -1: free */
+		int64_t until_ns;	/* closed then at the latest */
+	} refused[REFUSED_MAX];
 };
 
 /* --- setup --- */
@@ -402,25 +411,81 @@ static const char over_connections[] =
     "\r\n"
     OVER_CONNECTIONS_BODY;
 
-/* Answers a connection the server has no room for and closes it, without
- * a client structure: a write that a fresh socket's buffer always takes,
- * a FIN, and one read of what the client already sent, so that closing
- * with unread input does not turn into a RST that can destroy the answer
- * before the client reads it. */
+/* Closes a drained refused connection (see refuse_connection). */
+static void
+refused_close(struct worker *w, unsigned i)
+{
+	if (w->refused[i].fd == -1)
+		return;
+	close(w->refused[i].fd);	/* also leaves the epoll set */
+	w->refused[i].fd = -1;
+}
+
+/*
+ * Answers a connection the server has no room for, without a client
+ * structure: a write that a fresh socket's buffer always takes, and a FIN.
+ * Closing at once would be wrong when the client's request arrives just
+ * after: input that arrives on a closed socket makes the kernel answer
+ * with a RST, which can destroy the 503 before the client reads it.  So
+ * the connection is drained (what the client sends is read and dropped)
+ * until the client closes or FC_CLIENT_LINGER_NS pass, in one of
+ * REFUSED_MAX fixed places per worker; when they are all taken (a flood),
+ * it is closed at once after one read.
+ */
 static void
 refuse_connection(struct worker *w, int fd)
 {
 	char junk[512];
+	unsigned i;
 
-	(void)!send(fd, over_connections, sizeof(over_connections) - 1,
-	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* write(2), not send(2): the socket is non-blocking (accept4),
+	 * SIGPIPE is ignored, and the worker's seccomp table has no sendto. */
+	(void)!write(fd, over_connections, sizeof(over_connections) - 1);
 	(void)shutdown(fd, SHUT_WR);
-	(void)!read(fd, junk, sizeof(junk));
-	close(fd);
 	atomic_fetch_add_explicit(&w->stats->status[FC_ST_503], 1,
 	    memory_order_relaxed);
 	log_debug("connection refused: max_connections (%d) reached",
 	    w->cfg->max_connections);
+	for (i = 0; i < REFUSED_MAX; i++)
+		if (w->refused[i].fd == -1)
+			break;
+	if (i == REFUSED_MAX || ep_add(w->epfd, fd, EPOLLIN | EPOLLRDHUP,
+	    (uint64_t)(TAG_REFUSED + i)) == -1) {
+		(void)!read(fd, junk, sizeof(junk));
+		close(fd);
+		return;
+	}
+	w->refused[i].fd = fd;
+	w->refused[i].until_ns = w->env.now_mono_ns + FC_CLIENT_LINGER_NS;
+}
+
+/* A refused connection is readable: drop what it sent; close it once it
+ * closed its side or failed. */
+static void
+refused_event(struct worker *w, unsigned i, uint32_t events)
+{
+	char junk[512];
+	ssize_t n = 0;
+	int reads;
+
+	if (w->refused[i].fd == -1)
+		return;
+	for (reads = 0; reads < 8; reads++)
+		if ((n = read(w->refused[i].fd, junk, sizeof(junk))) <= 0)
+			break;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+		refused_close(w, i);
+}
+
+/* Closes the refused connections whose drain time is over (tick). */
+static void
+refused_expire(struct worker *w)
+{
+	for (unsigned i = 0; i < REFUSED_MAX; i++)
+		if (w->refused[i].fd != -1 &&
+		    w->env.now_mono_ns >= w->refused[i].until_ns)
+			refused_close(w, i);
 }
 
 static void
@@ -922,6 +987,7 @@ tick(struct worker *w)
 	int64_t now = w->env.now_mono_ns;
 
 	apply_reload(w);
+	refused_expire(w);
 	/* Keepalive resends need the newest frame too. */
 	if (w->nstreams > 0 && !w->finishing)
 		update_frame(w);
@@ -1068,6 +1134,10 @@ run(struct worker *w)
 					fan_out(w);
 			} else if (tag == TAG_SIGNAL) {
 				handle_signal(w);
+			} else if (tag >= TAG_REFUSED &&
+			    tag < (uint64_t)(TAG_REFUSED + REFUSED_MAX)) {
+				refused_event(w, (unsigned)(tag - TAG_REFUSED),
+				    evs[i].events);
 			} else if (tag == TAG_PARENT) {
 				handle_parent(w);
 			} else if (tag >= TAG_LISTEN &&
@@ -1103,6 +1173,8 @@ cleanup(struct worker *w)
 	while ((c = w->clients) != NULL)
 		close_client(w, c);
 	free_dead(w);
+	for (unsigned i = 0; i < REFUSED_MAX; i++)
+		refused_close(w, i);
 	fc_watcher_stop(&w->watcher);
 	fc_frame_unref(w->env.current);
 	w->env.current = NULL;
@@ -1123,6 +1195,8 @@ fc_worker_main(const struct fc_worker_args *args)
 
 	memset(&w, 0, sizeof(w));
 	w.epfd = w.sigfd = -1;
+	for (unsigned i = 0; i < REFUSED_MAX; i++)
+		w.refused[i].fd = -1;
 	w.watcher.efd = -1;
 	w.cfg_now = *args->cfg;
 	w.cfg = &w.cfg_now;

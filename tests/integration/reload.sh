@@ -83,6 +83,14 @@ probe_all() {
 		[ "$bad" = 0 -a "$total" -gt 0 ]
 	covered "$before" "$after" || not_ok "$what: some worker answered none of the probes"
 }
+# snapshot_as WHAT CODE [USER:PASSWORD]: every worker answers /snapshot
+# with CODE, sent with those credentials (none when not given).
+snapshot_as() {
+	local auth=""
+	[ -n "${3:-}" ] && auth="Authorization: Basic $(b64 "$3")\r\n"
+	probe_all "$1" "^HTTP/1.1 $2" 40 \
+		"GET /snapshot HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n"
+}
 # all_at_generation G: every serving worker and capture report G.
 all_at_generation() {
 	local g=$1 w
@@ -161,10 +169,8 @@ wait "$cpid"
 n=$(cat "$TMP/n.json")
 check "auth set: all 20 streams without credentials closed ($(json_num "$n" closed))" [ "$(json_num "$n" closed)" = 20 ]
 if kill -0 "$evpid" 2>/dev/null; then not_ok "auth set: /events without credentials still open"; else ok "auth set: /events without credentials closed"; fi
-probe_all "auth set: no credentials -> 401 on every worker" '^HTTP/1.1 401' 40 \
-	'GET /snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
-probe_all "auth set: alice -> 200 on every worker" '^HTTP/1.1 200' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 alice:one)\r\nConnection: close\r\n\r\n"
+snapshot_as "auth set: no credentials -> 401 on every worker" 401
+snapshot_as "auth set: alice -> 200 on every worker" 200 alice:one
 
 # --- 3. auth rotated: alice's streams are closed, bob is let in ---
 echo "# auth rotated"
@@ -178,10 +184,8 @@ check "auth rotated: every process at the new generation (${ms} ms)" [ "$ms" != 
 wait "$cpid"
 a=$(cat "$TMP/a.json")
 check "auth rotated: all 20 streams with the revoked password closed ($(json_num "$a" closed))" [ "$(json_num "$a" closed)" = 20 ]
-probe_all "auth rotated: alice -> 401 on every worker" '^HTTP/1.1 401' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 alice:one)\r\nConnection: close\r\n\r\n"
-probe_all "auth rotated: bob -> 200 on every worker" '^HTTP/1.1 200' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 bob:two)\r\nConnection: close\r\n\r\n"
+snapshot_as "auth rotated: alice -> 401 on every worker" 401 alice:one
+snapshot_as "auth rotated: bob -> 200 on every worker" 200 bob:two
 
 # --- 4. auth removed: bob's streams are unaffected ---
 echo "# auth removed"
@@ -191,8 +195,7 @@ g0=$(generation)
 conf
 ms=$(reload_wait "$g0")
 check "auth removed: every process at the new generation (${ms} ms)" [ "$ms" != never ]
-probe_all "auth removed: no credentials -> 200 on every worker" '^HTTP/1.1 200' 40 \
-	'GET /snapshot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+snapshot_as "auth removed: no credentials -> 200 on every worker" 200
 wait "$cpid"
 b=$(cat "$TMP/b.json")
 check "auth removed: streams kept (closed $(json_num "$b" closed)), longest gap $(json_num "$b" gap_ms_max_open) ms <= $GAP_MAX" \
@@ -212,19 +215,15 @@ for _ in $(seq 1 40); do
 	sleep 0.05
 done
 check "the replacement worker runs the current generation $((g0 + 1))" all_at_generation $((g0 + 1))
-probe_all "after the kill: bob -> 401 on every worker" '^HTTP/1.1 401' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 bob:two)\r\nConnection: close\r\n\r\n"
-probe_all "after the kill: carol -> 200 on every worker" '^HTTP/1.1 200' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 carol:three)\r\nConnection: close\r\n\r\n"
+snapshot_as "after the kill: bob -> 401 on every worker" 401 bob:two
+snapshot_as "after the kill: carol -> 200 on every worker" 200 carol:three
 g0=$(generation)
 conf "auth = dave:four"
 CRED=dave:four
 ms=$(reload_wait "$g0")
 check "after the kill: the next reload reaches every process (${ms} ms)" [ "$ms" != never ]
-probe_all "after the kill: carol -> 401, on every worker" '^HTTP/1.1 401' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 carol:three)\r\nConnection: close\r\n\r\n"
-probe_all "after the kill: dave -> 200, on every worker" '^HTTP/1.1 200' 40 \
-	"GET /snapshot HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
+snapshot_as "after the kill: carol -> 401, on every worker" 401 carol:three
+snapshot_as "after the kill: dave -> 200, on every worker" 200 dave:four
 
 # --- 5b. forkcastctl reload (auth is set: it reads /status with it) ---
 echo "# forkcastctl reload"
