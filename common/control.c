@@ -265,9 +265,14 @@ fc_ctl_total_streams(const struct fc_ctl *ctl)
 	uint64_t sum = 0;
 	size_t i;
 
+	/* A slot whose worker is gone (pid 0: reaped, and not started again,
+	 * e.g. held after exit status 2) keeps its last counts until it is
+	 * reset; they are nobody's viewers. */
 	for (i = 0; i < FC_CTL_MAX_WORKERS; i++)
-		sum += atomic_load_explicit(&ctl->hdr->workers[i].streams,
-		    memory_order_relaxed);
+		if (atomic_load_explicit(&ctl->hdr->workers[i].pid,
+		    memory_order_relaxed) != 0)
+			sum += atomic_load_explicit(&ctl->hdr->workers[i].streams,
+			    memory_order_relaxed);
 	return sum;
 }
 

@@ -232,7 +232,7 @@ enum fc_ctl_status fc_ctl_status_index(int code);
 /* Adds one observation (ms) to a worker's age histogram. */
 void fc_ctl_observe_age(struct fc_ctl_worker *w, int64_t age_us);
 
-/* Streaming viewers over all worker slots. */
+/* Streaming viewers over the worker slots of live workers (pid set). */
 uint64_t fc_ctl_total_streams(const struct fc_ctl *ctl);
 
 /*

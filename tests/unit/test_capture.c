@@ -548,6 +548,7 @@ test_idle_pause_and_wake(void **state)
 
 	(void)state;
 	r->cfg.idle_stop = 1;
+	atomic_store(&w0->pid, 1);	/* a live worker holds the viewers */
 	start(r);
 
 	/* No viewers: paused after about idle_stop seconds, source closed. */

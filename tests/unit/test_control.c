@@ -255,13 +255,20 @@ test_total_streams(void **state)
 	ctl = fc_ctl_create();
 	assert_non_null(ctl);
 	assert_int_equal(fc_ctl_total_streams(ctl), 0);
+	atomic_store(&ctl->hdr->workers[0].pid, 100);
 	atomic_store(&ctl->hdr->workers[0].streams, 3);
+	atomic_store(&ctl->hdr->workers[17].pid, 117);
 	atomic_store(&ctl->hdr->workers[17].streams, 40);
+	atomic_store(&ctl->hdr->workers[FC_CTL_MAX_WORKERS - 1].pid, 300);
 	atomic_store(&ctl->hdr->workers[FC_CTL_MAX_WORKERS - 1].streams, 500);
+	atomic_store(&ctl->hdr->workers[2].pid, 102);
 	atomic_store(&ctl->hdr->workers[2].clients, 9999);	/* not a stream */
 	assert_int_equal(fc_ctl_total_streams(ctl), 543);
 	fc_ctl_reset_worker(ctl, 17);
 	assert_int_equal(fc_ctl_total_streams(ctl), 503);
+	/* a reaped worker (pid 0) whose slot was not reset: not counted */
+	atomic_store(&ctl->hdr->workers[0].pid, 0);
+	assert_int_equal(fc_ctl_total_streams(ctl), 500);
 	fc_ctl_close(ctl);
 }
 
