@@ -312,8 +312,9 @@ run_worker(struct child *c, int parent_rd)
 	exit(fc_worker_main(&args));
 }
 
-/* Execs forkcast-capture with the shared memory and the validated config
- * (kept open across exec by child_start()). */
+/* Execs forkcast-capture with the three shared regions, the
+ * configuration region among them (kept open across exec by
+ * child_start()). */
 static _Noreturn void
 run_capture(struct child *c, int parent_rd)
 {
