@@ -1106,9 +1106,14 @@ fc_config_terminate(struct fc_config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key_def *k = &keys[i];
+		char *field = (char *)cfg + k->offset;
 
 		if (k->type == KT_STRING)
-			((char *)cfg + k->offset)[k->size - 1] = '\0';
+			field[k->size - 1] = '\0';
+		else if (k->type == KT_HOSTS)	/* workers strcmp() them */
+			for (size_t h = FC_HOST_MAX; h <= k->size;
+			    h += FC_HOST_MAX)
+				field[h - 1] = '\0';
 	}
 	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++)
 		cfg->listen[i].text[sizeof(cfg->listen[i].text) - 1] = '\0';

@@ -1212,8 +1212,11 @@ test_terminate(void **state)
 	memset(cfg.auth, 'a', sizeof(cfg.auth));
 	memset(cfg.url, 'u', sizeof(cfg.url));
 	memset(cfg.listen[3].text, 'l', sizeof(cfg.listen[3].text));
+	memset(cfg.allowed_hosts, 'h', sizeof(cfg.allowed_hosts));
 	cfg.nlisten = 1000;
 	fc_config_terminate(&cfg);
+	for (int i = 0; i < FC_CONFIG_MAX_HOSTS; i++)
+		assert_int_equal(strlen(cfg.allowed_hosts[i]), FC_HOST_MAX - 1);
 	assert_int_equal(strlen(cfg.auth), sizeof(cfg.auth) - 1);
 	assert_int_equal(strlen(cfg.url), sizeof(cfg.url) - 1);
 	assert_int_equal(strlen(cfg.listen[3].text),
