@@ -2,11 +2,16 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* log.h promises that a child's line reaches the supervisor's pipe whole:
+ * a pipe write of at most PIPE_BUF bytes is atomic (pipe(7)). */
+_Static_assert(FC_LOG_LINE_MAX <= PIPE_BUF, "a log line must fit PIPE_BUF");
 
 static char log_role[32] = "forkcast";
 static pid_t log_pid;
