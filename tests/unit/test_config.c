@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1158,6 +1159,61 @@ test_environment(void **state)
 	assert_string_equal(cfg.user, "fc-no-such-user");
 }
 
+/* Loads "[log]\nfile = LOG\n" from a file; returns the messages, with the
+ * file's own name replaced by "F" (caller frees). */
+static char *
+log_file_errors(const char *log)
+{
+	char text[600], *path, *errs, *out;
+	struct fc_config cfg;
+	size_t plen;
+
+	fmt(text, sizeof(text), "[log]\nfile = %s\n", log);
+	path = temp_file(text, strlen(text));
+	fc_config_defaults(&cfg);
+	(void)load_path(&cfg, path, &errs);
+	plen = strlen(path);
+	out = errs;
+	if (strncmp(errs, path, plen) == 0) {
+		out = strdup(errs + plen - 1);
+		assert_non_null(out);
+		out[0] = 'F';
+		free(errs);
+	}
+	unlink(path);
+	free(path);
+	return out;
+}
+
+/* fc_config_load checks that the supervisor can append to log.file:
+ * the file or its folder must allow it, and nothing is created. */
+static void
+test_environment_log_file(void **state)
+{
+	char dir[] = "/tmp/fc-test-logdir-XXXXXX", log[600], *errs;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fmt(log, sizeof(log), "%s/new.log", dir);
+	errs = log_file_errors(log);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_int_equal(stat(log, &st), -1);	/* not created by a check */
+
+	errs = log_file_errors(dir);
+	fmt(log, sizeof(log), "F:2: log.file: %s is a directory\n", dir);
+	assert_string_equal(errs, log);
+	free(errs);
+
+	errs = log_file_errors("/nonexistent-fc-dir/x.log");
+	assert_string_equal(errs, "F:2: log.file: cannot create "
+	    "/nonexistent-fc-dir/x.log: /nonexistent-fc-dir: No such file or "
+	    "directory\n");
+	free(errs);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* A refused auth or url value is never echoed (password, token). */
 static void
 test_secret_not_echoed(void **state)
@@ -1466,6 +1522,7 @@ main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_environment_log_file),
 		cmocka_unit_test(test_secret_not_echoed),
 		cmocka_unit_test(test_restart_changes),
 		cmocka_unit_test(test_terminate),
