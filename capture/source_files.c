@@ -111,18 +111,27 @@ bundled_dir(struct fc_source *src, char *buf, size_t bufsize)
 	return -1;
 }
 
+/* The folder src reads: capture.directory, else the bundled samples.
+ * One rule for files_open() and the sandbox (fc_source_files_dir), so
+ * that capture is let into the folder it opens.  0, or -1 with a reason
+ * in src->error. */
+static int
+source_dir(struct fc_source *src, char *buf, size_t len)
+{
+	if (src->cfg->directory[0] == '\0')
+		return bundled_dir(src, buf, len);
+	snprintf(buf, len, "%s", src->cfg->directory);
+	return 0;
+}
+
 int
 fc_source_files_dir(const struct fc_config *cfg, char *buf, size_t len)
 {
 	struct fc_source src;
 
-	if (cfg->directory[0] != '\0') {
-		snprintf(buf, len, "%s", cfg->directory);
-		return 0;
-	}
 	memset(&src, 0, sizeof(src));
 	src.cfg = cfg;
-	return bundled_dir(&src, buf, len);
+	return source_dir(&src, buf, len);
 }
 
 static int
@@ -224,9 +233,7 @@ files_open(struct fc_source *src)
 	uint64_t total = 0;
 	int i, n = -1, dfd = -1, rc = -1;
 
-	if (src->cfg->directory[0] != '\0')
-		snprintf(path, sizeof(path), "%s", src->cfg->directory);
-	else if (bundled_dir(src, path, sizeof(path)) == -1)
+	if (source_dir(src, path, sizeof(path)) == -1)
 		return -1;
 
 	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
