@@ -201,6 +201,27 @@ test_bad(void **state)
 	}
 }
 
+/* prefix and fits copies of c give a path of exactly 1023 characters, the
+ * most u.path holds; one more c is refused. */
+static void
+path_limit(const char *prefix, char c, size_t fits)
+{
+	char url[2200], err[200];
+	struct fc_url u;
+	size_t n = strlen(prefix);
+
+	assert_true(n + fits + 2 <= sizeof(url));
+	memcpy(url, prefix, n);
+	memset(url + n, c, fits);
+	url[n + fits] = '\0';
+	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), 0);
+	assert_int_equal(strlen(u.path), 1023);
+	url[n + fits] = c;
+	url[n + fits + 1] = '\0';
+	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "path too long (at most 1023 characters)");
+}
+
 /* Long names, labels and paths: the limits hold exactly. */
 static void
 test_lengths(void **state)
@@ -232,24 +253,8 @@ test_lengths(void **state)
 	assert_string_equal(err, "host name longer than 253 characters");
 
 	/* The path: 1023 characters fit, with or without a leading '/'. */
-	n = (size_t)snprintf(url, sizeof(url), "http://cam/");
-	memset(url + n, 'p', 1022);
-	url[n + 1022] = '\0';
-	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), 0);
-	assert_int_equal(strlen(u.path), 1023);
-	url[n + 1022] = 'p';
-	url[n + 1023] = '\0';
-	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), -1);
-	assert_string_equal(err, "path too long (at most 1023 characters)");
-	n = (size_t)snprintf(url, sizeof(url), "http://cam?");
-	memset(url + n, 'q', 1021);
-	url[n + 1021] = '\0';
-	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), 0);
-	assert_int_equal(strlen(u.path), 1023);
-	url[n + 1021] = 'q';
-	url[n + 1022] = '\0';
-	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), -1);
-	assert_string_equal(err, "path too long (at most 1023 characters)");
+	path_limit("http://cam/", 'p', 1022);
+	path_limit("http://cam?", 'q', 1021);
 	/* A long fragment is dropped, not counted. */
 	n = (size_t)snprintf(url, sizeof(url), "http://cam/#");
 	memset(url + n, 'f', 2000);
