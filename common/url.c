@@ -1,4 +1,14 @@
-/* forkcast upstream URLs; see url.h. */
+/*
+ * forkcast upstream URLs; see url.h.
+ *
+ * Split by hand rather than with libhttp-parser's http_parser_parse_url():
+ * that one names no reason for a refusal, takes port 0, IPv6 zone ids and
+ * "10.1", and refuses "http://cam#frag", so every check below would still
+ * be needed on its fields.  Host names are not checked with host.h either:
+ * fc_host_normalize() folds case and refuses '_' to compare Host headers,
+ * while the relay sends the name as written and resolves what
+ * getaddrinfo() resolves (an /etc/hosts or container name with a '_').
+ */
 #include "url.h"
 
 #include <arpa/inet.h>
@@ -29,6 +39,13 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* How many of n bytes a message repeats (for "%.*s"). */
+static int
+shown(size_t n)
+{
+	return (int)(n < SHOW_MAX ? n : SHOW_MAX);
 }
 
 static bool
@@ -62,15 +79,14 @@ parse_name(const char *h, size_t n, struct fc_url *u, char *err,
 			/* A final dot (a fully qualified name) is fine. */
 			if (label == 0)
 				return fail(err, errlen, "host '%.*s' has an "
-				    "empty label", (int)(n < SHOW_MAX ? n :
-				    SHOW_MAX), h);
+				    "empty label", shown(n), h);
 			label = 0;
 			continue;
 		}
 		if (!is_name_char(h[i]))
 			return fail(err, errlen, "host '%.*s' is not a name, "
 			    "an IPv4 address or an [IPv6] address",
-			    (int)(n < SHOW_MAX ? n : SHOW_MAX), h);
+			    shown(n), h);
 		if (!is_digit(h[i]))
 			numeric = false;
 		if (++label > LABEL_MAX)
@@ -97,7 +113,7 @@ parse_ipv6(const char *h, size_t n, struct fc_url *u, char *err,
 
 	if (n == 0 || n >= INET6_ADDRSTRLEN)
 		return fail(err, errlen, "'[%.*s]' is not a valid IPv6 address",
-		    (int)(n < SHOW_MAX ? n : SHOW_MAX), h);
+		    shown(n), h);
 	memcpy(u->host, h, n);
 	u->host[n] = '\0';
 	if (inet_pton(AF_INET6, u->host, &a6) != 1)
@@ -118,13 +134,13 @@ parse_port(const char *p, size_t n, struct fc_url *u, char *err,
 	for (size_t i = 0; i < n; i++) {
 		if (!is_digit(p[i]))
 			return fail(err, errlen, "port '%.*s' is not a number",
-			    (int)(n < SHOW_MAX ? n : SHOW_MAX), p);
+			    shown(n), p);
 		if (v <= 65535)		/* saturates: any more is too big */
 			v = v * 10 + (unsigned long)(p[i] - '0');
 	}
 	if (v < 1 || v > 65535)
 		return fail(err, errlen, "port %.*s is out of range "
-		    "(1..65535)", (int)(n < SHOW_MAX ? n : SHOW_MAX), p);
+		    "(1..65535)", shown(n), p);
 	u->portnum = (uint16_t)v;
 	snprintf(u->port, sizeof(u->port), "%lu", v);
 	return 0;
