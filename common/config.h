@@ -108,7 +108,8 @@ int fc_config_load(struct fc_config *cfg, const char *path, FILE *errs);
 
 /* Same, from a string (tests; name is used in messages), checking the
  * text only: fc_config_load() also checks what the file names outside
- * itself (that `user` exists and is not root), the way start will. */
+ * itself (that `user` exists and is not root, that log.file can be
+ * appended to or created), the way start will. */
 int fc_config_load_string(struct fc_config *cfg, const char *name,
     const char *text, FILE *errs);
 
