@@ -185,10 +185,10 @@ static const struct key_def keys[] = {
 	  "skip frames identical to the previous one" },
 	{ "capture", "max_frame_size", KT_SIZE, 64 * KIB, 64 * MIB, "4M", NULL,
 	  FIELD(max_frame_size), NULL, NULL,
-	  "largest JPEG frame a bus slot holds (applies at restart)" },
+	  "largest JPEG frame a bus slot holds" },
 	{ "capture", "slots", KT_INT, 3, 64, "4", NULL,
 	  FIELD(slots), NULL, NULL,
-	  "frame bus slots (applies at restart)" },
+	  "frame bus slots" },
 
 	{ "log", "level", KT_ENUM, 0, 0, "info", NULL,
 	  FIELD(log_level), level_names, NULL,
@@ -1219,6 +1219,25 @@ fc_config_first_port(const struct fc_config *cfg)
 	return 0;
 }
 
+/* Keys a running server cannot change: every worker maps the frame bus,
+ * whose geometry they set, for its whole life.  The default file says so;
+ * a reload keeps their running value (fc_config_restart_changes). */
+static const char *const restart_keys[][2] = {
+	{ "capture", "max_frame_size" },
+	{ "capture", "slots" },
+};
+
+static bool
+is_restart_key(const struct key_def *k)
+{
+	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]);
+	    i++)
+		if (strcmp(k->section, restart_keys[i][0]) == 0 &&
+		    strcmp(k->name, restart_keys[i][1]) == 0)
+			return true;
+	return false;
+}
+
 void
 fc_config_write_default(FILE *out)
 {
@@ -1245,24 +1264,17 @@ fc_config_write_default(FILE *out)
 		} else
 			fputc('\n', out);
 		format_range(k, range, sizeof(range));
+		fprintf(out, "; %s%s", k->help, is_restart_key(k) ?
+		    " (applies at restart)" : "");
 		if (range[0] != '\0')
-			fprintf(out, "; %s (%s)\n", k->help, range);
-		else
-			fprintf(out, "; %s\n", k->help);
+			fprintf(out, " (%s)", range);
+		fputc('\n', out);
 		if (k->def != NULL)
 			fprintf(out, "%s = %s\n", k->name, k->def);
 		else
 			fprintf(out, "; %s = %s\n", k->name, k->example);
 	}
 }
-
-/* Keys a running server cannot change: every worker maps the frame bus,
- * whose geometry they set, for its whole life. */
-static const char *const restart_keys[][2] = {
-	{ "capture", "max_frame_size" },
-	{ "capture", "slots" },
-};
-#define NRESTART (sizeof(restart_keys) / sizeof(restart_keys[0]))
 
 int
 fc_config_restart_changes(struct fc_config *next,
@@ -1273,20 +1285,21 @@ fc_config_restart_changes(struct fc_config *next,
 
 	if (len > 0)
 		names[0] = '\0';
-	for (size_t i = 0; i < NRESTART; i++) {
-		const struct key_def *k = find_key(restart_keys[i][0],
-		    restart_keys[i][1]);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &keys[i];
 		char *fn = (char *)next + k->offset;
 		const char *fr = (const char *)running + k->offset;
 		int r;
 
-		if (memcmp(fn, fr, k->size) == 0)
+		if (!is_restart_key(k) || memcmp(fn, fr, k->size) == 0)
 			continue;
 		memcpy(fn, fr, k->size);
-		r = snprintf(names + used, len - used, "%s%s.%s", n ? ", " : "",
-		    k->section, k->name);
-		if (r > 0 && (size_t)r < len - used)
-			used += (size_t)r;
+		/* Once cut, nothing more is appended. */
+		if (used < len) {
+			r = snprintf(names + used, len - used, "%s%s.%s",
+			    n ? ", " : "", k->section, k->name);
+			used = r < 0 ? len : used + (size_t)r;
+		}
 		n++;
 	}
 	return n;

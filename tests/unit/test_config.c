@@ -1255,6 +1255,8 @@ test_restart_changes(void **state)
 	assert_int_equal(fc_config_restart_changes(&next, &running, names, 8),
 	    2);
 	assert_true(strlen(names) < 8);
+	/* ... and is a prefix of the whole list, not a mix of names */
+	assert_string_equal(names, "capture");
 }
 
 /* A copy from shared memory gets every string terminated. */
