@@ -43,6 +43,8 @@ metrics=$(curl -s --max-time 3 "$B/metrics")
 check "relay /metrics shows the upstream without its token" \
 	grep -qF "forkcast_upstream_info{url=\"$A/stream\"} 1" <<<"$metrics"
 events=$(curl -s --max-time 1.5 "$B/events")
+# Without an event the next check would pass on nothing.
+check "relay /events sent a status event" grep -q '^event: status' <<<"$events"
 check "relay /status, /metrics, /events hold no secret" \
 	bash -c '! grep -q SECRET' <<<"$status$metrics$events"
 
