@@ -225,16 +225,12 @@ static const struct fc_sc_rule libcamera_rules[] = {
 	SC_KILL("accept", "same"),
 };
 
-#define TABLE(var, name, deflt, rules) \
-	const struct fc_sc_table var = { name, deflt, rules, \
-	    sizeof(rules) / sizeof(rules[0]) }
-
-TABLE(fc_policy_capture, "capture", FC_SC_DEFAULT_KILL, capture_rules);
-TABLE(fc_policy_capture_files, "capture: files", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture, "capture", FC_SC_DEFAULT_KILL, capture_rules);
+SC_TABLE(fc_policy_capture_files, "capture: files", FC_SC_DEFAULT_KILL,
     files_rules);
-TABLE(fc_policy_capture_v4l2, "capture: v4l2", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture_v4l2, "capture: v4l2", FC_SC_DEFAULT_KILL,
     v4l2_rules);
-TABLE(fc_policy_capture_http, "capture: http", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture_http, "capture: http", FC_SC_DEFAULT_KILL,
     http_rules);
-TABLE(fc_policy_capture_libcamera, "capture: libcamera", FC_SC_DEFAULT_ALLOW,
-    libcamera_rules);
+SC_TABLE(fc_policy_capture_libcamera, "capture: libcamera",
+    FC_SC_DEFAULT_ALLOW, libcamera_rules);

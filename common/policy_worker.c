@@ -130,7 +130,4 @@ static const struct fc_sc_rule worker_rules[] = {
 	SC_ALLOW("exit_group", "the worker ends"),
 };
 
-const struct fc_sc_table fc_policy_worker = {
-	"worker", FC_SC_DEFAULT_KILL, worker_rules,
-	sizeof(worker_rules) / sizeof(worker_rules[0]),
-};
+SC_TABLE(fc_policy_worker, "worker", FC_SC_DEFAULT_KILL, worker_rules);

@@ -44,10 +44,7 @@ static const struct fc_sc_rule tiny_rules[] = {
 	    "the low 32 bits, as the kernel reads them"),
 	SC_KILL_IF("ioctl", SC_ARG32(1, TIOCSTI), "never"),
 };
-static const struct fc_sc_table tiny = {
-	"tiny", FC_SC_DEFAULT_KILL, tiny_rules,
-	sizeof(tiny_rules) / sizeof(tiny_rules[0]),
-};
+static SC_TABLE(tiny, "tiny", FC_SC_DEFAULT_KILL, tiny_rules);
 static const struct fc_sc_table *const tiny_set[] = { &tiny };
 
 /* Runs fn in a child; returns its wait status. */
