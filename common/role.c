@@ -76,8 +76,9 @@ static const struct fc_role_fd capture_fds[] = {
 	{ FC_FD_LOG, "log lines go to the supervisor" },
 	{ FC_FD_BUS, "publishes frames (the only writer)" },
 	{ FC_FD_CTL, "reads the viewer count and the demand word" },
-	{ FC_FD_CONF, "reopened read-only (fc_confreg_attach): the "
-	    "configuration in force, and each reload's next generation" },
+	{ FC_FD_CONF, "the supervisor's descriptor, reopened read-only "
+	    "(fc_confreg_attach) and closed: the configuration in force, and "
+	    "each reload's next generation" },
 };
 
 static const struct fc_role_rlimit capture_rlimits[] = {
@@ -149,8 +150,8 @@ static const struct fc_role_fd worker_fds[] = {
 	    "(fc_bus_attach) and closed before the sandbox is entered" },
 	{ FC_FD_CTL, "its own stats slot; /status and /metrics read them all" },
 	{ FC_FD_CONF, "the supervisor's descriptor, reopened read-only "
-	    "(fc_confreg_attach): each reload's next generation is applied "
-	    "from it" },
+	    "(fc_confreg_attach) and closed before the sandbox is entered; "
+	    "each reload's next generation is read from the read-only one" },
 	{ FC_FD_LISTEN, "accepts clients (shared by every worker)" },
 	{ FC_FD_PARENT, "EOF: retire; 'S' then EOF: stop" },
 };
