@@ -873,6 +873,11 @@ static const struct attempt attempts[] = {
 	{ "execve a program",
 	    C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_LL_FS, false, false,
 	    w_execve, a_execve, NULL },
+	/* The sibling runs as the same user: what stops the uid drop's
+	 * attacker is that the kernel makes a process whose uid changed
+	 * non-dumpable.  The "not dumpable" layer does the same when there
+	 * is no drop (test_worker_sandbox.c, run as another user than root,
+	 * checks that /proc/PID is still root's). */
 	{ "ptrace a sibling",
 	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_USER | D_LL_DOMAIN,
 	    false, true, w_ptrace, a_ptrace_sibling, NULL },
