@@ -10,9 +10,9 @@
  * no file, creates no descriptor but the client sockets accept4() hands
  * it, maps nothing executable, starts no thread or process, execs
  * nothing, signals no process and issues no ioctl (the TIOC* rows below
- * only name the worst of them).  The list was checked against strace of workers under
- * streaming load, every endpoint, reload and stop (tests/integration/
- * sandbox.sh runs that load against this table).
+ * only name the worst of them).  The list was checked against strace of
+ * workers under streaming load, every endpoint, reload and stop
+ * (tests/integration/sandbox.sh runs that load against this table).
  */
 #include <fcntl.h>
 #include <linux/futex.h>
