@@ -51,6 +51,8 @@ writable_fds() {
 	done
 	echo "$rw"
 }
+# A root directory (readlink /proc/PID/root) other than /.
+jailed_root() { [ -n "$1" ] && [ "$1" != / ]; }
 # All four ids (real, effective, saved, fs) non-zero.
 ids_nonzero() {
 	local a b c d
@@ -72,7 +74,7 @@ for pid in $before; do
 		check "worker $pid: Gid non-zero ($gid)" ids_nonzero "$gid"
 		check "worker $pid: no supplementary groups" [ -z "$(proc_field "$pid" Groups)" ]
 		r=$(readlink "/proc/$pid/root")
-		check "worker $pid: root is not / ($r)" [ -n "$r" ] && [ "$r" != / ]
+		check "worker $pid: root is not / ($r)" jailed_root "$r"
 	fi
 	check "worker $pid: NoNewPrivs 1" [ "$(proc_field "$pid" NoNewPrivs)" = 1 ]
 	check "worker $pid: Seccomp 2 (filter)" [ "$(proc_field "$pid" Seccomp)" = 2 ]
