@@ -32,6 +32,12 @@
 #define SC_KILL(name, why) { name, FC_SC_KILL, 0, 0, {{0}}, why }
 #define SC_KILL_IF(name, a0, why) { name, FC_SC_KILL, 0, 1, { a0 }, why }
 
+/* A named table over a rules array (a role's filter is the union of its
+ * tables, common/role.c). */
+#define SC_TABLE(var, name, deflt, rules) \
+	const struct fc_sc_table var = { name, deflt, rules, \
+	    sizeof(rules) / sizeof((rules)[0]) }
+
 /* argument n, low 32 bits, equals v */
 #define SC_ARG32(n, v) { n, SCMP_CMP_MASKED_EQ, 0xffffffffu, (uint32_t)(v), \
 	"arg" #n " = " #v }

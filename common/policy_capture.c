@@ -3,11 +3,13 @@
  * fc_policy_capture (what the loop needs whatever the source) and the
  * table of the configured source (common/role.c picks them).  A
  * testpattern capture therefore opens no file and creates no socket; only
- * the http source may create sockets, only v4l2 issues ioctls (exactly the
- * VIDIOC_* requests capture/source_v4l2.c makes) and only files and v4l2
- * open paths (which Landlock narrows to the folder or the device).  None
- * of them may exec, fork, start threads, map executable memory, signal
- * or trace a process, or listen.
+ * the http source may create sockets; the ioctls are v4l2's VIDIOC_*
+ * requests (exactly those capture/source_v4l2.c makes) and http's FIONREAD
+ * (glibc's resolver); files, v4l2 and http open paths, which Landlock
+ * narrows to the folder, the device or the resolver's files.  None of
+ * them may exec, fork, start threads, map executable memory, signal or
+ * trace a process, or listen (tests/escape/escape.c tries all of these
+ * but a thread).
  *
  * The libcamera source is the exception: libcamera starts threads, talks
  * to udev and media devices, loads IPA modules (executable mappings) and
@@ -225,16 +227,12 @@ static const struct fc_sc_rule libcamera_rules[] = {
 	SC_KILL("accept", "same"),
 };
 
-#define TABLE(var, name, deflt, rules) \
-	const struct fc_sc_table var = { name, deflt, rules, \
-	    sizeof(rules) / sizeof(rules[0]) }
-
-TABLE(fc_policy_capture, "capture", FC_SC_DEFAULT_KILL, capture_rules);
-TABLE(fc_policy_capture_files, "capture: files", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture, "capture", FC_SC_DEFAULT_KILL, capture_rules);
+SC_TABLE(fc_policy_capture_files, "capture: files", FC_SC_DEFAULT_KILL,
     files_rules);
-TABLE(fc_policy_capture_v4l2, "capture: v4l2", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture_v4l2, "capture: v4l2", FC_SC_DEFAULT_KILL,
     v4l2_rules);
-TABLE(fc_policy_capture_http, "capture: http", FC_SC_DEFAULT_KILL,
+SC_TABLE(fc_policy_capture_http, "capture: http", FC_SC_DEFAULT_KILL,
     http_rules);
-TABLE(fc_policy_capture_libcamera, "capture: libcamera", FC_SC_DEFAULT_ALLOW,
-    libcamera_rules);
+SC_TABLE(fc_policy_capture_libcamera, "capture: libcamera",
+    FC_SC_DEFAULT_ALLOW, libcamera_rules);

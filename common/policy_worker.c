@@ -7,11 +7,12 @@
  * fc_role_enter) once the worker holds everything it will use: the
  * listening sockets, the epoll instance, the eventfd and signalfd, the bus
  * (read-only) and control mappings, and its watcher thread.  So it opens
- * no file, creates no socket or descriptor, maps nothing executable,
- * starts no thread or process, execs nothing, signals no process and
- * issues no ioctl.  The list was checked against strace of workers under
- * streaming load, every endpoint, reload and stop (tests/integration/
- * sandbox.sh runs that load against this table).
+ * no file, creates no descriptor but the client sockets accept4() hands
+ * it, maps nothing executable, starts no thread or process, execs
+ * nothing, signals no process and issues no ioctl (the TIOC* rows below
+ * only name the worst of them).  The list was checked against strace of
+ * workers under streaming load, every endpoint, reload and stop
+ * (tests/integration/sandbox.sh runs that load against this table).
  */
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -34,28 +35,35 @@ static const struct fc_sc_rule worker_rules[] = {
 	    "set_listening() puts the listening sockets back"),
 	SC_ALLOW_IF("epoll_ctl", SC_ARG32(1, EPOLL_CTL_DEL),
 	    "worker.c set_listening(): the listening sockets out while this "
-	    "worker is above the average load; start_retiring(): the "
-	    "supervisor's pipe out"),
+	    "worker is above the average load, out of descriptors or "
+	    "retiring; listener_failed(): one in its error backoff; "
+	    "start_retiring(): the supervisor's pipe out"),
 	SC_ALLOW("accept4", "worker.c accept_clients(): new clients on the "
 	    "inherited listening sockets"),
 	SC_ALLOW("read", "client.c read_request(), drain_input(): requests; "
-	    "watcher.c fc_watcher_ack(): the eventfd; worker.c handle_signal(), "
-	    "handle_parent(): the signalfd and the supervisor's pipe"),
+	    "worker.c refuse_connection(), refused_event(): what a refused "
+	    "connection sends, dropped; watcher.c fc_watcher_ack(): the "
+	    "eventfd; worker.c handle_signal(), handle_parent(): the signalfd "
+	    "and the supervisor's pipe"),
 	SC_ALLOW("writev", "stream.c fc_iovq_write(): every response head, "
 	    "body and multipart part"),
 	SC_ALLOW("write", "common/log.c vlog(): log lines into the supervisor's "
-	    "pipe; watcher.c watch(): the eventfd"),
+	    "pipe; watcher.c watch(): the eventfd; worker.c "
+	    "refuse_connection(): the 503 to a connection over "
+	    "max_connections"),
 	SC_ALLOW("close", "worker.c close_client(), client.c fc_client_free(): "
-	    "finished clients; worker.c cleanup(), watcher.c "
+	    "finished clients; worker.c refuse_connection(), refused_close(): "
+	    "refused connections; worker.c cleanup(), watcher.c "
 	    "fc_watcher_stop() at exit"),
 	SC_ALLOW_IF("shutdown", SC_ARG32(1, SHUT_WR),
-	    "client.c start_lingering(): FIN our side, then read what the "
-	    "client still sends.  Only SHUT_WR: on the listening socket all "
-	    "workers share, SHUT_RD or SHUT_RDWR would disconnect it for every "
-	    "worker for good; SHUT_WR does nothing to a listening socket"),
+	    "client.c start_lingering(), worker.c refuse_connection(): FIN "
+	    "our side, then read what the client still sends.  Only SHUT_WR: "
+	    "on the listening socket all workers share, SHUT_RD or SHUT_RDWR "
+	    "would disconnect it for every worker for good; SHUT_WR does "
+	    "nothing to a listening socket"),
 	SC_ALLOW_IF2("getsockopt", SC_ARG32(1, IPPROTO_TCP),
 	    SC_ARG32(2, TCP_INFO),
-	    "client.c peer_backlogged(), stream_alive(): TCP_INFO, how much "
+	    "client.c peer_backlogged(), peer_alive(): TCP_INFO, how much "
 	    "the client has taken (freshness and send_timeout)"),
 	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, IPPROTO_TCP),
 	    SC_ARG32(2, TCP_NODELAY),
@@ -122,7 +130,4 @@ static const struct fc_sc_rule worker_rules[] = {
 	SC_ALLOW("exit_group", "the worker ends"),
 };
 
-const struct fc_sc_table fc_policy_worker = {
-	"worker", FC_SC_DEFAULT_KILL, worker_rules,
-	sizeof(worker_rules) / sizeof(worker_rules[0]),
-};
+SC_TABLE(fc_policy_worker, "worker", FC_SC_DEFAULT_KILL, worker_rules);

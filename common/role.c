@@ -76,8 +76,9 @@ static const struct fc_role_fd capture_fds[] = {
 	{ FC_FD_LOG, "log lines go to the supervisor" },
 	{ FC_FD_BUS, "publishes frames (the only writer)" },
 	{ FC_FD_CTL, "reads the viewer count and the demand word" },
-	{ FC_FD_CONF, "reopened read-only (fc_confreg_attach): the "
-	    "configuration in force, and each reload's next generation" },
+	{ FC_FD_CONF, "the supervisor's descriptor, reopened read-only "
+	    "(fc_confreg_attach) and closed: the configuration in force, and "
+	    "each reload's next generation" },
 };
 
 static const struct fc_role_rlimit capture_rlimits[] = {
@@ -149,8 +150,8 @@ static const struct fc_role_fd worker_fds[] = {
 	    "(fc_bus_attach) and closed before the sandbox is entered" },
 	{ FC_FD_CTL, "its own stats slot; /status and /metrics read them all" },
 	{ FC_FD_CONF, "the supervisor's descriptor, reopened read-only "
-	    "(fc_confreg_attach): each reload's next generation is applied "
-	    "from it" },
+	    "(fc_confreg_attach) and closed before the sandbox is entered; "
+	    "each reload's next generation is read from the read-only one" },
 	{ FC_FD_LISTEN, "accepts clients (shared by every worker)" },
 	{ FC_FD_PARENT, "EOF: retire; 'S' then EOF: stop" },
 };
@@ -172,7 +173,6 @@ static const struct fc_role_seccomp worker_seccomp[] = {
 
 const struct fc_role fc_roles[FC_ROLE_COUNT] = {
 	[FC_ROLE_SUPERVISOR] = {
-		.id = FC_ROLE_SUPERVISOR,
 		.name = "supervisor",
 		.runner = "fc_supervisor_run (server/supervisor.c)",
 		.user = "the user that started it",
@@ -186,7 +186,6 @@ const struct fc_role fc_roles[FC_ROLE_COUNT] = {
 		    "reads a byte from a client",
 	},
 	[FC_ROLE_CAPTURE] = {
-		.id = FC_ROLE_CAPTURE,
 		.name = "capture",
 		.runner = "run_capture (server/supervisor.c) execs "
 		    "forkcast-capture (capture/main.c)",
@@ -205,7 +204,6 @@ const struct fc_role fc_roles[FC_ROLE_COUNT] = {
 		    "watches",
 	},
 	[FC_ROLE_WORKER] = {
-		.id = FC_ROLE_WORKER,
 		.name = "worker",
 		.runner = "run_worker (server/supervisor.c) calls "
 		    "fc_worker_main (server/worker.c)",
@@ -226,15 +224,6 @@ const struct fc_role fc_roles[FC_ROLE_COUNT] = {
 	},
 };
 
-bool
-fc_role_keeps(const struct fc_role *row, enum fc_fd_slot slot)
-{
-	for (size_t i = 0; i < row->nfds; i++)
-		if (row->fds[i].slot == slot)
-			return true;
-	return false;
-}
-
 /* --- fc_role_enter --- */
 
 #define MAX_PATHS 128
@@ -242,7 +231,6 @@ fc_role_keeps(const struct fc_role *row, enum fc_fd_slot slot)
 struct paths {
 	struct fc_landlock_path p[MAX_PATHS];
 	size_t n;
-	size_t missing;
 };
 
 static void
@@ -272,7 +260,6 @@ add_path(struct paths *ps, const char *path, unsigned access,
 		    path, strerror(errno));
 		if (fd != -1)
 			close(fd);
-		ps->missing++;
 		return 0;
 	}
 	ps->p[ps->n].fd = fd;
@@ -332,7 +319,6 @@ open_paths(const struct fc_role *row, const struct fc_role_ctx *ctx,
 		if (path == NULL || path[0] == '\0') {
 			log_warnx("sandbox: %s: no path for %s: nothing allowed "
 			    "there", row->name, r->path);
-			ps->missing++;
 			continue;
 		}
 		if (len > 0 && r->path[len - 1] == '*')
@@ -345,35 +331,30 @@ open_paths(const struct fc_role *row, const struct fc_role_ctx *ctx,
 	return 0;
 }
 
-/* What the kernel's Landlock does not enforce of what the row asks. */
+/* What the kernel's Landlock does not enforce of what the row asks (ABI 0:
+ * no Landlock at all), one warning per gap. */
 static void
 log_landlock_gaps(const struct fc_role *row, const struct fc_landlock_report *ll)
 {
 	const char *role = row->name;
+	unsigned L = row->layers;
 
-	if (ll->abi == 0) {
-		log_warnx("sandbox: %s: the kernel has no Landlock: %s%s%s", role,
-		    (row->layers & FC_LAYER_LANDLOCK_FS) ?
-		    ((row->layers & FC_LAYER_CHROOT) ? "the filesystem is "
-		    "hidden only by the chroot (when started as root); " :
-		    "the filesystem is limited only by file permissions; ") : "",
-		    (row->layers & FC_LAYER_LANDLOCK_NET) ?
-		    "TCP bind and connect are not restricted by Landlock; " : "",
-		    (row->layers & FC_LAYER_LANDLOCK_SCOPE) ?
-		    "signals are limited only by uid and seccomp" : "");
-		return;
-	}
-	if ((row->layers & FC_LAYER_LANDLOCK_FS) && !ll->truncate)
+	if ((L & FC_LAYER_LANDLOCK_FS) && !ll->fs)
+		log_warnx("sandbox: %s: Landlock ABI %d: the filesystem is %s",
+		    role, ll->abi, (L & FC_LAYER_CHROOT) ? "hidden only by the "
+		    "chroot (when started as root)" : "limited only by file "
+		    "permissions");
+	if ((L & FC_LAYER_LANDLOCK_FS) && ll->fs && !ll->truncate)
 		log_warnx("sandbox: %s: Landlock ABI %d: truncating files is "
 		    "not restricted by Landlock", role, ll->abi);
-	if ((row->layers & FC_LAYER_LANDLOCK_FS) && !ll->ioctl_dev)
+	if ((L & FC_LAYER_LANDLOCK_FS) && ll->fs && !ll->ioctl_dev)
 		log_warnx("sandbox: %s: Landlock ABI %d: ioctl on device nodes "
 		    "is not restricted by Landlock (seccomp still filters "
 		    "ioctl)", role, ll->abi);
-	if ((row->layers & FC_LAYER_LANDLOCK_NET) && !ll->net)
+	if ((L & FC_LAYER_LANDLOCK_NET) && !ll->net)
 		log_warnx("sandbox: %s: Landlock ABI %d: TCP bind and connect "
 		    "are not restricted by Landlock", role, ll->abi);
-	if ((row->layers & FC_LAYER_LANDLOCK_SCOPE) && !ll->scope)
+	if ((L & FC_LAYER_LANDLOCK_SCOPE) && !ll->scope)
 		log_warnx("sandbox: %s: Landlock ABI %d: signals and abstract "
 		    "unix sockets are not scoped by Landlock (seccomp and the "
 		    "uid still limit them)", role, ll->abi);
@@ -405,7 +386,6 @@ fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
 	    open_paths(row, ctx, &ps, err, errlen) == -1)
 		goto done;
 	rep->paths = ps.n;
-	rep->paths_missing = ps.missing;
 
 	/* 2. The empty root. */
 	if ((L & FC_LAYER_CHROOT) && ctx->empty_dir != NULL && geteuid() == 0) {
@@ -488,7 +468,6 @@ fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
 				goto done;
 			}
 			tables[nt++] = row->seccomp[i].table;
-			rep->seccomp_rules += row->seccomp[i].table->n;
 		}
 		if (nt > 0) {
 			if (fc_sandbox_seccomp(tables, nt, true, err, errlen) == -1)
@@ -502,8 +481,10 @@ done:
 	return rc;
 }
 
-void
-fc_role_describe(const struct fc_role_report *rep,
+/* One line saying what rep enforced, e.g. "user nobody, root chroot,
+ * landlock ABI 6 (fs nothing, net on, scope on), seccomp on". */
+static void
+describe(const struct fc_role_report *rep,
     const struct fc_role_ctx *ctx, char *buf, size_t len)
 {
 	const struct fc_landlock_report *ll = &rep->landlock;
@@ -532,7 +513,7 @@ fc_role_lockdown(const struct fc_role *row, const struct fc_role_ctx *ctx)
 		log_errorx("sandbox: %s: %s", row->name, err);
 		return FC_EXIT_CONFIG;
 	}
-	fc_role_describe(&rep, ctx, line, sizeof(line));
+	describe(&rep, ctx, line, sizeof(line));
 	log_info("sandbox: %s: %s", row->name, line);
 	return 0;
 }

@@ -115,7 +115,6 @@ struct fc_role_seccomp {
 };
 
 struct fc_role {
-	enum fc_role_id id;
 	const char *name;		/* "worker": log prefix, SECURITY.md */
 	const char *runner;		/* what the spawn path runs in the child */
 	const char *user;		/* who it runs as */
@@ -154,15 +153,13 @@ struct fc_role_ctx {
 	const char *directory;		/* "$directory" */
 };
 
-/* What fc_role_enter() did, for the log and the tests. */
+/* What fc_role_enter() did, for the log line fc_role_lockdown() writes. */
 struct fc_role_report {
 	bool chroot;
 	bool uid_dropped;
 	struct fc_landlock_report landlock;
 	size_t paths;			/* Landlock fs rules added */
-	size_t paths_missing;		/* rules whose path did not exist */
 	bool seccomp;
-	size_t seccomp_rules;
 };
 
 /*
@@ -180,18 +177,10 @@ int fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
 
 /*
  * fc_role_enter() for a process about to serve: logs what was applied
- * ("sandbox: worker: user nobody, root chroot, ...") or why it failed.
- * Returns 0, or FC_EXIT_CONFIG: the caller exits without serving.
+ * ("sandbox: worker: user nobody, root chroot, landlock ABI 6 (fs nothing,
+ * net on, scope on), seccomp on") or why it failed.  Returns 0, or
+ * FC_EXIT_CONFIG: the caller exits without serving.
  */
 int fc_role_lockdown(const struct fc_role *row, const struct fc_role_ctx *ctx);
-
-/* One line saying what rep enforced, e.g. "user nobody, fs chroot+landlock
- * (ABI 7), scope on, net on, seccomp 31 rules". */
-void fc_role_describe(const struct fc_role_report *rep,
-    const struct fc_role_ctx *ctx, char *buf, size_t len);
-
-/* Whether row keeps slot. */
-bool fc_role_keeps(const struct fc_role *row, enum fc_fd_slot slot);
-
 
 #endif

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -349,14 +348,20 @@ fc_sandbox_seccomp(const struct fc_sc_table *const *tables, size_t ntables,
 	kill = SCMP_ACT_TRAP;
 #endif
 	deflt = dflt == FC_SC_DEFAULT_KILL ? kill : SCMP_ACT_ALLOW;
-	/* Only the native architecture is allowed; a call made through
-	 * another ABI (x32, ia32 on x86_64) gets the default action. */
 	if ((ctx = seccomp_init(deflt)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
 		return -1;
 	}
 	if (seccomp_arch_native() == 0) {
 		snprintf(err, errlen, "seccomp: unknown architecture");
+		goto fail_ctx;
+	}
+	/* Only the native architecture's calls are filtered; one made
+	 * through another ABI (ia32 int 0x80, x32 on x86_64) kills the
+	 * process, also under a denylist.  libseccomp's own bad-arch action
+	 * kills only the calling thread. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill)) != 0) {
+		snprintf(err, errlen, "seccomp bad-arch action: %s", strerror(-rc));
 		goto fail_ctx;
 	}
 	if (tsync && (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) != 0) {

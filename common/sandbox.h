@@ -102,8 +102,10 @@ int fc_sandbox_prepare_empty_dir(const char *dir, char *err, size_t errlen);
  * Loads the union of the tables as one filter (all tables must have the
  * same default).  Refused: an unknown architecture, and a table set where
  * one syscall has an unconditional ALLOW next to a deny rule (libseccomp
- * would let the ALLOW win, silently voiding the deny).  tsync: apply to
- * every thread of the process.  Returns 0, or -1 with a reason in err.
+ * would let the ALLOW win, silently voiding the deny).  A call made
+ * through another ABI than the native one (ia32 on x86_64) kills the
+ * process whatever the tables say.  tsync: apply to every thread of the
+ * process.  Returns 0, or -1 with a reason in err.
  */
 int fc_sandbox_seccomp(const struct fc_sc_table *const *tables, size_t ntables,
     bool tsync, char *err, size_t errlen);

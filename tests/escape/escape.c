@@ -3,7 +3,8 @@
  *
  * Every attempt runs in a forked child that is set up the way the
  * supervisor sets up that role (descriptors: the row's kept list, the
- * rest closed with close_range; stdio on /dev/null and a log pipe), then
+ * rest closed with fc_fds_close_except() of common/fds.c, the call the
+ * supervisor's spawn path makes; stdio on /dev/null and a log pipe), then
  * enters the sandbox with fc_role_enter() on a copy of the real row of
  * common/role.c and the real seccomp tables of common/policy_*.c, then
  * tries one way out.  A kill by SIGSYS, or the call failing, is "blocked";
@@ -73,7 +74,7 @@ enum defence {
 	D_RLIMITS = 1 << 12,	/* row layer: RLIMIT_FSIZE 0 and the rest */
 };
 static const char *const defence_names[] = {
-	"close_range", "stdio", "chroot", "uid drop", "not dumpable",
+	"fds closed", "stdio", "chroot", "uid drop", "not dumpable",
 	"landlock fs", "landlock net", "landlock scope", "landlock domain",
 	"seccomp rule", "read-only fd", "32-bit match", "rlimits",
 };
@@ -207,6 +208,22 @@ static void w_kill(struct env *e) { sc_unconditional(e, "kill"); }
 static void w_openat(struct env *e) { sc_unconditional(e, "openat"); }
 static void w_execve(struct env *e) { sc_unconditional(e, "execve"); }
 static void w_setuid(struct env *e) { sc_unconditional(e, "setuid"); }
+
+static void
+w_fork(struct env *e)
+{
+	sc_unconditional(e, "clone");
+	sc_unconditional(e, "clone3");
+}
+
+static void
+w_bind_listen(struct env *e)
+{
+	sc_unconditional(e, "bind");
+	sc_unconditional(e, "listen");
+}
+
+static void w_listen(struct env *e) { sc_unconditional(e, "listen"); }
 
 static void
 w_socket(struct env *e)
@@ -544,6 +561,45 @@ a_connect(struct env *e)
 	    "connect(127.0.0.1)");
 }
 
+/* A server of its own: bound to a port of this host's choosing. */
+static void
+a_bind_listen(struct env *e)
+{
+	struct sockaddr_in a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		verdict(e, -1, "socket(AF_INET)");
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == -1)
+		verdict(e, -1, "bind(127.0.0.1:0)");
+	verdict(e, listen(fd, 1), "listen");
+}
+
+/* listen() on a socket never bound: the kernel picks a port itself
+ * (autobind), with no bind() for Landlock to refuse. */
+static void
+a_listen_unbound(struct env *e)
+{
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		verdict(e, -1, "socket(AF_INET)");
+	verdict(e, listen(fd, 1), "listen(unbound socket)");
+}
+
+static void
+a_fork(struct env *e)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	verdict(e, pid, "fork");
+}
+
 static void
 a_shut_rd(struct env *e)
 {
@@ -794,6 +850,15 @@ static const struct attempt attempts[] = {
 	    W, FC_SOURCE_TESTPATTERN,
 	    D_SECCOMP | D_CHROOT | D_LL_FS | D_USER, false, false, w_openat,
 	    a_open_shadow, NULL },
+	{ "open /etc/shadow",
+	    C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_LL_FS | D_USER, false,
+	    false, w_openat, a_open_shadow, NULL },
+	{ "open /etc/shadow, files source (openat allowed)",
+	    C, FC_SOURCE_FILES, D_LL_FS | D_USER, false, false, NULL,
+	    a_open_shadow, NULL },
+	{ "open /etc/shadow, v4l2 source (openat allowed)",
+	    C, FC_SOURCE_V4L2, D_LL_FS | D_USER, false, false, NULL,
+	    a_open_shadow, NULL },
 	{ "open /etc/shadow, http source (openat allowed)",
 	    C, FC_SOURCE_HTTP, D_LL_FS | D_USER, false, false, NULL,
 	    a_open_shadow, NULL },
@@ -808,6 +873,11 @@ static const struct attempt attempts[] = {
 	{ "execve a program",
 	    C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_LL_FS, false, false,
 	    w_execve, a_execve, NULL },
+	/* The sibling runs as the same user: what stops the uid drop's
+	 * attacker is that the kernel makes a process whose uid changed
+	 * non-dumpable.  The "not dumpable" layer does the same when there
+	 * is no drop (test_worker_sandbox.c, run as another user than root,
+	 * checks that /proc/PID is still root's). */
 	{ "ptrace a sibling",
 	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_USER | D_LL_DOMAIN,
 	    false, true, w_ptrace, a_ptrace_sibling, NULL },
@@ -823,6 +893,15 @@ static const struct attempt attempts[] = {
 	{ "socket + connect",
 	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_LL_NET, false, false,
 	    w_socket, a_connect, NULL },
+	{ "bind + listen, http source (socket allowed)",
+	    C, FC_SOURCE_HTTP, D_SECCOMP | D_LL_NET, false, false,
+	    w_bind_listen, a_bind_listen, NULL },
+	{ "listen unbound (the kernel picks a port), http source",
+	    C, FC_SOURCE_HTTP, D_SECCOMP, false, false, w_listen,
+	    a_listen_unbound, NULL },
+	{ "fork",
+	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_RLIMITS, false, false,
+	    w_fork, a_fork, NULL },
 	{ "shutdown(listen, SHUT_RD)",
 	    W, FC_SOURCE_TESTPATTERN, D_SECCOMP, false, false, w_shutdown,
 	    a_shut_rd, e_listener },

@@ -40,6 +40,19 @@ capture_pid() {
 proc_field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null | head -n 1
 }
+# writable_fds PID MEMFD: the PID's descriptors on memfd MEMFD that are
+# open for writing (empty: none).
+writable_fds() {
+	local fd flags rw=""
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "/memfd:$2 (deleted)" ] || continue
+		flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$1/fdinfo/${fd##*/}")
+		[ $(( 8#$flags & 3 )) -ne 0 ] && rw="$rw ${fd##*/}"
+	done
+	echo "$rw"
+}
+# A root directory (readlink /proc/PID/root) other than /.
+jailed_root() { [ -n "$1" ] && [ "$1" != / ]; }
 # All four ids (real, effective, saved, fs) non-zero.
 ids_nonzero() {
 	local a b c d
@@ -61,7 +74,7 @@ for pid in $before; do
 		check "worker $pid: Gid non-zero ($gid)" ids_nonzero "$gid"
 		check "worker $pid: no supplementary groups" [ -z "$(proc_field "$pid" Groups)" ]
 		r=$(readlink "/proc/$pid/root")
-		check "worker $pid: root is not / ($r)" [ -n "$r" ] && [ "$r" != / ]
+		check "worker $pid: root is not / ($r)" jailed_root "$r"
 	fi
 	check "worker $pid: NoNewPrivs 1" [ "$(proc_field "$pid" NoNewPrivs)" = 1 ]
 	check "worker $pid: Seccomp 2 (filter)" [ "$(proc_field "$pid" Seccomp)" = 2 ]
@@ -71,18 +84,22 @@ for pid in $before; do
 	maps=$(grep 'memfd:forkcast-bus' "/proc/$pid/maps" | awk '{print $2}' | sort -u | tr '\n' ' ')
 	check "worker $pid: bus mapped read-only ($maps)" [ "$maps" = "r--s " ]
 	# A read-write descriptor would let the worker mprotect that mapping
-	# writable (tests/unit/test_worker_sandbox.c, test_bus_*_write).
-	rw=""
-	for fd in /proc/"$pid"/fd/*; do
-		[ "$(readlink "$fd" 2>/dev/null)" = "/memfd:forkcast-bus (deleted)" ] || continue
-		flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/${fd##*/}")
-		[ $(( 8#$flags & 3 )) -ne 0 ] && rw="$rw ${fd##*/}"
-	done
+	# writable (tests/unit/test_worker_sandbox.c, test_bus_*_write), or
+	# rewrite the configuration every other child applies.
+	rw=$(writable_fds "$pid" forkcast-bus)
 	check "worker $pid: no writable bus descriptor (${rw:-none})" [ -z "$rw" ]
+	rw=$(writable_fds "$pid" forkcast-config)
+	check "worker $pid: no writable configuration descriptor (${rw:-none})" [ -z "$rw" ]
+	maps=$(grep 'memfd:forkcast-config' "/proc/$pid/maps" | awk '{print $2}' | sort -u | tr '\n' ' ')
+	check "worker $pid: configuration mapped read-only ($maps)" [ "$maps" = "r--s " ]
 done
 if [ -n "$cap" ]; then
 	check "capture $cap: NoNewPrivs 1" [ "$(proc_field "$cap" NoNewPrivs)" = 1 ]
 	check "capture $cap: Seccomp 2 (filter)" [ "$(proc_field "$cap" Seccomp)" = 2 ]
+	rw=$(writable_fds "$cap" forkcast-config)
+	check "capture $cap: no writable configuration descriptor (${rw:-none})" [ -z "$rw" ]
+	maps=$(grep 'memfd:forkcast-config' "/proc/$cap/maps" | awk '{print $2}' | sort -u | tr '\n' ' ')
+	check "capture $cap: configuration mapped read-only ($maps)" [ "$maps" = "r--s " ]
 	if $root; then
 		uid=$(proc_field "$cap" Uid)
 		check "capture $cap: Uid non-zero ($uid)" ids_nonzero "$uid"

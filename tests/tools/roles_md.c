@@ -23,7 +23,7 @@ static const enum fc_source_kind kinds[] = {
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-/* "all sources", "every source but libcamera", or a list. */
+/* "every source", "every source but libcamera", or a list. */
 static const char *
 sources(unsigned bits, char *buf, size_t len)
 {
@@ -160,9 +160,11 @@ print_role(const struct fc_role *r)
 		printf("Landlock: %s |\n", r->nfs_rules ? "only the paths below" :
 		    "no path at all");
 	}
-	if (r->layers & FC_LAYER_LANDLOCK_NET)
-		printf("| TCP | %s |\n", r->net_connect ? "never binds; connects "
-		    "only with the http source" : "never binds, never connects");
+	if ((r->layers & FC_LAYER_LANDLOCK_NET) && r->net_connect != 0)
+		printf("| TCP | never binds; connects only with the %s source |\n",
+		    sources(r->net_connect, sb, sizeof(sb)));
+	else if (r->layers & FC_LAYER_LANDLOCK_NET)
+		printf("| TCP | never binds, never connects |\n");
 	if (r->layers & FC_LAYER_LANDLOCK_SCOPE)
 		printf("| scope | signals and abstract unix sockets only inside "
 		    "its own Landlock domain |\n");
@@ -215,7 +217,9 @@ update(const char *path)
 		fprintf(stderr, "%s: no roles markers\n", path);
 		return 1;
 	}
-	e += strlen(END) + 1;	/* and its newline */
+	e += strlen(END);
+	if (*e == '\n')
+		e++;		/* print_all() ends with one */
 	if ((mem = open_memstream(&gen, &glen)) == NULL)
 		return 1;
 	f = stdout;

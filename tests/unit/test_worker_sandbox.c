@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -314,6 +315,23 @@ do_mmap_exec(void *arg)
 	verdict(p == MAP_FAILED ? -1 : 0);
 }
 
+static void *
+idle_thread(void *arg)
+{
+	return arg;
+}
+
+/* RLIMIT_NPROC 0 and no clone in the table: no new thread. */
+static void
+do_thread(void *arg)
+{
+	pthread_t th;
+
+	(void)arg;
+	jail();
+	verdict(pthread_create(&th, NULL, idle_thread, NULL) == 0 ? 0 : -1);
+}
+
 static void
 do_kill_parent(void *arg)
 {
@@ -499,6 +517,13 @@ test_forbidden_fork(void **state)
 {
 	(void)state;
 	assert_forbidden("fork()", in_child(do_fork, NULL));
+}
+
+static void
+test_forbidden_thread(void **state)
+{
+	(void)state;
+	assert_forbidden("pthread_create()", in_child(do_thread, NULL));
 }
 
 static void
@@ -704,7 +729,8 @@ do_positive(void *arg)
 	memset(big, 1, 4 << 20);
 	free(big);
 	/* worker.c accept_clients(), stream_socket_options(); client.c
-	 * peer_backlogged(), start_lingering(). */
+	 * peer_backlogged(), start_lingering(); worker.c refuse_connection()
+	 * answers with write(). */
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0 ||
@@ -718,8 +744,12 @@ do_positive(void *arg)
 	    sizeof(one)) != 0 ||
 	    getsockopt(sfd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
 	    writev(sfd, &(struct iovec){ "hi", 2 }, 1) != 2 ||
+	    write(sfd, "!", 1) != 1 ||
 	    shutdown(sfd, SHUT_WR) != 0 || close(sfd) != 0)
 		_exit(C_POSITIVE + 7);
+	/* control.c admit_lock() while another worker holds the lock. */
+	if (sched_yield() != 0)
+		_exit(C_POSITIVE + 10);
 	/* SHUT_WR is allowed on any socket; on the listener it is a no-op. */
 	if (shutdown(lfd, SHUT_WR) != 0)
 		_exit(C_POSITIVE + 8);
@@ -913,6 +943,7 @@ main(void)
 		cmocka_unit_test(test_forbidden_execve),
 		cmocka_unit_test(test_forbidden_socket),
 		cmocka_unit_test(test_forbidden_fork),
+		cmocka_unit_test(test_forbidden_thread),
 		cmocka_unit_test(test_forbidden_ptrace),
 		cmocka_unit_test(test_forbidden_mprotect_exec),
 		cmocka_unit_test(test_forbidden_mmap_exec),
