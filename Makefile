@@ -160,8 +160,11 @@ FUZZ_BINS = $(FUZZERS:%=build/fuzz/%)
 fuzz: test-deps $(FUZZ_BINS)
 	@tests/fuzz/run $(FUZZ_SECONDS)
 
+# Unit tests run from build/san/tests/, everything else from the release
+# build: the sanitizer build of forkcast and forkcast-capture themselves
+# would be a second build nothing runs (make SAN=1 makes it).
 test: test-deps
-	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS)) build/san/forkcast build/san/forkcast-capture
+	@$(MAKE) --no-print-directory SAN=1 $(addprefix build/san/tests/,$(UNIT_TESTS))
 	@$(MAKE) --no-print-directory all $(TOOL_BINS) $(BUILD)/tools/escape $(FUZZ_BINS)
 	@tests/run-tests
 

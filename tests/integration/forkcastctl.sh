@@ -64,6 +64,27 @@ wait_gone() {
 	return 1
 }
 
+# ctl_says COMMAND NAME RC MESSAGE SURVIVOR DESCRIPTION: forkcastctl
+# COMMAND -c NAME.conf exits RC and says MESSAGE (a fixed string); when
+# SURVIVOR is not "", that process is still alive afterwards.
+ctl_says() {
+	local cmd=$1 name=$2 want=$3 msg=$4 survivor=$5 what=$6
+	ctl "$cmd" -c "$TMP/$name.conf"
+	[ "$RC" = "$want" ] && grep -qF -- "$msg" <<<"$OUT" &&
+		{ [ -z "$survivor" ] || alive "$survivor"; }
+	result $? "$what (rc $RC: $OUT)"
+}
+
+# sup_says NAME RC MESSAGE DESCRIPTION: build/forkcast -c NAME.conf (run
+# by supervise) exits RC and says MESSAGE (a fixed string) in NAME.err.
+sup_says() {
+	local name=$1 want=$2 msg=$3 what=$4 rc
+	supervise "$TMP/$name.conf" "$TMP/$name.err"
+	rc=$?
+	[ "$rc" = "$want" ] && grep -qF -- "$msg" "$TMP/$name.err"
+	result $? "$what, exit $want (got $rc: $(tail -n 1 "$TMP/$name.err"))"
+}
+
 small="[capture]
 width = 320
 height = 240
@@ -85,8 +106,10 @@ check "unknown command: exit 2" [ "$(usage_rc -c "$TMP/u.conf" halt)" = 2 ]
 check "start with an unknown option: exit 2" [ "$(usage_rc start -c "$TMP/u.conf" --bogus)" = 2 ]
 [ ! -e "$TMP/u.pid" ] && ! grep -q running "$TMP/usage.out"
 result $? "...and nothing started"
-"$CTL" -h 2>/dev/null | grep -q "^usage: forkcastctl"
-result $? "-h: usage on stdout, exit 0"
+out=$("$CTL" -h 2>/dev/null)
+rc=$?
+[ "$rc" = 0 ] && grep -q "^usage: forkcastctl" <<<"$out"
+result $? "-h: usage on stdout, exit 0 (rc $rc)"
 [ "$(usage_rc status --help)" = 0 ] && grep -q "^usage: forkcastctl" "$TMP/usage.out"
 result $? "--help after the command: usage, exit 0"
 
@@ -104,8 +127,10 @@ got=$(env -u XDG_RUNTIME_DIR setpriv --reuid=65534 --regid=65534 --clear-groups 
 	"$FORKCAST" --paths -c "$TMP/default.conf" | paths)
 check "default pid file of another user without XDG_RUNTIME_DIR: next to the file ($got)" \
 	[ "$got" = "$TMP/forkcast-7999.pid" ]
-! "$FORKCAST" --paths -c "$TMP/default.conf" | grep -q "^auth="
-result $? "--paths prints no auth line when auth is unset"
+out=$("$FORKCAST" --paths -c "$TMP/default.conf")
+rc=$?
+[ "$rc" = 0 ] && grep -q "^pid_file=" <<<"$out" && ! grep -q "^auth=" <<<"$out"
+result $? "--paths prints no auth line when auth is unset (rc $rc)"
 
 # --- instance A: started with -c after the command, auth set --------------
 # A password with quotes, a backslash (also last), a space, ; and #.
@@ -190,8 +215,10 @@ check "forkcastctl ran curl ($calls calls)" [ "$calls" -ge 5 ]
 result $? "no curl argument holds the password"
 check "the credentials go in on stdin: every call reads a config from -K -" \
 	[ "$(grep -cF $'\037-K\037-\037' "$TMP/curl.args")" = "$calls" ]
-check "the /proc scan saw the curl processes ($(grep -c . "$TMP/scan.seen" 2>/dev/null) seen)" \
-	[ -s "$TMP/scan.seen" ]
+# (Any process with --max-time in its arguments is recorded, the other
+# tests' curls too: forkcastctl's are the ones asking instance A.)
+check "the /proc scan saw forkcastctl's curl processes ($(grep -c "127.0.0.1:$pa/" "$TMP/scan.seen" 2>/dev/null) seen)" \
+	grep -q "127.0.0.1:$pa/" "$TMP/scan.seen"
 check "...and never the password in any process's arguments" [ ! -s "$TMP/scan.hits" ]
 rm -f "$TMP/curl.argv" "$TMP/curl.args"
 
@@ -231,16 +258,11 @@ mkpid() {	# mkpid NAME PID: NAME.conf on a free port with pid_file NAME.pid
 mkpid c "$apid"
 chown nobody "$TMP/c.pid"
 before=$(fingerprint "$TMP/c.pid")
-ctl start -c "$TMP/c.conf"
-[ "$RC" = 1 ] && grep -q "refusing pid file $TMP/c.pid: it is owned by uid 65534" <<<"$OUT"
-result $? "start refuses a pid file owned by nobody (rc $RC: $OUT)"
-supervise "$TMP/c.conf" "$TMP/c.err"
-rc=$?
-[ "$rc" = 2 ] && grep -q "refusing pid file $TMP/c.pid: it is owned by uid 65534, not by the supervisor's uid 0" "$TMP/c.err"
-result $? "the supervisor refuses it too, exit 2 ($(tail -n 1 "$TMP/c.err"))"
-ctl stop -c "$TMP/c.conf"
-[ "$RC" = 1 ] && grep -q "refusing pid file $TMP/c.pid" <<<"$OUT" && alive "$apid"
-result $? "stop refuses it, nothing signalled (rc $RC: $OUT)"
+ctl_says start c 1 "refusing pid file $TMP/c.pid: it is owned by uid 65534" "" \
+	"start refuses a pid file owned by nobody"
+sup_says c 2 "refusing pid file $TMP/c.pid: it is owned by uid 65534, not by the supervisor's uid 0" \
+	"the supervisor refuses it too"
+ctl_says stop c 1 "refusing pid file $TMP/c.pid" "$apid" "stop refuses it, nothing signalled"
 ctl status -c "$TMP/c.conf"
 check "status: unknown, exit 4" [ "$RC" = 4 ]
 check "the file is left as it was" [ "$(fingerprint "$TMP/c.pid")" = "$before" ]
@@ -250,28 +272,20 @@ mkpid d "$apid"
 mv "$TMP/d.pid" "$TMP/d.target"
 ln -s "$TMP/d.target" "$TMP/d.pid"
 before=$(fingerprint "$TMP/d.target")
-ctl stop -c "$TMP/d.conf"
-[ "$RC" = 1 ] && grep -q "refusing pid file $TMP/d.pid: it is a symbolic link" <<<"$OUT" && alive "$apid"
-result $? "stop refuses a symbolic link, nothing signalled (rc $RC: $OUT)"
-ctl start -c "$TMP/d.conf"
-[ "$RC" = 1 ] && grep -q "refusing pid file $TMP/d.pid: it is a symbolic link" <<<"$OUT"
-result $? "start refuses it (rc $RC: $OUT)"
-supervise "$TMP/d.conf" "$TMP/d.err"
-rc=$?
-[ "$rc" = 2 ] && grep -q "refusing pid file $TMP/d.pid: it is a symbolic link" "$TMP/d.err"
-result $? "the supervisor refuses it, exit 2 ($(tail -n 1 "$TMP/d.err"))"
+link="refusing pid file $TMP/d.pid: it is a symbolic link"
+ctl_says stop d 1 "$link" "$apid" "stop refuses a symbolic link, nothing signalled"
+ctl_says start d 1 "$link" "" "start refuses it"
+sup_says d 2 "$link" "the supervisor refuses it"
 [ -L "$TMP/d.pid" ] && [ "$(fingerprint "$TMP/d.target")" = "$before" ]
 result $? "the link and its target are left as they were"
 
 # Ours, but unlocked (stale): one naming A, one naming the sleep.
 mkpid e "$apid"
-ctl stop -c "$TMP/e.conf"
-[ "$RC" = 0 ] && grep -q "not running" <<<"$OUT" && alive "$apid"
-result $? "stop: an unlocked pid file naming another forkcast is stale (rc $RC: $OUT)"
+ctl_says stop e 0 "not running" "$apid" \
+	"stop: an unlocked pid file naming another forkcast is stale"
 mkpid f "$sl"
-ctl stop -c "$TMP/f.conf"
-[ "$RC" = 0 ] && grep -q "not running" <<<"$OUT" && alive "$sl"
-result $? "stop: an unlocked pid file naming a sleep is stale, the sleep lives (rc $RC: $OUT)"
+ctl_says stop f 0 "not running" "$sl" \
+	"stop: an unlocked pid file naming a sleep is stale, the sleep lives"
 ctl status -c "$TMP/f.conf"
 check "status on a stale pid file: not running, exit 3" [ "$RC" = 3 ]
 
@@ -281,32 +295,23 @@ mkpid g "$sl"
 # file it inherits), so it goes when 9 is closed.
 exec 9<"$TMP/g.pid"
 flock -n 9
-ctl stop -c "$TMP/g.conf"
-[ "$RC" = 1 ] && grep -q "names pid $sl, which is not $FORKCAST" <<<"$OUT" && alive "$sl"
-result $? "stop refuses a locked pid file naming a sleep, the sleep lives (rc $RC: $OUT)"
-supervise "$TMP/g.conf" "$TMP/g.err"
-rc=$?
-[ "$rc" = 1 ] && grep -q "already running (pid $sl, pid file $TMP/g.pid)" "$TMP/g.err"
-result $? "the supervisor: a lock held by someone else is another instance, exit 1 ($(tail -n 1 "$TMP/g.err"))"
+check "the test holds g.pid's lock" locked "$TMP/g.pid"
+ctl_says stop g 1 "names pid $sl, which is not $FORKCAST" "$sl" \
+	"stop refuses a locked pid file naming a sleep, the sleep lives"
+sup_says g 1 "already running (pid $sl, pid file $TMP/g.pid)" \
+	"the supervisor: a lock held by someone else is another instance"
 exec 9<&-
 
 # Writable by the group, and hard-linked.
 mkpid h "$apid"
 chmod 664 "$TMP/h.pid"
-ctl stop -c "$TMP/h.conf"
-[ "$RC" = 1 ] && grep -q "writable by group or others" <<<"$OUT" && alive "$apid"
-result $? "stop refuses a group-writable pid file (rc $RC: $OUT)"
-supervise "$TMP/h.conf" "$TMP/h.err"
-[ $? = 2 ] && grep -q "refusing pid file $TMP/h.pid: it is writable by group or others" "$TMP/h.err"
-result $? "the supervisor refuses it, exit 2"
+ctl_says stop h 1 "writable by group or others" "$apid" "stop refuses a group-writable pid file"
+sup_says h 2 "refusing pid file $TMP/h.pid: it is writable by group or others" \
+	"the supervisor refuses it"
 mkpid i "$apid"
 ln "$TMP/i.pid" "$TMP/i.link"
-ctl stop -c "$TMP/i.conf"
-[ "$RC" = 1 ] && grep -q "it has 2 hard links" <<<"$OUT" && alive "$apid"
-result $? "stop refuses a hard-linked pid file (rc $RC: $OUT)"
-supervise "$TMP/i.conf" "$TMP/i.err"
-[ $? = 2 ] && grep -q "refusing pid file $TMP/i.pid: it has 2 hard links" "$TMP/i.err"
-result $? "the supervisor refuses it, exit 2"
+ctl_says stop i 1 "it has 2 hard links" "$apid" "stop refuses a hard-linked pid file"
+sup_says i 2 "refusing pid file $TMP/i.pid: it has 2 hard links" "the supervisor refuses it"
 
 # --- instance B: the lock, the children, a second supervisor, reload ------
 pb=$(free_port) || exit 1
@@ -330,10 +335,8 @@ check "status without auth: the summary ($OUT)" \
 	grep -q "running (pid $bpid): http://127.0.0.1:$pb/ - 0 viewers, capture [a-z]* (testpattern 320x240 at [0-9.]* fps)$" <<<"$OUT"
 
 write_config "$TMP/b2.conf" "$(free_port)" "pid_file = $TMP/b.pid" "workers = 1" "$small"
-supervise "$TMP/b2.conf" "$TMP/b2.err"
-rc=$?
-[ "$rc" = 1 ] && grep -q "already running (pid $bpid, pid file $TMP/b.pid)" "$TMP/b2.err"
-result $? "a second supervisor on the same pid file is refused, exit 1 ($(tail -n 1 "$TMP/b2.err"))"
+sup_says b2 1 "already running (pid $bpid, pid file $TMP/b.pid)" \
+	"a second supervisor on the same pid file is refused"
 alive "$bpid" && [ "$(cat "$TMP/b.pid")" = "$bpid" ] && locked "$TMP/b.pid"
 result $? "...the first runs on, its pid file untouched and locked"
 
@@ -350,6 +353,7 @@ check "...and forkcastctl finds it there ($OUT)" grep -q "running (pid $bpid)" <
 printf '1\n' >"$TMP/b-nobody.pid"
 chown nobody "$TMP/b-nobody.pid"
 gen0=$(json_num "$(curl -s "http://127.0.0.1:$pb/status")" generation)
+check "/status gives the generation before the refused reload (${gen0:-none})" [ -n "$gen0" ]
 sed -i "s|^pid_file = .*|pid_file = $TMP/b-nobody.pid|" "$TMP/b.conf"
 kill -HUP "$bpid"
 for _ in $(seq 1 30); do grep -q "reload refused" "$TMP/b.log" && break; sleep 0.1; done
@@ -388,7 +392,7 @@ apid2=$TRACKED
 [ "$RC" = 0 ] && [ -n "$apid2" ] && [ "$apid2" != "$apid" ] && locked "$TMP/a.pid"
 result $? "start takes the stale pid file over (rc $RC: $OUT)"
 ctl stop -c "$TMP/a.conf"
-[ "$RC" = 0 ] && wait_gone "${apid2:-0}" && [ ! -e "$TMP/a.pid" ]
+[ "$RC" = 0 ] && [ -n "$apid2" ] && wait_gone "$apid2" && [ ! -e "$TMP/a.pid" ]
 result $? "stop -c FILE (after the command) stops FILE's instance ($OUT)"
 
 # --- the default pid file as root: /run/forkcast ---------------------------
@@ -403,6 +407,15 @@ set -u
 CTL=$1 FORKCAST=$2 CONF=$3 PORT=$4
 PIDF=/run/forkcast/forkcast-$PORT.pid
 r() { local what=$1; shift; if "$@"; then echo "R 0 $what"; else echo "R 1 $what"; fi; }
+# refused WHAT MESSAGE: build/forkcast on the config exits 2 within 10 s
+# and says MESSAGE (a fixed string).
+refused() {
+	local rc
+	timeout 10 "$FORKCAST" -c "$CONF" >/run/err 2>&1
+	rc=$?
+	r "$1, exit 2 (got $rc: $(tail -n 1 /run/err))" \
+		bash -c '[ "$0" = 2 ] && grep -qF -- "$1" /run/err' "$rc" "$2"
+}
 started=""
 # Whatever was started here is stopped by its pid on the way out.
 trap '[ -n "$started" ] && [ "$(readlink "/proc/$started/exe")" = "$FORKCAST" ] && kill -KILL "$started"' EXIT
@@ -413,28 +426,21 @@ r "start with the default pid file: $PIDF ($out)" \
 	bash -c "[ -n '$started' ] && [ \"\$(cat '$PIDF' 2>/dev/null)\" = '$started' ]"
 r "/run/forkcast created: a root-owned directory, mode 755 ($(stat -c '%U %a %F' /run/forkcast))" \
 	[ "$(stat -c '%U %a %F' /run/forkcast)" = "root 755 directory" ]
-r "its pid file is locked" bash -c "[ -f '$PIDF' ] && ! flock -n '$PIDF' true"
+r "its pid file is locked" bash -c "[ -f '$PIDF' ] && { flock -n -E 75 '$PIDF' true; [ \$? = 75 ]; }"
 out=$("$CTL" status -c "$CONF" 2>&1)
 r "status finds it ($out)" grep -q "running (pid $started)" <<<"$out"
 out=$("$CTL" stop -c "$CONF" 2>&1)
 r "stop stops it ($out)" bash -c "grep -q stopped <<<'$out' && [ ! -e '$PIDF' ]"
 chown nobody /run/forkcast
-timeout 10 "$FORKCAST" -c "$CONF" >/run/err 2>&1
-rc=$?
-r "a /run/forkcast owned by nobody is refused, exit 2 ($(tail -n 1 /run/err))" \
-	bash -c "[ $rc = 2 ] && grep -q 'refusing pid file $PIDF: /run/forkcast is owned by uid 65534, not by root' /run/err"
+refused "a /run/forkcast owned by nobody is refused" \
+	"refusing pid file $PIDF: /run/forkcast is owned by uid 65534, not by root"
 chown root /run/forkcast
 chmod 1777 /run/forkcast
-timeout 10 "$FORKCAST" -c "$CONF" >/run/err 2>&1
-rc=$?
-r "a world-writable /run/forkcast is refused, exit 2 ($(tail -n 1 /run/err))" \
-	bash -c "[ $rc = 2 ] && grep -q '/run/forkcast is writable by group or others' /run/err"
+refused "a world-writable /run/forkcast is refused" \
+	"/run/forkcast is writable by group or others"
 rm -rf /run/forkcast
 touch /run/forkcast
-timeout 10 "$FORKCAST" -c "$CONF" >/run/err 2>&1
-rc=$?
-r "a /run/forkcast that is a file is refused, exit 2 ($(tail -n 1 /run/err))" \
-	bash -c "[ $rc = 2 ] && grep -q '/run/forkcast is not a directory' /run/err"
+refused "a /run/forkcast that is a file is refused" "/run/forkcast is not a directory"
 EOF
 if unshare --mount --propagation private true 2>/dev/null; then
 	unshare --mount --propagation private bash "$TMP/ns.sh" "$CTL" "$FORKCAST" "$TMP/n.conf" "$pn" >"$TMP/ns.out" 2>&1 &

@@ -542,6 +542,7 @@ test_idle_pause_and_wake(void **state)
 {
 	struct run *r = new_run(&fake_ops, 20);
 	struct fc_ctl_worker *w0 = &r->ctl->hdr->workers[0];
+	struct fc_ctl_worker *w1 = &r->ctl->hdr->workers[1];
 	double cpu0, cpu1, stop_ms;
 	uint64_t head;
 	int ms;
@@ -549,6 +550,10 @@ test_idle_pause_and_wake(void **state)
 	(void)state;
 	r->cfg.idle_stop = 1;
 	atomic_store(&w0->pid, 1);	/* a live worker holds the viewers */
+	/* A reaped worker's slot (pid 0) keeps its last count until the
+	 * supervisor resets it: nobody's viewers.  Throughout, it must
+	 * neither keep capture running nor wake it. */
+	atomic_store(&w1->streams, 7);
 	start(r);
 
 	/* No viewers: paused after about idle_stop seconds, source closed. */
@@ -589,6 +594,16 @@ test_idle_pause_and_wake(void **state)
 	ms = wait_frame(r, head, 1000);
 	assert_true(ms >= 0);
 	assert_true(wait_state(r, FC_CAPTURE_PAUSED, 3000) >= 0);
+
+	/* The viewer's worker dies and is reaped (pid 0) before its slot is
+	 * reset: its stream no longer counts, capture pauses again. */
+	atomic_store(&w0->streams, 1);
+	fc_ctl_signal_demand(r->ctl);
+	assert_true(wait_state(r, FC_CAPTURE_RUNNING, 1000) >= 0);
+	atomic_store(&w0->pid, 0);
+	ms = wait_state(r, FC_CAPTURE_PAUSED, 3000);
+	printf("paused %d ms after the viewer's worker was reaped\n", ms);
+	assert_true(ms >= 0);
 
 	stop_ms = stop(r);
 	printf("stopped while paused in %.1f ms\n", stop_ms);
