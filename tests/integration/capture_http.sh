@@ -131,8 +131,10 @@ if [ -x "$BUILD/forkcast" ]; then
 		grep -qF '(Content-Type: text/html\x1b]0;pwned\x07\xff\xfe)' "$TMP/forkcast.log"
 	check "forkcast log: printable ASCII and newlines only (no ESC, BEL, CR)" \
 		printable "$TMP/forkcast.log"
-	check "forkcast log: the forged line stays inside the real one" \
-		not grep -q '^2026-01-01T00:00:00.000Z' "$TMP/forkcast.log"
+	# A terminal shows a bare CR as a return to the start of the line, so
+	# the forged text would overwrite the real line there: read it so.
+	check "forkcast log: the forged line stays inside the real one (as a terminal shows CR)" \
+		bash -c '! tr "\r" "\n" <"$0" | grep -q "^2026-01-01T00:00:00.000Z"' "$TMP/forkcast.log"
 	check "/status shows the upstream without its query" \
 		grep -qF "\"url\": \"http://127.0.0.1:$SRV_PORT/stream\"" "$TMP/hostile.status"
 	check "/metrics shows the upstream without its query" \

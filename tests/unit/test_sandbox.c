@@ -167,10 +167,10 @@ test_soft_denial(void **state)
 static char tmpdir[64];
 
 /* The low 32 bits of an int argument decide, as in the kernel: FIONREAD
- * with high bits set is still FIONREAD (allowed), TIOCSTI with high bits
- * set is still TIOCSTI (killed). */
+ * with high bits set is still FIONREAD (allowed: the child exits 9, it
+ * is not killed by the table's default). */
 static void
-child_ioctl_high_bits(void)
+child_ioctl_high_bits_allowed(void)
 {
 	int p[2], n = 0;
 
@@ -179,8 +179,30 @@ child_ioctl_high_bits(void)
 	apply_tiny();
 	if (syscall(SYS_ioctl, p[0], (1UL << 32) | FIONREAD, &n) != 0)
 		_exit(97);
+	_exit(9);
+}
+
+/* ... and TIOCSTI with high bits set is still TIOCSTI: killed by its own
+ * rule in a denylist (default allow), where nothing else would kill it. */
+static const struct fc_sc_rule deny_tiocsti_rules[] = {
+	SC_KILL_IF("ioctl", SC_ARG32(1, TIOCSTI), "never"),
+};
+static SC_TABLE(deny_tiocsti, "deny-tiocsti", FC_SC_DEFAULT_ALLOW,
+    deny_tiocsti_rules);
+
+static void
+child_ioctl_high_bits_killed(void)
+{
+	const struct fc_sc_table *set[] = { &deny_tiocsti };
+	char err[128];
+	int p[2];
+
+	if (pipe(p) != 0)
+		_exit(96);
+	if (fc_sandbox_seccomp(set, 1, false, err, sizeof(err)) != 0)
+		_exit(90);
 	(void)syscall(SYS_ioctl, p[0], (1UL << 32) | TIOCSTI, "x");
-	_exit(98);	/* not reached */
+	_exit(98);	/* reached when the rule compared all 64 bits */
 }
 
 /* Two tables with different defaults, and an unconditional ALLOW next to
@@ -212,7 +234,10 @@ test_argument_high_bits(void **state)
 	int st;
 
 	(void)state;
-	st = in_child(child_ioctl_high_bits);
+	st = in_child(child_ioctl_high_bits_allowed);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 9);
+	st = in_child(child_ioctl_high_bits_killed);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGSYS);
 }
