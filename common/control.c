@@ -46,14 +46,6 @@ const uint32_t fc_ctl_age_bounds_ms[FC_CTL_AGE_BUCKETS - 1] = {
 #define ADDR_MASK (FC_CTL_ADDR_SLOTS - 1)
 #define ADMIT_SPINS 64		/* busy polls before yielding the CPU */
 
-/* Bytes of the region: header and worker slots, then the address tables
- * (whole pages on every Linux page size, see FC_CTL_PAGE_MAX). */
-static size_t
-region_size(void)
-{
-	return FC_CTL_REGION_SIZE;
-}
-
 static _Atomic uint64_t *
 addr_table(const struct fc_ctl *ctl, unsigned i)
 {
@@ -66,7 +58,7 @@ fc_ctl_create(void)
 {
 	struct fc_ctl *ctl;
 	struct fc_ctl_header *hdr;
-	size_t size = region_size();
+	size_t size = FC_CTL_REGION_SIZE;
 	void *map;
 	int saved;
 
@@ -115,7 +107,7 @@ fc_ctl_attach(int fd)
 	struct fc_ctl *ctl;
 	const struct fc_ctl_header *hdr;
 	uint64_t fsize;
-	size_t size = region_size();
+	size_t size = FC_CTL_REGION_SIZE;
 	void *map;
 	int saved;
 

@@ -438,6 +438,36 @@ test_addr_key(void **state)
 	fc_ctl_close(ctl);
 }
 
+/*
+ * The key is SipHash-2-4 as published: with the reference key 00..0f and
+ * the 16-byte message 00..0f (here an IPv6 address), the output of the
+ * reference implementation's test vector 16 (vectors.h in
+ * github.com/veorq/SipHash; its 15-byte vector, a129ca6149be45e5, is the
+ * one printed in the paper).
+ */
+static void
+test_addr_key_siphash(void **state)
+{
+	struct fc_ctl *ctl;
+	struct sockaddr_in6 sin6;
+	uint64_t key = 0;
+	unsigned i;
+
+	(void)state;
+	ctl = fc_ctl_create();
+	assert_non_null(ctl);
+	ctl->addr_key[0] = UINT64_C(0x0706050403020100);
+	ctl->addr_key[1] = UINT64_C(0x0f0e0d0c0b0a0908);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	for (i = 0; i < 16; i++)
+		sin6.sin6_addr.s6_addr[i] = (uint8_t)i;
+	assert_true(fc_ctl_addr_key(ctl, (struct sockaddr *)&sin6,
+	    sizeof(sin6), &key));
+	assert_true(key == UINT64_C(0x3f2acc7f57c29bdb));
+	fc_ctl_close(ctl);
+}
+
 /* Insert, count, remove, reuse, in one worker's table. */
 static void
 test_addr_table(void **state)
@@ -895,6 +925,7 @@ main(void)
 		cmocka_unit_test(test_total_streams),
 		cmocka_unit_test(test_demand),
 		cmocka_unit_test(test_addr_key),
+		cmocka_unit_test(test_addr_key_siphash),
 		cmocka_unit_test(test_addr_table),
 		cmocka_unit_test(test_per_addr_limit),
 		cmocka_unit_test(test_server_limits),
