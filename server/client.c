@@ -90,7 +90,6 @@ fc_client_free(struct fc_client *c)
 	fc_strbuf_free(&c->hdr);
 	fc_strbuf_free(&c->body);
 	rq_free(c->rq);
-	free(c->credentials);
 	free(c);
 }
 
