@@ -148,6 +148,7 @@ struct fc_client {
 	uint64_t bytes_out;		/* written to the socket so far */
 	uint64_t newest_at;		/* bytes_out when the newest part or
 					 * event was queued */
+	bool caught_up;			/* the peer had read all before it */
 
 	/* Limits (worker.c): the places this client holds in the control
 	 * region besides its connection, given back when it closes. */
