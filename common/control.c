@@ -83,6 +83,7 @@ fc_ctl_create(void)
 		goto fail;
 	}
 	memcpy(ctl->addr_key, hdr->addr_key, sizeof(ctl->addr_key));
+	ctl->admit_wait_ns = FC_CTL_ADMIT_WAIT_NS;
 	hdr->version = FC_CTL_VERSION;
 	hdr->max_workers = FC_CTL_MAX_WORKERS;
 	atomic_store_explicit(&hdr->started_real_ns, fc_now_real_ns(),
@@ -138,6 +139,7 @@ fc_ctl_attach(int fd)
 		goto fail;
 	}
 	memcpy(ctl->addr_key, hdr->addr_key, sizeof(ctl->addr_key));
+	ctl->admit_wait_ns = FC_CTL_ADMIT_WAIT_NS;
 	return ctl;
 
 fail:
@@ -547,7 +549,7 @@ holder_alive(const struct fc_ctl *ctl, uint32_t pid)
 
 /*
  * Takes the admission lock; false when it could not within
- * FC_CTL_ADMIT_WAIT_NS (counted in me->lock_timeouts): the caller admits
+ * ctl->admit_wait_ns (counted in me->lock_timeouts): the caller admits
  * without it.  A holding this process already gave up on is not waited
  * for again; a holder that is not a live worker any more (it died; the
  * supervisor cleared its pid) loses the lock to us.
@@ -584,7 +586,7 @@ admit_lock(struct fc_ctl *ctl, struct fc_ctl_worker *me)
 			goto timeout;
 		now = fc_now_mono_ns();
 		if (deadline == 0)
-			deadline = now + FC_CTL_ADMIT_WAIT_NS;
+			deadline = now + ctl->admit_wait_ns;
 		else if (now >= deadline)
 			goto timeout;
 		/* The holder may be waiting for this CPU. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -788,32 +789,61 @@ test_admit_lock(void **state)
  * Besides the region, they share `held`: a process adds to it after an
  * admission and takes from it before the release, so held never exceeds
  * what the region counts; if held ever exceeds the limit, two processes
- * took the same last place.
+ * took the same last place.  This tests the lock, so its wait is raised
+ * far above FC_CTL_ADMIT_WAIT_NS: on a busy machine a holder descheduled
+ * for 5 ms inside the lock would otherwise be taken for a wedged one, and
+ * the admissions made without the lock may pass a limit by design (see
+ * control.h; test_admit_lock covers that path).
  */
 #define RACE_ROUNDS 20000
 #define RACE_LIMIT 4
+#define RACE_WAIT_NS INT64_C(10000000000)	/* for the other process */
 
 struct race {
 	_Atomic int held[3];		/* per phase: per address, clients, connections */
 	_Atomic int over;		/* times held went past the limit */
 	_Atomic int admitted[2], refused[2];
+	_Atomic int ready[3];		/* per phase: processes that began it */
+	_Atomic int phase_refused[3][2];
 };
+
+/* Both processes met a full server in this phase: they did compete. */
+static bool
+competed(struct race *r, int phase)
+{
+	return atomic_load(&r->phase_refused[phase][0]) > 0 &&
+	    atomic_load(&r->phase_refused[phase][1]) > 0;
+}
 
 static int
 race_child(struct fc_ctl *parent, unsigned self, struct race *r, uint64_t key)
 {
 	struct fc_ctl *ctl = fc_ctl_attach(parent->fd);
 	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (self + 1);
+	int64_t deadline;
 	int phase, i, mine;
 	enum fc_ctl_admit a;
 	bool counted;
 
 	if (ctl == NULL)
 		return 2;
+	ctl->admit_wait_ns = INT64_C(10000000000);
 	live_slot(ctl, self, getpid());
 	for (phase = 0; phase < 3; phase++) {
+		/* Begin each phase together, and go on past RACE_ROUNDS until
+		 * both have met a full server: on a busy machine one process
+		 * could otherwise be done before the other runs. */
+		deadline = fc_now_mono_ns() + RACE_WAIT_NS;
+		atomic_fetch_add(&r->ready[phase], 1);
+		while (atomic_load(&r->ready[phase]) < 2) {
+			if (fc_now_mono_ns() > deadline)
+				return 3;
+			sched_yield();
+		}
+		deadline = fc_now_mono_ns() + RACE_WAIT_NS;
 		mine = 0;
-		for (i = 0; i < RACE_ROUNDS; i++) {
+		for (i = 0; i < RACE_ROUNDS || (!competed(r, phase) &&
+		    fc_now_mono_ns() < deadline); i++) {
 			rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
 			if (mine < RACE_LIMIT && (mine == 0 || (rnd >> 40) & 1)) {
 				if (phase == 0)
@@ -828,6 +858,8 @@ race_child(struct fc_ctl *parent, unsigned self, struct race *r, uint64_t key)
 					    RACE_LIMIT);
 				if (a != FC_CTL_ADMITTED) {
 					atomic_fetch_add(&r->refused[self], 1);
+					atomic_fetch_add(
+					    &r->phase_refused[phase][self], 1);
 					continue;
 				}
 				atomic_fetch_add(&r->admitted[self], 1);
@@ -898,11 +930,16 @@ test_admit_race(void **state)
 	    (int)atomic_load(&ctl->hdr->workers[0].lock_timeouts),
 	    (int)atomic_load(&ctl->hdr->workers[1].lock_timeouts));
 	assert_int_equal(r->over, 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(atomic_load(
+		    &ctl->hdr->workers[i].lock_timeouts), 0);
 	/* Both admitted and both met a full server: they did compete. */
 	for (i = 0; i < 2; i++) {
 		assert_true(r->admitted[i] > 0);
 		assert_true(r->refused[i] > 0);
 	}
+	for (i = 0; i < 3; i++)
+		assert_true(competed(r, (int)i));
 	/* Everything given back. */
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(atomic_load(&ctl->hdr->workers[i].streams), 0);
