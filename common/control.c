@@ -46,14 +46,6 @@ const uint32_t fc_ctl_age_bounds_ms[FC_CTL_AGE_BUCKETS - 1] = {
 #define ADDR_MASK (FC_CTL_ADDR_SLOTS - 1)
 #define ADMIT_SPINS 64		/* busy polls before yielding the CPU */
 
-/* Bytes of the region: header and worker slots, then the address tables
- * (whole pages on every Linux page size, see FC_CTL_PAGE_MAX). */
-static size_t
-region_size(void)
-{
-	return FC_CTL_REGION_SIZE;
-}
-
 static _Atomic uint64_t *
 addr_table(const struct fc_ctl *ctl, unsigned i)
 {
@@ -66,7 +58,7 @@ fc_ctl_create(void)
 {
 	struct fc_ctl *ctl;
 	struct fc_ctl_header *hdr;
-	size_t size = region_size();
+	size_t size = FC_CTL_REGION_SIZE;
 	void *map;
 	int saved;
 
@@ -91,6 +83,7 @@ fc_ctl_create(void)
 		goto fail;
 	}
 	memcpy(ctl->addr_key, hdr->addr_key, sizeof(ctl->addr_key));
+	ctl->admit_wait_ns = FC_CTL_ADMIT_WAIT_NS;
 	hdr->version = FC_CTL_VERSION;
 	hdr->max_workers = FC_CTL_MAX_WORKERS;
 	atomic_store_explicit(&hdr->started_real_ns, fc_now_real_ns(),
@@ -115,7 +108,7 @@ fc_ctl_attach(int fd)
 	struct fc_ctl *ctl;
 	const struct fc_ctl_header *hdr;
 	uint64_t fsize;
-	size_t size = region_size();
+	size_t size = FC_CTL_REGION_SIZE;
 	void *map;
 	int saved;
 
@@ -146,6 +139,7 @@ fc_ctl_attach(int fd)
 		goto fail;
 	}
 	memcpy(ctl->addr_key, hdr->addr_key, sizeof(ctl->addr_key));
+	ctl->admit_wait_ns = FC_CTL_ADMIT_WAIT_NS;
 	return ctl;
 
 fail:
@@ -555,7 +549,7 @@ holder_alive(const struct fc_ctl *ctl, uint32_t pid)
 
 /*
  * Takes the admission lock; false when it could not within
- * FC_CTL_ADMIT_WAIT_NS (counted in me->lock_timeouts): the caller admits
+ * ctl->admit_wait_ns (counted in me->lock_timeouts): the caller admits
  * without it.  A holding this process already gave up on is not waited
  * for again; a holder that is not a live worker any more (it died; the
  * supervisor cleared its pid) loses the lock to us.
@@ -592,7 +586,7 @@ admit_lock(struct fc_ctl *ctl, struct fc_ctl_worker *me)
 			goto timeout;
 		now = fc_now_mono_ns();
 		if (deadline == 0)
-			deadline = now + FC_CTL_ADMIT_WAIT_NS;
+			deadline = now + ctl->admit_wait_ns;
 		else if (now >= deadline)
 			goto timeout;
 		/* The holder may be waiting for this CPU. */

@@ -32,7 +32,10 @@
  * lock_timeouts) and does not wait again for the same holding; a holder
  * that is no longer a live worker loses the lock to the next waiter.  So a
  * worker that dies or is compromised while holding it cannot stop the
- * others from serving; it can only make the limits approximate.
+ * others from serving; it can only make the limits approximate.  A holder
+ * that is merely descheduled that long (an overloaded machine) looks the
+ * same to the waiter: then too a limit may be passed by one, and
+ * lock_timeouts shows it.
  *
  * Demand futex: a worker that gets a streaming client while capture is
  * paused bumps `demand` and wakes it (fc_ctl_signal_demand); capture waits
@@ -211,6 +214,9 @@ struct fc_ctl {
 	/* The lock holding this process last gave up on (holder pid and
 	 * admit_seq then): while it lasts, admissions do not wait again. */
 	uint32_t wedged_holder, wedged_seq;
+	/* How long an admission waits for the lock: FC_CTL_ADMIT_WAIT_NS
+	 * from create/attach (a test of the lock itself raises it). */
+	int64_t admit_wait_ns;
 };
 
 /* Upper bounds (ms, inclusive) of the age histogram buckets; the last

@@ -90,7 +90,6 @@ fc_client_free(struct fc_client *c)
 	fc_strbuf_free(&c->hdr);
 	fc_strbuf_free(&c->body);
 	rq_free(c->rq);
-	free(c->credentials);
 	free(c);
 }
 
@@ -227,6 +226,37 @@ want_frame(const struct fc_client *c, const struct fc_frame *f, int64_t now)
 }
 
 /*
+ * Reads TCP_INFO as far as tcpi_snd_wnd (Linux 5.4), the last field the
+ * window rules below use.  False, and no more tries for this client, on a
+ * socket without it (not TCP, or an older kernel).
+ */
+static bool
+read_tcp_info(struct fc_client *c, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	if (!c->check_window)
+		return false;
+	memset(ti, 0, sizeof(*ti));
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_snd_wnd) +
+	    sizeof(ti->tcpi_snd_wnd)) {
+		c->check_window = false;
+		return false;
+	}
+	return true;
+}
+
+/* The part or event just queued is the newest one: what the peer must
+ * have read to be caught up is everything before it (peer_alive). */
+static void
+mark_newest(struct fc_client *c)
+{
+	c->newest_at = c->bytes_out;
+	c->caught_up = false;
+}
+
+/*
  * True when a TCP client has not taken what it was sent: more than
  * FC_CLIENT_NOTSENT_MAX bytes still in our send queue, or more than
  * FC_CLIENT_BACKLOG_MAX unread in its receive buffer (estimated as how far
@@ -237,17 +267,9 @@ static bool
 peer_backlogged(struct fc_client *c)
 {
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 
-	if (!c->check_window)
+	if (!read_tcp_info(c, &ti))
 		return false;
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
-	    len < offsetof(struct tcp_info, tcpi_snd_wnd) +
-	    sizeof(ti.tcpi_snd_wnd)) {
-		c->check_window = false;	/* not TCP, or an old kernel */
-		return false;
-	}
 	if (ti.tcpi_snd_wnd > c->peer_wnd_max)
 		c->peer_wnd_max = ti.tcpi_snd_wnd;
 	/* The advertised window is only fresh while data is in flight: once
@@ -281,29 +303,29 @@ peer_backlogged(struct fc_client *c)
  * window still opens looks like reading: that phase ends before the
  * buffer is full.  Without TCP_INFO the write-side rule
  * (blocked_since_ns) is the only one.
+ *
+ * Called on every tick of the worker for every stream and event stream,
+ * so the kernel is asked only while it matters: a peer seen caught up
+ * stays caught up until the next part or event is queued (mark_newest),
+ * and a reading peer costs about one getsockopt per part or event, not
+ * one per tick.
  */
 static bool
 peer_alive(struct fc_client *c, struct fc_client_env *env)
 {
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
 	int64_t consumed, now = env->now_mono_ns;
 
-	if (c->progress_ns == 0)
+	if (c->progress_ns == 0 || c->caught_up)
 		c->progress_ns = now;
-	if (!c->check_window)
+	if (c->caught_up || !read_tcp_info(c, &ti))
 		return true;
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
-	    sizeof(ti.tcpi_bytes_acked)) {
-		c->check_window = false;	/* not TCP, or an old kernel */
-		return true;
-	}
 	if (ti.tcpi_snd_wnd > c->wnd_peak)
 		c->wnd_peak = ti.tcpi_snd_wnd;
 	consumed = (int64_t)ti.tcpi_bytes_acked - (int64_t)(c->wnd_peak - ti.tcpi_snd_wnd);
-	if (consumed + FC_CLIENT_PROGRESS_MIN >= (int64_t)c->newest_at ||
+	c->caught_up = consumed + FC_CLIENT_PROGRESS_MIN >=
+	    (int64_t)c->newest_at;
+	if (c->caught_up ||
 	    (c->state == FC_CLIENT_STREAMING &&
 	    consumed > c->consumed_best + FC_CLIENT_PROGRESS_MIN)) {
 		if (consumed > c->consumed_best)
@@ -365,7 +387,7 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		}
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
-		c->newest_at = c->bytes_out;
+		mark_newest(c);
 		fc_stream_queue_part(&c->q, c->part_head, c->framing, &f->meta,
 		    f->data);
 	}
@@ -544,7 +566,7 @@ fc_client_queue_event(struct fc_client *c)
 		return false;
 	fc_iovq_reset(&c->q);
 	(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
-	c->newest_at = c->bytes_out;
+	mark_newest(c);
 	return true;
 }
 

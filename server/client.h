@@ -119,11 +119,6 @@ struct fc_client {
 	bool served_one;		/* a response went out (keep-alive idle) */
 	bool peer_eof;			/* read returned 0 */
 	bool close_after;		/* close when the output is sent */
-	/* Streams and event streams on a server with auth: the
-	 * Authorization value they were admitted with (heap, NULL when none
-	 * was sent), so a reload that changes auth can close the ones whose
-	 * credentials are no longer valid. */
-	char *credentials;
 
 	/* output side */
 	struct fc_iovq q;
@@ -153,6 +148,7 @@ struct fc_client {
 	uint64_t bytes_out;		/* written to the socket so far */
 	uint64_t newest_at;		/* bytes_out when the newest part or
 					 * event was queued */
+	bool caught_up;			/* the peer had read all before it */
 
 	/* Limits (worker.c): the places this client holds in the control
 	 * region besides its connection, given back when it closes. */

@@ -639,7 +639,8 @@ fan_out(struct worker *w)
  * Takes a place for c among max_clients (streams and /events over the
  * whole server) and, for a stream, one among its address's
  * max_clients_per_ip, both counted in the control region under its
- * admission lock (control.h): exact whichever worker the client reaches.
+ * admission lock (control.h): the same limit whichever worker the client
+ * reaches (approximate only while the lock is wedged, see control.h).
  * False, with a 503 queued, when the server has no room for it.
  */
 static bool
@@ -789,22 +790,6 @@ authorized(const struct worker *w, const struct fc_http_request *req)
 	return fc_auth_check(req->authorization, w->cfg->auth);
 }
 
-/*
- * A stream or event stream on a server with auth keeps the credentials it
- * was admitted with, for apply_reload().  False when there is no memory
- * (the caller refuses the client).
- */
-static bool
-keep_credentials(struct worker *w, struct fc_client *c)
-{
-	const struct fc_http_request *req = &c->rq->hp.req;
-
-	if (w->cfg->auth[0] == '\0' || !req->has_auth)
-		return true;
-	free(c->credentials);
-	return (c->credentials = strdup(req->authorization)) != NULL;
-}
-
 /* Routes the request in c->rq->hp.req and starts its answer. */
 static void
 dispatch(struct worker *w, struct fc_client *c)
@@ -856,10 +841,6 @@ dispatch(struct worker *w, struct fc_client *c)
 		    fc_page_html_len, keep);
 		break;
 	case FC_ROUTE_STREAM:
-		if (!keep_credentials(w, c)) {
-			fc_client_error(c, &w->env, 503, "out of memory");
-			break;
-		}
 		start_stream(w, c, &m);
 		break;
 	case FC_ROUTE_SNAPSHOT:
@@ -875,10 +856,6 @@ dispatch(struct worker *w, struct fc_client *c)
 		    keep);
 		break;
 	case FC_ROUTE_EVENTS:
-		if (!keep_credentials(w, c)) {
-			fc_client_error(c, &w->env, 503, "out of memory");
-			break;
-		}
 		start_events(w, c);
 		break;
 	}
@@ -932,7 +909,11 @@ send_events(struct worker *w)
  * is a newer one: every key takes effect from now on (they are read from
  * w->cfg where they are used), the log level at once, and when auth
  * changed, every stream and event stream whose credentials the new auth
- * does not accept is closed now.  Then the worker reports the generation
+ * does not accept is closed now.  auth is one user:password, so that is
+ * every one of them when the new auth is not empty: each was let in
+ * either without credentials (no auth then) or with the user:password in
+ * force then (authorized()), which this or an earlier change of auth
+ * replaced.  Then the worker reports the generation
  * in its slot (/status "workers[].generation"; the supervisor waits for
  * it).  Keys a worker cannot apply (listen, user) make the supervisor
  * replace the worker instead.
@@ -960,18 +941,10 @@ apply_reload(struct worker *w)
 			if (c->state != FC_CLIENT_STREAMING &&
 			    c->state != FC_CLIENT_EVENTS)
 				continue;
-			if (c->credentials != NULL &&
-			    fc_auth_check(c->credentials, w->cfg->auth))
-				continue;
 			close_client(w, c);
 			closed++;
 		}
 	}
-	if (auth_changed && w->cfg->auth[0] == '\0')
-		for (c = w->clients; c != NULL; c = c->next) {
-			free(c->credentials);
-			c->credentials = NULL;
-		}
 	atomic_store_explicit(&w->stats->generation, gen, memory_order_relaxed);
 	log_debug("configuration generation %u applied%s", gen,
 	    auth_changed ? " (auth changed)" : "");

@@ -514,6 +514,63 @@ test_events_send_timeout(void **state)
 	}
 }
 
+/*
+ * An event stream whose peer has read everything is not asked about again
+ * (no TCP_INFO) until the next event is queued, however many ticks pass,
+ * and stays alive meanwhile: it has nothing to read.  Seen through a
+ * socket without TCP_INFO put in place of the connection between ticks:
+ * asking the kernel about it turns the window checks off.
+ */
+static void
+test_events_liveness_reads(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_client *c;
+	char event[350], buf[65536];
+	int peer, fd, tcp, i;
+
+	fx->cfg.send_timeout = 3;
+	memset(event, 'e', sizeof(event));
+	peer = tcp_pair(&fd, 0);
+	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
+	assert_non_null(c);
+	fc_strbuf_puts(&c->hdr, "HTTP/1.1 200 OK\r\n\r\n");
+	fc_client_start_events(c, &fx->env);
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	fc_strbuf_append(&c->body, event, sizeof(event));
+	assert_true(fc_client_queue_event(c));
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	usleep(50000);
+	while (read(peer, buf, sizeof(buf)) > 0)
+		;
+	usleep(50000);		/* its window update */
+	fx->env.now_mono_ns += NS_PER_S;
+	assert_int_equal(fc_client_tick(c, &fx->env), FC_STEP_OK);
+	assert_true(c->check_window);
+
+	/* Caught up: ten seconds of ticks (send_timeout is 3) ask nothing. */
+	tcp = c->fd;
+	c->fd = fx->peer;	/* the fixture's AF_UNIX socket */
+	for (i = 0; i < 40; i++) {
+		fx->env.now_mono_ns += NS_PER_S / 4;
+		assert_int_equal(fc_client_tick(c, &fx->env), FC_STEP_OK);
+	}
+	assert_true(c->check_window);
+
+	/* A new event: the next tick asks. */
+	c->fd = tcp;
+	assert_true(fc_client_queue_event(c));
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	c->fd = fx->peer;
+	fx->env.now_mono_ns += NS_PER_S / 4;
+	assert_int_equal(fc_client_tick(c, &fx->env), FC_STEP_OK);
+	assert_false(c->check_window);
+	c->fd = tcp;
+	assert_int_equal(fx->stats.drops_timeout, 0);
+	fc_client_free(c);
+	close(peer);
+}
+
 /* An idle stream waiting for frames is not "accepting no data". */
 static void
 test_idle_stream_not_dropped(void **state)
@@ -612,6 +669,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idle_stream_not_dropped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_send_timeout,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_liveness_reads,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
 		    teardown),
