@@ -14,9 +14,9 @@
  * capture restart can never put an unvalidated configuration into a child.
  * A reload publishes the next generation there; running workers and
  * capture apply it within a tick and report it in the control region, and
- * the supervisor logs "generation N in force" only once every running
- * child reports N (a worker that does not within RELOAD_ACK_MS is
- * replaced).
+ * the supervisor logs "generation N in force" only once every serving
+ * worker and capture run N (a child that does not report it within
+ * RELOAD_ACK_MS is replaced).
  */
 #include "supervisor.h"
 
@@ -772,9 +772,11 @@ reload(void)
 
 /*
  * After a reload: logs "generation N in force" once every serving worker
- * and the running capture report N; one that has not within
- * RELOAD_ACK_MS is replaced (it then starts with N).  Returns ms until
- * the deadline, or -1 when nothing is pending.
+ * and the running capture run N: they report it, or were started with it
+ * (a child spawned after the reload, a replacement among them, takes N at
+ * start and is not judged by this reload's deadline).  One that has not
+ * within RELOAD_ACK_MS is replaced (it then starts with N).  Returns ms
+ * until the deadline, or -1 when nothing is pending.
  */
 static int
 check_reload_acks(void)
@@ -792,7 +794,8 @@ check_reload_acks(void)
 		if (c->pid <= 0 || !c->wanted)
 			continue;
 		workers++;
-		if (atomic_load(&w->generation) == S.generation)
+		if (c->generation == S.generation ||
+		    atomic_load(&w->generation) == S.generation)
 			continue;
 		lagging++;
 		if (now >= S.ack_deadline_ns && c->kill_at_ns == 0) {
@@ -805,6 +808,7 @@ check_reload_acks(void)
 		}
 	}
 	if (S.capture.pid > 0 && S.capture.kill_at_ns == 0 &&
+	    S.capture.generation != S.generation &&
 	    atomic_load(&S.ctl->hdr->capture_generation) != S.generation) {
 		lagging++;
 		if (now >= S.ack_deadline_ns) {

@@ -255,6 +255,26 @@ check "... generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
 conf "auth = dave:four"
 ctl reload -c "$CONF"
 
+# --- 5c. a worker that does not apply a reload is replaced, once ---
+echo "# a stopped worker is replaced"
+g0=$(generation)
+wpid=$(status | grep -o '"index": 1, "pid": [0-9]*' | grep -o '[0-9]*$')
+kill -STOP "$wpid"
+conf "auth = dave:four" "allow_origin = https://stopped.example"
+ms=$(reload_wait "$g0")
+check "a stopped worker: every process at generation $((g0 + 1)) all the same (${ms} ms)" [ "$ms" != never ]
+sleep 1.5	# long enough for a second, wrong replacement
+np=$(status | grep -o '"index": 1, "pid": [0-9]*, "state": "serving"' | grep -o '"pid": [0-9]*' | grep -o '[0-9]*$')
+n=$(grep -c "did not apply generation $((g0 + 1)) within 1000 ms: replacing it" "$LOG")
+check "the stopped worker (pid $wpid) was replaced, and only it ($n replacement(s))" \
+	bash -c '[ "$0" = 1 ] && grep -q "worker 1 (pid $1) did not apply generation $2 within 1000 ms" "$3"' \
+	"$n" "$wpid" $((g0 + 1)) "$LOG"
+check "its replacement (pid ${np:-none}) started with the generation and still serves" \
+	bash -c '[ -n "$0" ] && [ "$0" != "$1" ] && kill -0 "$0" && ! grep -q "worker 1 (pid $0) exited" "$2"' \
+	"$np" "$wpid" "$LOG"
+probe_all "allow_origin on every worker after the replacement" 'Access-Control-Allow-Origin: https://stopped.example' 40 \
+	"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
+
 # --- 6. files the reload path must refuse, and one it takes ---
 echo "# SIGHUP with unusable files"
 good=$TMP/good.conf
