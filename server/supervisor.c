@@ -443,7 +443,7 @@ hold(struct child *c, const char *name, pid_t pid, int64_t lived_ms)
 
 /* Ends a hold once a reload was accepted (see hold()). */
 static void
-release(struct child *c, uint32_t generation)
+release(struct child *c)
 {
 	char name[32];
 
@@ -454,7 +454,7 @@ release(struct child *c, uint32_t generation)
 		atomic_store(&S.ctl->hdr->capture_held, 0);
 	if (c->wanted)
 		log_info("configuration generation %u accepted: starting %s again",
-		    generation, child_name(c, name, sizeof(name)));
+		    S.generation, child_name(c, name, sizeof(name)));
 }
 
 static void
@@ -870,7 +870,6 @@ static int
 tick(void)
 {
 	int64_t now = fc_now_mono_ns(), next = now + 500 * MS;
-	uint32_t generation = atomic_load(&S.ctl->hdr->generation);
 	struct child *all[FC_CTL_MAX_WORKERS + 1];
 	unsigned n = 0;
 
@@ -890,8 +889,10 @@ tick(void)
 				next = kill_at;
 			}
 		}
-		if (c->held && !S.stopping && generation != c->generation)
-			release(c, generation);
+		/* S.generation, not the control region's copy: workers can
+		 * write that region. */
+		if (c->held && !S.stopping && S.generation != c->generation)
+			release(c);
 		if (c->pid == 0 && c->wanted && !c->held && !S.stopping) {
 			if (now >= c->respawn_at_ns)
 				spawn(c);
