@@ -620,15 +620,12 @@ retire_all_workers(void)
 	}
 }
 
-/* Opens the log file of cfg (O_APPEND); -1 when it has none or on error
- * (logged). */
+/* Opens the log file cfg names (O_APPEND); -1 on error (logged). */
 static int
 open_log_file(const struct fc_config *cfg)
 {
 	int fd;
 
-	if (cfg->log_file[0] == '\0')
-		return -1;
 	fd = open(cfg->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOCTTY, 0640);
 	if (fd == -1)
@@ -651,55 +648,39 @@ reload(void)
 {
 	struct fc_config next;
 	struct pid_lock moved = { .fd = -1 };
-	int fds[FC_CONFIG_MAX_LISTEN], logfd = -1;
+	int fds[FC_CONFIG_MAX_LISTEN], nfds = 0, logfd = -1;
 	char err[256], pending[128];
 	uint32_t pending_bits = 0;
 	bool restart_capture, new_sockets, new_user, new_log;
 
 	log_info("reloading %s", S.path);
-	if (load_config(S.path, &next) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		return false;
-	}
+	if (load_config(S.path, &next) == -1)
+		goto refused;
 	new_sockets = listen_changed(&S.cfg, &next);
 	new_user = strcmp(next.user, S.cfg.user) != 0;
 	new_log = strcmp(next.log_file, S.cfg.log_file) != 0;
 	if ((new_sockets || new_user) && next.workers * 2 > FC_CTL_MAX_WORKERS) {
-		log_errorx("reload refused: changing the listen addresses or the "
-		    "user needs room for twice the workers while the old ones drain");
-		return false;
+		log_errorx("changing the listen addresses or the user needs "
+		    "room for twice the workers while the old ones drain");
+		goto refused;
 	}
 	if (new_log && next.log_file[0] != '\0' &&
-	    (logfd = open_log_file(&next)) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		return false;
-	}
-	if (new_sockets && rebind(&next, fds, err, sizeof(err)) == -1) {
-		log_errorx("reload refused: %s", err);
-		if (logfd != -1)
-			close(logfd);
-		return false;
+	    (logfd = open_log_file(&next)) == -1)
+		goto refused;
+	if (new_sockets) {
+		if (rebind(&next, fds, err, sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			goto refused;
+		}
+		nfds = next.nlisten;
 	}
 	/* A new pid file is taken (checked, locked, written) before the old
 	 * one is let go: forkcastctl finds us through one of them throughout. */
 	if (strcmp(next.pid_file, S.pid.path) != 0 &&
-	    take_pid_file(next.pid_file, &moved) != 0) {
-		log_errorx("reload refused: the running configuration stays in force");
-		if (new_sockets)
-			fc_listen_close_all(fds, next.nlisten);
-		if (logfd != -1)
-			close(logfd);
-		return false;
-	}
-	if (new_user && prepare_sandbox(&next) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		release_pid_file(&moved);
-		if (new_sockets)
-			fc_listen_close_all(fds, next.nlisten);
-		if (logfd != -1)
-			close(logfd);
-		return false;
-	}
+	    take_pid_file(next.pid_file, &moved) != 0)
+		goto refused;
+	if (new_user && prepare_sandbox(&next) == -1)
+		goto refused;
 
 	/* Committed from here on. */
 	/* The bus was sized at start and every worker maps it: its geometry
@@ -768,6 +749,14 @@ reload(void)
 	log_info("configuration generation %u published; waiting for every "
 	    "running process to apply it", S.generation);
 	return true;
+
+refused:
+	log_errorx("reload refused: the running configuration stays in force");
+	release_pid_file(&moved);
+	fc_listen_close_all(fds, nfds);
+	if (logfd != -1)
+		close(logfd);
+	return false;
 }
 
 /*
