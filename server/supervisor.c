@@ -154,15 +154,15 @@ static const struct {
 	int pdeathsig;
 	void (*run)(struct child *c, int parent_rd);	/* never returns */
 } runners[FC_ROLE_COUNT] = {
-	[FC_ROLE_CAPTURE] = { SIGTERM, run_capture },	/* "exec forkcast-capture" */
-	[FC_ROLE_WORKER] = { SIGKILL, run_worker },	/* "fc_worker_main" */
+	[FC_ROLE_CAPTURE] = { SIGTERM, run_capture },
+	[FC_ROLE_WORKER] = { SIGKILL, run_worker },
 };
 
 static const char *
 child_name(const struct child *c, char *buf, size_t len)
 {
 	if (c->role == FC_ROLE_WORKER)
-		snprintf(buf, len, "worker %u", c->index);
+		snprintf(buf, len, "%s %u", fc_roles[c->role].name, c->index);
 	else
 		snprintf(buf, len, "%s", fc_roles[c->role].name);
 	return buf;
@@ -264,8 +264,7 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 }
 
 /* The worker row of the role table (common/role.c), with what the
- * supervisor resolved while it could still read /etc/passwd.  A worker
- * dies with SIGKILL when the supervisor does. */
+ * supervisor resolved while it could still read /etc/passwd. */
 static int
 worker_lockdown(void *arg)
 {
@@ -275,7 +274,7 @@ worker_lockdown(void *arg)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.user = &S.worker_user;
 	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
-	ctx.pdeathsig = SIGKILL;
+	ctx.pdeathsig = runners[FC_ROLE_WORKER].pdeathsig;
 	ctx.parent = getppid();
 	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
@@ -961,7 +960,7 @@ pid_file_problem(const struct stat *st, char *why, size_t len)
  * Opens path without following a symbolic link, checks that it is the
  * supervisor's own file, locks it (LOCK_EX, held until release_pid_file()
  * or exit) and writes our pid into it; the descriptor stays open (close on
- * exec; child_common() closes it in workers).  A file held by another
+ * exec; child_start() closes it in every child).  A file held by another
  * process means another instance runs.  Returns 0, 1 (another instance
  * runs, or a system error) or FC_EXIT_CONFIG (a pid file or folder that is
  * not ours: refused and left as it is, nothing signalled); logs why.
