@@ -275,6 +275,31 @@ check "its replacement (pid ${np:-none}) started with the generation and still s
 probe_all "allow_origin on every worker after the replacement" 'Access-Control-Allow-Origin: https://stopped.example' 40 \
 	"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
 
+# --- 5d. at 1 fps capture sleeps a second between frames ---
+echo "# capture at 1 fps"
+g0=$(generation)
+FPS=1 conf "auth = dave:four"
+ms=$(reload_wait "$g0")	# a capture change: capture restarts at 1 fps
+check "1 fps: capture restarted with generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
+capture_generation() { status | grep -o '"error": [^,]*, "generation": [0-9]*' | grep -o '[0-9]*$'; }
+slow=0 times=""
+for i in 1 2 3; do
+	sleep "0.$((RANDOM % 10))"
+	g=$(capture_generation)
+	FPS=1 conf "auth = dave:four" "allow_origin = https://one-fps-$i.example"
+	t0=$(date +%s%N)
+	kill -HUP "$SUP"
+	for _ in $(seq 1 100); do
+		[ "$(capture_generation)" -gt "$g" ] 2>/dev/null && break
+		sleep 0.02
+	done
+	t=$(( ($(date +%s%N) - t0) / 1000000 ))
+	times="$times $t"
+	[ "$t" -le 600 ] || slow=$((slow + 1))
+done
+check "1 fps: capture applies a reload between frames, not once a frame (ms:$times)" [ "$slow" = 0 ]
+check "1 fps: no capture restarted for missing a reload" bash -c '! grep -q "capture (pid [0-9]*) did not apply" "$0"' "$LOG"
+
 # --- 6. files the reload path must refuse, and one it takes ---
 echo "# SIGHUP with unusable files"
 good=$TMP/good.conf
