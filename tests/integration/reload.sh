@@ -254,6 +254,23 @@ check "forkcastctl reload of a file the server refuses: exit 1 ($OUT)" \
 check "... generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
 conf "auth = dave:four"
 ctl reload -c "$CONF"
+# A pid file that is stale (ours, unlocked, naming this supervisor), then
+# one that is not ours: nothing is signalled.
+write_config "$TMP/other.conf" "$port" "pid_file = $TMP/other.pid" "auth = dave:four"
+echo "$SUP" >"$TMP/other.pid"
+g0=$(generation)
+ctl reload -c "$TMP/other.conf"
+check "forkcastctl reload through a stale pid file: not running, exit 1 ($OUT)" \
+	bash -c '[ "$0" = 1 ] && [ "$1" = "forkcastctl: not running" ]' "$RC" "$OUT"
+if [ "$(id -u)" = 0 ]; then
+	chown nobody "$TMP/other.pid"
+	ctl reload -c "$TMP/other.conf"
+	check "forkcastctl reload through a pid file owned by nobody: refused, exit 1 ($OUT)" \
+		bash -c '[ "$0" = 1 ] && [ "$1" = "forkcastctl: refusing pid file $2: it is owned by uid 65534, not by uid 0 running forkcastctl; nothing signalled" ]' \
+		"$RC" "$OUT" "$TMP/other.pid"
+fi
+sleep 0.3
+check "... nothing signalled: generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
 
 # --- 5c. a worker that does not apply a reload is replaced, once ---
 echo "# a stopped worker is replaced"
