@@ -4,9 +4,12 @@
 # [log] level change with SIGHUP or forkcastctl reload, and every worker
 # answers with the new behaviour; unaffected streams see no gap, streams
 # whose credentials were revoked are closed, /status shows every worker at
-# the new generation.  Then the same after a worker is killed.  Then files
-# the reload path must refuse (a directory, /dev/null, NUL bytes) and one
-# it must take (an empty file).
+# the new generation.  Then the same after a worker is killed; forkcastctl
+# reload (and through pid files it must not use); a stopped worker replaced,
+# once; capture at 1 fps applying reloads between frames; a capture
+# restarted after an edit without a reload running what was validated.
+# Then files the reload path must refuse (a directory, /dev/null, NUL
+# bytes) and one it must take (an empty file).
 . "$(dirname "$0")/lib.sh"
 
 FPS=10			# frame interval 100 ms
@@ -316,6 +319,23 @@ for i in 1 2 3; do
 done
 check "1 fps: capture applies a reload between frames, not once a frame (ms:$times)" [ "$slow" = 0 ]
 check "1 fps: no capture restarted for missing a reload" bash -c '! grep -q "capture (pid [0-9]*) did not apply" "$0"' "$LOG"
+
+# --- 5e. a file edited but not reloaded does not reach a restarted capture ---
+echo "# capture restarted after an edit without a reload"
+write_config "$CONF" "$port" "workers = 2" "shutdown_grace = 2" "auth = dave:four" \
+	"[capture]" "width = 320" "height = 240" "fps = 1" "idle_stop = 0"
+g0=$(generation)
+cpid=$(status | grep -o '"capture": *{ *"pid": *[0-9]*' | grep -o '[0-9]*$')
+kill -KILL "$cpid"
+for _ in $(seq 1 50); do
+	np=$(status | grep -o '"capture": *{ *"pid": *[0-9]*' | grep -o '[0-9]*$')
+	[ -n "$np" ] && [ "$np" != 0 ] && [ "$np" != "$cpid" ] && break
+	sleep 0.1
+done
+sleep 1.5
+check "the restarted capture (pid ${np:-none}) runs generation $g0 as validated (160x120), not the edited file" \
+	bash -c '[ "$0" != "$1" ] && grep -q "\"width\": 160, \"height\": 120" <<<"$2"' "$np" "$cpid" "$(status)"
+FPS=1 conf "auth = dave:four"
 
 # --- 6. files the reload path must refuse, and one it takes ---
 echo "# SIGHUP with unusable files"
