@@ -153,9 +153,19 @@ set_state(struct loop *l, enum fc_capture_state state, const char *error)
 	publish_info(l);
 }
 
-/* Sleeps until the monotonic time t, in slices, or until a stop request. */
+/* The caller's per-turn hook (a reload), if any. */
 static void
-sleep_until(int64_t t)
+each_turn(const struct loop *l)
+{
+	if (l->opts->each_turn != NULL)
+		l->opts->each_turn(l->opts->each_turn_arg);
+}
+
+/* Sleeps until the monotonic time t, in slices, or until a stop request;
+ * the per-turn hook runs after each slice, so a long wait (1 fps, a
+ * failing source) does not hold a reload back. */
+static void
+sleep_until(const struct loop *l, int64_t t)
 {
 	struct timespec ts;
 	int64_t now, until;
@@ -167,6 +177,7 @@ sleep_until(int64_t t)
 		/* EINTR: a signal (SIGTERM sets the stop flag); re-check. */
 		(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
 		    NULL);
+		each_turn(l);
 	}
 }
 
@@ -433,8 +444,7 @@ pause_for_viewers(struct loop *l)
 	atomic_store_explicit(&l->hdr->fps_milli, 0, memory_order_relaxed);
 	log_info("no viewers for %d s: capture paused", l->cfg->idle_stop);
 	while (!fc_capture_stopping()) {
-		if (l->opts->each_turn != NULL)
-			l->opts->each_turn(l->opts->each_turn_arg);
+		each_turn(l);
 		seen = fc_ctl_demand_value(l->ctl);
 		if (fc_ctl_total_streams(l->ctl) > 0)
 			break;
@@ -593,8 +603,7 @@ run(struct loop *l)
 	int64_t now, wake;
 
 	while (!done(l)) {
-		if (l->opts->each_turn != NULL)
-			l->opts->each_turn(l->opts->each_turn_arg);
+		each_turn(l);
 		now = fc_now_mono_ns();
 		update_fps(l, now);
 		if (should_pause(l, now)) {
@@ -609,7 +618,7 @@ run(struct loop *l)
 				if (wake > l->next_open_ns)
 					wake = l->next_open_ns;
 				if (!done(l))
-					sleep_until(wake);
+					sleep_until(l, wake);
 				continue;
 			}
 			open_source(l, now);
@@ -617,7 +626,7 @@ run(struct loop *l)
 		}
 		if (!l->ops->self_paced) {
 			if (now < l->deadline_ns) {
-				sleep_until(l->deadline_ns);
+				sleep_until(l, l->deadline_ns);
 				continue;
 			}
 			take_frame(l);

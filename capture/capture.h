@@ -41,8 +41,11 @@ struct fc_capture_opts {
 	 * DIR/frame-NNNNNN.jpg and a line "seq len width height flags
 	 * ts_real_ns ts_mono_ns" appended to DIR/frames.txt (tests). */
 	const char *dump_dir;
-	/* When not NULL, called once per loop turn and at least every
-	 * 500 ms while paused (forkcast-capture applies reloads there). */
+	/* When not NULL, called once per loop turn, after each 200 ms
+	 * slice of a sleep and at least every 500 ms while paused or
+	 * waiting for a self-paced source (forkcast-capture applies
+	 * reloads there).  Opening a source is not cut short for it: an
+	 * http upstream may take up to 5 s to connect. */
 	void (*each_turn)(void *arg);
 	void *each_turn_arg;
 };

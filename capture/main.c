@@ -17,9 +17,9 @@
  * key=value pairs.
  *
  * Exit status: 0 after SIGTERM/SIGINT or --frames, FC_EXIT_CONFIG (2) for
- * a bad configuration, bad arguments or unusable descriptors (the
- * supervisor then does not start capture again until a reload is
- * accepted), 1 otherwise.
+ * a bad configuration, bad arguments, unusable descriptors or a jail that
+ * cannot be applied (the supervisor then does not start capture again
+ * until a reload is accepted), 1 otherwise.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -151,6 +151,7 @@ lockdown(const struct fc_config *cfg)
 	struct fc_sandbox_user user;
 	struct fc_role_ctx ctx;
 	char err[256], dir[FC_CONFIG_PATH_MAX + 64];
+	int rc;
 
 	if (fc_sandbox_resolve_user(cfg->user, row->groups != NULL ?
 	    row->groups[0] : NULL, &user, err, sizeof(err)) != 0) {
@@ -177,8 +178,10 @@ lockdown(const struct fc_config *cfg)
 	if (cfg->source == FC_SOURCE_FILES &&
 	    fc_source_files_dir(cfg, dir, sizeof(dir)) == 0)
 		ctx.directory = dir;
-	if (fc_role_lockdown(row, &ctx) != 0)
-		exit(1);
+	/* FC_EXIT_CONFIG when it fails: the same jail would fail again, so
+	 * the supervisor holds capture instead of restarting it. */
+	if ((rc = fc_role_lockdown(row, &ctx)) != 0)
+		exit(rc);
 }
 
 int

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,6 @@ map_region(int fd, bool writable)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->fd = fd;
-	r->writable = writable;
 	r->map_size = region_size();
 	map = mmap(NULL, r->map_size, writable ? PROT_READ | PROT_WRITE :
 	    PROT_READ, MAP_SHARED, fd, 0);

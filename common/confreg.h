@@ -1,15 +1,16 @@
 /*
- * The configuration region: a sealed memfd the supervisor writes and every
- * child maps read-only.  It holds the configuration in force (the whole
- * validated struct fc_config, which is fixed-size and pointer-free) and its
- * generation number.
+ * The configuration region: a memfd (sealed against resizing, see shm.h)
+ * the supervisor writes and every child maps read-only.  It holds the
+ * configuration in force (the whole validated struct fc_config, which is
+ * fixed-size and pointer-free) and its generation number.
  *
  * This is how a reload reaches processes that are already running: the
  * supervisor validates the new file, publishes the struct here with the
  * next generation, and each worker (on its next 250 ms tick) and capture
- * (on its next loop turn) copy it and apply it, then report the generation
- * they run in their own control-region slot.  Children cannot open files,
- * so they never read the configuration file themselves.
+ * (within 200 ms, see fc_capture_opts.each_turn) copy it and apply it,
+ * then report the generation they run in the control region.  Children
+ * never read the configuration file themselves: they get the validated
+ * struct from here.
  *
  * One writer (the supervisor), any number of readers, no lock: the struct
  * is written under a sequence counter (odd while writing) and a reader
@@ -21,7 +22,6 @@
 #define FC_CONFREG_H
 
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,7 +43,6 @@ _Static_assert(sizeof(struct fc_confreg_header) == 64,
 
 struct fc_confreg {
 	int fd;				/* memfd, -1 when closed */
-	bool writable;
 	size_t map_size;
 	struct fc_confreg_header *hdr;
 	const struct fc_config *cfg;	/* in the mapping, after hdr */

@@ -14,9 +14,9 @@
  * capture restart can never put an unvalidated configuration into a child.
  * A reload publishes the next generation there; running workers and
  * capture apply it within a tick and report it in the control region, and
- * the supervisor logs "generation N in force" only once every running
- * child reports N (a worker that does not within RELOAD_ACK_MS is
- * replaced).
+ * the supervisor logs "generation N in force" only once every serving
+ * worker and capture run N (a child that does not report it within
+ * RELOAD_ACK_MS is replaced).
  */
 #include "supervisor.h"
 
@@ -154,15 +154,15 @@ static const struct {
 	int pdeathsig;
 	void (*run)(struct child *c, int parent_rd);	/* never returns */
 } runners[FC_ROLE_COUNT] = {
-	[FC_ROLE_CAPTURE] = { SIGTERM, run_capture },	/* "exec forkcast-capture" */
-	[FC_ROLE_WORKER] = { SIGKILL, run_worker },	/* "fc_worker_main" */
+	[FC_ROLE_CAPTURE] = { SIGTERM, run_capture },
+	[FC_ROLE_WORKER] = { SIGKILL, run_worker },
 };
 
 static const char *
 child_name(const struct child *c, char *buf, size_t len)
 {
 	if (c->role == FC_ROLE_WORKER)
-		snprintf(buf, len, "worker %u", c->index);
+		snprintf(buf, len, "%s %u", fc_roles[c->role].name, c->index);
 	else
 		snprintf(buf, len, "%s", fc_roles[c->role].name);
 	return buf;
@@ -264,8 +264,7 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 }
 
 /* The worker row of the role table (common/role.c), with what the
- * supervisor resolved while it could still read /etc/passwd.  A worker
- * dies with SIGKILL when the supervisor does. */
+ * supervisor resolved while it could still read /etc/passwd. */
 static int
 worker_lockdown(void *arg)
 {
@@ -275,7 +274,7 @@ worker_lockdown(void *arg)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.user = &S.worker_user;
 	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
-	ctx.pdeathsig = SIGKILL;
+	ctx.pdeathsig = runners[FC_ROLE_WORKER].pdeathsig;
 	ctx.parent = getppid();
 	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
@@ -443,7 +442,7 @@ hold(struct child *c, const char *name, pid_t pid, int64_t lived_ms)
 
 /* Ends a hold once a reload was accepted (see hold()). */
 static void
-release(struct child *c, uint32_t generation)
+release(struct child *c)
 {
 	char name[32];
 
@@ -454,7 +453,7 @@ release(struct child *c, uint32_t generation)
 		atomic_store(&S.ctl->hdr->capture_held, 0);
 	if (c->wanted)
 		log_info("configuration generation %u accepted: starting %s again",
-		    generation, child_name(c, name, sizeof(name)));
+		    S.generation, child_name(c, name, sizeof(name)));
 }
 
 static void
@@ -620,15 +619,12 @@ retire_all_workers(void)
 	}
 }
 
-/* Opens the log file of cfg (O_APPEND); -1 when it has none or on error
- * (logged). */
+/* Opens the log file cfg names (O_APPEND); -1 on error (logged). */
 static int
 open_log_file(const struct fc_config *cfg)
 {
 	int fd;
 
-	if (cfg->log_file[0] == '\0')
-		return -1;
 	fd = open(cfg->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOCTTY, 0640);
 	if (fd == -1)
@@ -651,55 +647,39 @@ reload(void)
 {
 	struct fc_config next;
 	struct pid_lock moved = { .fd = -1 };
-	int fds[FC_CONFIG_MAX_LISTEN], logfd = -1;
+	int fds[FC_CONFIG_MAX_LISTEN], nfds = 0, logfd = -1;
 	char err[256], pending[128];
 	uint32_t pending_bits = 0;
 	bool restart_capture, new_sockets, new_user, new_log;
 
 	log_info("reloading %s", S.path);
-	if (load_config(S.path, &next) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		return false;
-	}
+	if (load_config(S.path, &next) == -1)
+		goto refused;
 	new_sockets = listen_changed(&S.cfg, &next);
 	new_user = strcmp(next.user, S.cfg.user) != 0;
 	new_log = strcmp(next.log_file, S.cfg.log_file) != 0;
 	if ((new_sockets || new_user) && next.workers * 2 > FC_CTL_MAX_WORKERS) {
-		log_errorx("reload refused: changing the listen addresses or the "
-		    "user needs room for twice the workers while the old ones drain");
-		return false;
+		log_errorx("changing the listen addresses or the user needs "
+		    "room for twice the workers while the old ones drain");
+		goto refused;
 	}
 	if (new_log && next.log_file[0] != '\0' &&
-	    (logfd = open_log_file(&next)) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		return false;
-	}
-	if (new_sockets && rebind(&next, fds, err, sizeof(err)) == -1) {
-		log_errorx("reload refused: %s", err);
-		if (logfd != -1)
-			close(logfd);
-		return false;
+	    (logfd = open_log_file(&next)) == -1)
+		goto refused;
+	if (new_sockets) {
+		if (rebind(&next, fds, err, sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			goto refused;
+		}
+		nfds = next.nlisten;
 	}
 	/* A new pid file is taken (checked, locked, written) before the old
 	 * one is let go: forkcastctl finds us through one of them throughout. */
 	if (strcmp(next.pid_file, S.pid.path) != 0 &&
-	    take_pid_file(next.pid_file, &moved) != 0) {
-		log_errorx("reload refused: the running configuration stays in force");
-		if (new_sockets)
-			fc_listen_close_all(fds, next.nlisten);
-		if (logfd != -1)
-			close(logfd);
-		return false;
-	}
-	if (new_user && prepare_sandbox(&next) == -1) {
-		log_errorx("reload refused: the running configuration stays in force");
-		release_pid_file(&moved);
-		if (new_sockets)
-			fc_listen_close_all(fds, next.nlisten);
-		if (logfd != -1)
-			close(logfd);
-		return false;
-	}
+	    take_pid_file(next.pid_file, &moved) != 0)
+		goto refused;
+	if (new_user && prepare_sandbox(&next) == -1)
+		goto refused;
 
 	/* Committed from here on. */
 	/* The bus was sized at start and every worker maps it: its geometry
@@ -768,13 +748,23 @@ reload(void)
 	log_info("configuration generation %u published; waiting for every "
 	    "running process to apply it", S.generation);
 	return true;
+
+refused:
+	log_errorx("reload refused: the running configuration stays in force");
+	release_pid_file(&moved);
+	fc_listen_close_all(fds, nfds);
+	if (logfd != -1)
+		close(logfd);
+	return false;
 }
 
 /*
  * After a reload: logs "generation N in force" once every serving worker
- * and the running capture report N; one that has not within
- * RELOAD_ACK_MS is replaced (it then starts with N).  Returns ms until
- * the deadline, or -1 when nothing is pending.
+ * and the running capture run N: they report it, or were started with it
+ * (a child spawned after the reload, a replacement among them, takes N at
+ * start and is not judged by this reload's deadline).  One that has not
+ * within RELOAD_ACK_MS is replaced (it then starts with N).  Returns ms
+ * until the deadline, or -1 when nothing is pending.
  */
 static int
 check_reload_acks(void)
@@ -792,7 +782,8 @@ check_reload_acks(void)
 		if (c->pid <= 0 || !c->wanted)
 			continue;
 		workers++;
-		if (atomic_load(&w->generation) == S.generation)
+		if (c->generation == S.generation ||
+		    atomic_load(&w->generation) == S.generation)
 			continue;
 		lagging++;
 		if (now >= S.ack_deadline_ns && c->kill_at_ns == 0) {
@@ -805,6 +796,7 @@ check_reload_acks(void)
 		}
 	}
 	if (S.capture.pid > 0 && S.capture.kill_at_ns == 0 &&
+	    S.capture.generation != S.generation &&
 	    atomic_load(&S.ctl->hdr->capture_generation) != S.generation) {
 		lagging++;
 		if (now >= S.ack_deadline_ns) {
@@ -866,7 +858,6 @@ static int
 tick(void)
 {
 	int64_t now = fc_now_mono_ns(), next = now + 500 * MS;
-	uint32_t generation = atomic_load(&S.ctl->hdr->generation);
 	struct child *all[FC_CTL_MAX_WORKERS + 1];
 	unsigned n = 0;
 
@@ -886,8 +877,10 @@ tick(void)
 				next = kill_at;
 			}
 		}
-		if (c->held && !S.stopping && generation != c->generation)
-			release(c, generation);
+		/* S.generation, not the control region's copy: workers can
+		 * write that region. */
+		if (c->held && !S.stopping && S.generation != c->generation)
+			release(c);
 		if (c->pid == 0 && c->wanted && !c->held && !S.stopping) {
 			if (now >= c->respawn_at_ns)
 				spawn(c);
@@ -967,7 +960,7 @@ pid_file_problem(const struct stat *st, char *why, size_t len)
  * Opens path without following a symbolic link, checks that it is the
  * supervisor's own file, locks it (LOCK_EX, held until release_pid_file()
  * or exit) and writes our pid into it; the descriptor stays open (close on
- * exec; child_common() closes it in workers).  A file held by another
+ * exec; child_start() closes it in every child).  A file held by another
  * process means another instance runs.  Returns 0, 1 (another instance
  * runs, or a system error) or FC_EXIT_CONFIG (a pid file or folder that is
  * not ours: refused and left as it is, nothing signalled); logs why.

@@ -4,9 +4,12 @@
 # [log] level change with SIGHUP or forkcastctl reload, and every worker
 # answers with the new behaviour; unaffected streams see no gap, streams
 # whose credentials were revoked are closed, /status shows every worker at
-# the new generation.  Then the same after a worker is killed.  Then files
-# the reload path must refuse (a directory, /dev/null, NUL bytes) and one
-# it must take (an empty file).
+# the new generation.  Then the same after a worker is killed; forkcastctl
+# reload (and through pid files it must not use); a stopped worker replaced,
+# once; capture at 1 fps applying reloads between frames; a capture
+# restarted after an edit without a reload running what was validated.
+# Then files the reload path must refuse (a directory, /dev/null, NUL
+# bytes) and one it must take (an empty file).
 . "$(dirname "$0")/lib.sh"
 
 FPS=10			# frame interval 100 ms
@@ -254,6 +257,85 @@ check "forkcastctl reload of a file the server refuses: exit 1 ($OUT)" \
 check "... generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
 conf "auth = dave:four"
 ctl reload -c "$CONF"
+# A pid file that is stale (ours, unlocked, naming this supervisor), then
+# one that is not ours: nothing is signalled.
+write_config "$TMP/other.conf" "$port" "pid_file = $TMP/other.pid" "auth = dave:four"
+echo "$SUP" >"$TMP/other.pid"
+g0=$(generation)
+ctl reload -c "$TMP/other.conf"
+check "forkcastctl reload through a stale pid file: not running, exit 1 ($OUT)" \
+	bash -c '[ "$0" = 1 ] && [ "$1" = "forkcastctl: not running" ]' "$RC" "$OUT"
+if [ "$(id -u)" = 0 ]; then
+	chown nobody "$TMP/other.pid"
+	ctl reload -c "$TMP/other.conf"
+	check "forkcastctl reload through a pid file owned by nobody: refused, exit 1 ($OUT)" \
+		bash -c '[ "$0" = 1 ] && [ "$1" = "forkcastctl: refusing pid file $2: it is owned by uid 65534, not by uid 0 running forkcastctl; nothing signalled" ]' \
+		"$RC" "$OUT" "$TMP/other.pid"
+fi
+sleep 0.3
+check "... nothing signalled: generation unchanged ($g0)" [ "$(generation)" = "$g0" ]
+
+# --- 5c. a worker that does not apply a reload is replaced, once ---
+echo "# a stopped worker is replaced"
+g0=$(generation)
+wpid=$(status | grep -o '"index": 1, "pid": [0-9]*' | grep -o '[0-9]*$')
+kill -STOP "$wpid"
+conf "auth = dave:four" "allow_origin = https://stopped.example"
+ms=$(reload_wait "$g0")
+check "a stopped worker: every process at generation $((g0 + 1)) all the same (${ms} ms)" [ "$ms" != never ]
+sleep 1.5	# long enough for a second, wrong replacement
+np=$(status | grep -o '"index": 1, "pid": [0-9]*, "state": "serving"' | grep -o '"pid": [0-9]*' | grep -o '[0-9]*$')
+n=$(grep -c "did not apply generation $((g0 + 1)) within 1000 ms: replacing it" "$LOG")
+check "the stopped worker (pid $wpid) was replaced, and only it ($n replacement(s))" \
+	bash -c '[ "$0" = 1 ] && grep -q "worker 1 (pid $1) did not apply generation $2 within 1000 ms" "$3"' \
+	"$n" "$wpid" $((g0 + 1)) "$LOG"
+check "its replacement (pid ${np:-none}) started with the generation and still serves" \
+	bash -c '[ -n "$0" ] && [ "$0" != "$1" ] && kill -0 "$0" && ! grep -q "worker 1 (pid $0) exited" "$2"' \
+	"$np" "$wpid" "$LOG"
+probe_all "allow_origin on every worker after the replacement" 'Access-Control-Allow-Origin: https://stopped.example' 40 \
+	"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $(b64 dave:four)\r\nConnection: close\r\n\r\n"
+
+# --- 5d. at 1 fps capture sleeps a second between frames ---
+echo "# capture at 1 fps"
+g0=$(generation)
+FPS=1 conf "auth = dave:four"
+ms=$(reload_wait "$g0")	# a capture change: capture restarts at 1 fps
+check "1 fps: capture restarted with generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
+capture_generation() { status | grep -o '"error": [^,]*, "generation": [0-9]*' | grep -o '[0-9]*$'; }
+slow=0 times=""
+for i in 1 2 3; do
+	sleep "0.$((RANDOM % 10))"
+	g=$(capture_generation)
+	FPS=1 conf "auth = dave:four" "allow_origin = https://one-fps-$i.example"
+	t0=$(date +%s%N)
+	kill -HUP "$SUP"
+	for _ in $(seq 1 100); do
+		[ "$(capture_generation)" -gt "$g" ] 2>/dev/null && break
+		sleep 0.02
+	done
+	t=$(( ($(date +%s%N) - t0) / 1000000 ))
+	times="$times $t"
+	[ "$t" -le 600 ] || slow=$((slow + 1))
+done
+check "1 fps: capture applies a reload between frames, not once a frame (ms:$times)" [ "$slow" = 0 ]
+check "1 fps: no capture restarted for missing a reload" bash -c '! grep -q "capture (pid [0-9]*) did not apply" "$0"' "$LOG"
+
+# --- 5e. a file edited but not reloaded does not reach a restarted capture ---
+echo "# capture restarted after an edit without a reload"
+write_config "$CONF" "$port" "workers = 2" "shutdown_grace = 2" "auth = dave:four" \
+	"[capture]" "width = 320" "height = 240" "fps = 1" "idle_stop = 0"
+g0=$(generation)
+cpid=$(status | grep -o '"capture": *{ *"pid": *[0-9]*' | grep -o '[0-9]*$')
+kill -KILL "$cpid"
+for _ in $(seq 1 50); do
+	np=$(status | grep -o '"capture": *{ *"pid": *[0-9]*' | grep -o '[0-9]*$')
+	[ -n "$np" ] && [ "$np" != 0 ] && [ "$np" != "$cpid" ] && break
+	sleep 0.1
+done
+sleep 1.5
+check "the restarted capture (pid ${np:-none}) runs generation $g0 as validated (160x120), not the edited file" \
+	bash -c '[ "$0" != "$1" ] && grep -q "\"width\": 160, \"height\": 120" <<<"$2"' "$np" "$cpid" "$(status)"
+FPS=1 conf "auth = dave:four"
 
 # --- 6. files the reload path must refuse, and one it takes ---
 echo "# SIGHUP with unusable files"

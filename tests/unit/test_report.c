@@ -353,6 +353,63 @@ test_status_populated(void **state)
 	    "\"address_table_full\": 0}}");
 }
 
+/*
+ * "reload": requests and refusals as the supervisor counted them;
+ * "lagging" counts serving workers and a running capture that do not run
+ * the published generation (forkcastctl reload waits for 0), not slots
+ * that are starting, draining or left over; "pending_restart" names the
+ * restart_pending bits.
+ */
+static void
+test_status_reload(void **state)
+{
+	struct fixture *f = *state;
+	struct fc_ctl_header *hdr = f->ctl->hdr;
+
+	atomic_store(&hdr->generation, 5);
+	atomic_store(&hdr->reload_requests, 4);
+	atomic_store(&hdr->reload_refused, 1);
+	atomic_store(&hdr->restart_pending, FC_CTL_PENDING_MAX_FRAME_SIZE |
+	    FC_CTL_PENDING_SLOTS);
+	set_worker(f->ctl, 0, 1001, 0, 0, 0, 0, 0);
+	atomic_store(&hdr->workers[0].generation, 5);
+	set_worker(f->ctl, 1, 1002, 0, 0, 0, 0, 0);
+	atomic_store(&hdr->workers[1].generation, 4);		/* lagging */
+	set_worker(f->ctl, 2, 1003, 0, 0, 0, 0, 0);
+	atomic_store(&hdr->workers[2].state, FC_WORKER_RETIRING);
+	atomic_store(&hdr->workers[2].generation, 4);		/* draining */
+	set_worker(f->ctl, 3, 0, 0, 0, 0, 0, 0);
+	atomic_store(&hdr->workers[3].generation, 3);		/* reaped */
+	set_worker(f->ctl, 4, 1005, 0, 0, 0, 0, 0);
+	atomic_store(&hdr->workers[4].state, FC_WORKER_STARTING);
+	atomic_store(&hdr->capture_pid, 4321);
+	atomic_store(&hdr->capture_generation, 4);		/* lagging */
+
+	fc_report_status_json(&f->out, NULL, f->bus, f->ctl);
+	assert_false(f->out.failed);
+	assert_true(json_valid(f->out.data));
+	assert_contains(f->out.data, "\"reload\": {\"requests\": 4, "
+	    "\"refused\": 1, \"lagging\": 2, \"pending_restart\": "
+	    "[\"capture.max_frame_size\", \"capture.slots\"]}");
+
+	/* Both catch up; then capture exits (its old generation no longer
+	 * counts). */
+	atomic_store(&hdr->workers[1].generation, 5);
+	atomic_store(&hdr->capture_generation, 5);
+	atomic_store(&hdr->restart_pending, FC_CTL_PENDING_SLOTS);
+	fc_strbuf_reset(&f->out);
+	fc_report_status_json(&f->out, NULL, f->bus, f->ctl);
+	assert_contains(f->out.data, "\"lagging\": 0, \"pending_restart\": "
+	    "[\"capture.slots\"]}");
+	atomic_store(&hdr->capture_generation, 4);
+	atomic_store(&hdr->capture_pid, 0);
+	atomic_store(&hdr->restart_pending, 0);
+	fc_strbuf_reset(&f->out);
+	fc_report_status_json(&f->out, NULL, f->bus, f->ctl);
+	assert_contains(f->out.data, "\"lagging\": 0, \"pending_restart\": "
+	    "[]}");
+}
+
 static void
 test_status_limit(void **state)
 {
@@ -738,6 +795,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_status_fresh, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_status_populated, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_status_reload, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_status_limit, setup,
 		    teardown),
