@@ -517,3 +517,50 @@ fc_role_lockdown(const struct fc_role *row, const struct fc_role_ctx *ctx)
 	log_info("sandbox: %s: %s", row->name, line);
 	return 0;
 }
+
+/* Appends fd to out unless it is -1 or out is full. */
+static void
+keep(int *out, int *n, int max, int fd)
+{
+	if (fd >= 0 && *n < max)
+		out[(*n)++] = fd;
+}
+
+int
+fc_role_kept_fds(const struct fc_role *row, const struct fc_role_fdnums *nums,
+    int *out, int max)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < row->nfds; i++) {
+		switch (row->fds[i].slot) {
+		case FC_FD_LOG:
+			keep(out, &n, max, STDIN_FILENO);
+			keep(out, &n, max, STDOUT_FILENO);
+			keep(out, &n, max, STDERR_FILENO);
+			break;
+		case FC_FD_BUS:
+			keep(out, &n, max, nums->bus);
+			break;
+		case FC_FD_CTL:
+			keep(out, &n, max, nums->ctl);
+			break;
+		case FC_FD_CONF:
+			keep(out, &n, max, nums->conf);
+			break;
+		case FC_FD_LISTEN:
+			for (int j = 0; j < nums->nlisten; j++)
+				keep(out, &n, max, nums->listen[j]);
+			break;
+		case FC_FD_PARENT:
+			keep(out, &n, max, nums->parent);
+			break;
+		case FC_FD_SIGNAL:	/* the supervisor's own: never a child's */
+		case FC_FD_LOG_READ:
+		case FC_FD_STOP:
+		case FC_FD_SLOT_COUNT:
+			break;
+		}
+	}
+	return n;
+}

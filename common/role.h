@@ -183,4 +183,22 @@ int fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
  */
 int fc_role_lockdown(const struct fc_role *row, const struct fc_role_ctx *ctx);
 
+/* The numbers of one spawn's descriptors, by slot (-1: none). */
+struct fc_role_fdnums {
+	int bus, ctl, conf;
+	const int *listen;		/* nlisten listening sockets */
+	int nlisten;
+	int parent;			/* a worker's end of its supervisor pipe */
+};
+
+/*
+ * The descriptors row keeps, with this spawn's numbers: 0, 1 and 2 for
+ * the log slot, then each other slot's numbers (supervisor-only slots are
+ * never a child's).  Writes at most max into out; returns the count.  The
+ * supervisor's spawn path and the escape suite both build the list a child
+ * passes to fc_fds_close_except() with it.
+ */
+int fc_role_kept_fds(const struct fc_role *row,
+    const struct fc_role_fdnums *nums, int *out, int max);
+
 #endif

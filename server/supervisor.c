@@ -177,40 +177,13 @@ child_name(const struct child *c, char *buf, size_t len)
 static int
 kept_fds(const struct child *c, int parent_rd, int *out)
 {
-	const struct fc_role *row = &fc_roles[c->role];
-	int n = 0;
+	struct fc_role_fdnums nums = {
+		.bus = S.bus->fd, .ctl = S.ctl->fd, .conf = S.conf->fd,
+		.listen = S.listen_fds, .nlisten = S.nlisten,
+		.parent = parent_rd,
+	};
 
-	for (size_t i = 0; i < row->nfds; i++) {
-		switch (row->fds[i].slot) {
-		case FC_FD_LOG:
-			out[n++] = STDIN_FILENO;
-			out[n++] = STDOUT_FILENO;
-			out[n++] = STDERR_FILENO;
-			break;
-		case FC_FD_BUS:
-			out[n++] = S.bus->fd;
-			break;
-		case FC_FD_CTL:
-			out[n++] = S.ctl->fd;
-			break;
-		case FC_FD_CONF:
-			out[n++] = S.conf->fd;
-			break;
-		case FC_FD_LISTEN:
-			for (int j = 0; j < S.nlisten; j++)
-				out[n++] = S.listen_fds[j];
-			break;
-		case FC_FD_PARENT:
-			out[n++] = parent_rd;
-			break;
-		case FC_FD_SIGNAL:	/* the supervisor's own: never a child's */
-		case FC_FD_LOG_READ:
-		case FC_FD_STOP:
-		case FC_FD_SLOT_COUNT:
-			break;
-		}
-	}
-	return n;
+	return fc_role_kept_fds(&fc_roles[c->role], &nums, out, KEPT_MAX);
 }
 
 /*
@@ -233,7 +206,10 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 
 	fc_log_init(child_name(c, name, sizeof(name)),
 	    (enum fc_log_level)S.cfg.log_level);
-	prctl(PR_SET_PDEATHSIG, runners[c->role].pdeathsig);
+	if (prctl(PR_SET_PDEATHSIG, runners[c->role].pdeathsig) == -1) {
+		log_error("prctl(PR_SET_PDEATHSIG)");
+		_exit(FC_EXIT_CONFIG);
+	}
 	if (getppid() != parent)
 		_exit(1);	/* the supervisor died before prctl() */
 	if (setsid() == -1) {

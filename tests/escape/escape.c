@@ -314,32 +314,16 @@ spawn_setup(struct env *e, const struct attempt *a, bool ctty)
 	}
 	if (e->removed & D_CLOSE)
 		return;
-	/* The row's kept list, with this spawn's numbers. */
-	for (size_t i = 0; i < e->row.nfds; i++) {
-		switch (e->row.fds[i].slot) {
-		case FC_FD_LOG:
-			add_kept(keep, &n, 0);
-			add_kept(keep, &n, 1);
-			add_kept(keep, &n, 2);
-			break;
-		case FC_FD_BUS:
-			add_kept(keep, &n, e->bus_fd);
-			break;
-		case FC_FD_CTL:
-			add_kept(keep, &n, e->ctl_fd);
-			break;
-		case FC_FD_CONF:
-			add_kept(keep, &n, e->conf_fd);
-			break;
-		case FC_FD_LISTEN:
-			add_kept(keep, &n, e->listen_fd);
-			break;
-		case FC_FD_PARENT:
-			add_kept(keep, &n, e->parent_rd);
-			break;
-		default:
-			break;
-		}
+	/* The row's kept list, with this spawn's numbers, as the
+	 * supervisor's kept_fds() builds it. */
+	{
+		struct fc_role_fdnums nums = {
+			.bus = e->bus_fd, .ctl = e->ctl_fd, .conf = e->conf_fd,
+			.listen = &e->listen_fd, .nlisten = 1,
+			.parent = e->parent_rd,
+		};
+
+		n = (size_t)fc_role_kept_fds(&e->row, &nums, keep, 14);
 	}
 	/* The suite's own channel to this child, and the terminal for the
 	 * attempts that keep it. */
