@@ -223,14 +223,8 @@ fc_bus_attach(int fd, bool writable)
 		errno = EBADF;
 		goto fail;
 	}
-	if (writable) {
-		bus->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	} else {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		bus->fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
+	bus->fd = writable ? fcntl(fd, F_DUPFD_CLOEXEC, 0) :
+	    fc_shm_reopen_readonly(fd);
 	/* A regular file sealed against shrinking: nobody can truncate it
 	 * under our mapping and turn reads into SIGBUS. */
 	if (bus->fd == -1 || fc_shm_check(bus->fd, &fsize) == -1)

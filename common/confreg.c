@@ -70,18 +70,11 @@ struct fc_confreg *
 fc_confreg_attach(int fd)
 {
 	struct fc_confreg *r;
-	char path[64];
 	uint64_t size;
 	int rd, saved;
 
-	if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
-		errno = EBADF;
-		return NULL;
-	}
-	/* A new read-only descriptor: a duplicate of the supervisor's
-	 * read-write one would let a child map the region writable again. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if ((rd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* Never the supervisor's read-write descriptor: see shm.h. */
+	if ((rd = fc_shm_reopen_readonly(fd)) == -1)
 		return NULL;
 	if (fc_shm_check(rd, &size) == -1)
 		goto fail;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,4 +45,17 @@ fc_shm_check(int fd, uint64_t *size)
 	}
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+int
+fc_shm_reopen_readonly(int fd)
+{
+	char path[64];
+
+	if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -18,4 +18,14 @@ int fc_shm_create(const char *name, size_t size);
  * its size.  Returns 0, or -1 with errno (EINVAL when it is not). */
 int fc_shm_check(int fd, uint64_t *size);
 
+/*
+ * A new read-only, close-on-exec descriptor of the file fd refers to
+ * (through /proc/self/fd), for a process that must only read a region:
+ * a duplicate of a read-write descriptor would let it mprotect() its
+ * mapping writable or map the region again read-write.  Returns the new
+ * descriptor (fd stays the caller's), or -1 + errno (EBADF for a closed
+ * fd).
+ */
+int fc_shm_reopen_readonly(int fd);
+
 #endif
