@@ -130,7 +130,8 @@ check_children() {
 port=$(free_port) || exit 1
 write_config "$TMP/a.conf" "$port" "workers = 2" "[capture]" "width = 320" "height = 240" \
 	"fps = 10" "idle_stop = 0" "[log]" "file = $TMP/a-file.log"
-timeout 120 script -qfc "exec 200</etc/shadow; exec '$BUILD/forkcast' -c '$TMP/a.conf'" \
+# script(1) runs the command with $SHELL; dash (CI has no $SHELL) cannot redirect fd 200.
+SHELL=/bin/bash timeout 120 script -qfc "exec 200</etc/shadow; exec '$BUILD/forkcast' -c '$TMP/a.conf'" \
 	/dev/null </dev/null >"$TMP/a-tty.log" 2>&1 &
 PIDS+=($!)
 if up "$port" "$TMP/forkcast-$port.pid" && kids=$(children 2); then
