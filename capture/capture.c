@@ -3,8 +3,9 @@
  *
  * One thread does everything, in this order each turn:
  *   1. stop requested or frame budget spent?  leave
- *   2. nobody watching for idle_stop seconds?  close the source and sleep
- *      on the control region's demand futex (state PAUSED)
+ *   2. nobody watching for idle_stop seconds, and no snapshot request for
+ *      FC_CAPTURE_SNAPSHOT_AWAKE_NS (or idle_stop if shorter)?  close the
+ *      source and sleep on the control region's demand futex (state PAUSED)
  *   3. source closed?  reopen when the backoff allows; meanwhile publish
  *      the no-signal picture about once a second (state FAILING)
  *   4. non-self-paced source: sleep until the next absolute deadline
@@ -71,6 +72,8 @@ struct loop {
 	int64_t backoff_ns;		/* next reopen delay */
 	int64_t next_open_ns;		/* reopen not before (monotonic) */
 	int64_t idle_since_ns;		/* last time we saw a viewer */
+	uint32_t snap_seen;		/* fc_ctl_snapshot_value seen last */
+	int64_t snap_until_ns;		/* awake for snapshots until then */
 	int64_t interval_ns;		/* 1 / fps */
 	int64_t deadline_ns;		/* next frame due (non-self-paced) */
 	int64_t last_frame_ns;		/* last frame from the source */
@@ -429,12 +432,41 @@ open_source(struct loop *l, int64_t now)
 	log_debug("%s: opened", l->ops->name);
 }
 
+/* How long one snapshot request keeps capture awake: a few seconds, never
+ * longer than idle_stop (what a stream viewer that left gets). */
+static int64_t
+snapshot_awake_ns(const struct loop *l)
+{
+	int64_t idle = (int64_t)l->cfg->idle_stop * NS_PER_S;
+
+	return idle < FC_CAPTURE_SNAPSHOT_AWAKE_NS ? idle :
+	    FC_CAPTURE_SNAPSHOT_AWAKE_NS;
+}
+
+/* True when a snapshot was requested since the last look; it then keeps
+ * capture awake for snapshot_awake_ns() from now. */
+static bool
+snapshot_requested(struct loop *l, int64_t now)
+{
+	uint32_t v = fc_ctl_snapshot_value(l->ctl);
+
+	if (v == l->snap_seen)
+		return false;
+	l->snap_seen = v;
+	l->snap_until_ns = now + snapshot_awake_ns(l);
+	return true;
+}
+
 /*
  * No viewers: close the source and sleep on the demand futex until a
- * worker reports a streaming client or bumps demand.
+ * worker reports a streaming client or bumps demand.  A wake-up with no
+ * stream counted and a new snapshot request is a snapshot's: capture then
+ * stays awake for snapshot_awake_ns() after the last snapshot request, not
+ * for idle_stop.  Any other wake-up (a stream, or demand from a stream not
+ * counted yet) gets the stream viewer's idle_stop.
  */
 static void
-pause_for_viewers(struct loop *l)
+pause_for_viewers(struct loop *l, int64_t now)
 {
 	uint32_t seen;
 	int rc;
@@ -442,7 +474,14 @@ pause_for_viewers(struct loop *l)
 	close_source(l);
 	set_state(l, FC_CAPTURE_PAUSED, NULL);
 	atomic_store_explicit(&l->hdr->fps_milli, 0, memory_order_relaxed);
-	log_info("no viewers for %d s: capture paused", l->cfg->idle_stop);
+	if (l->snap_until_ns > l->idle_since_ns +
+	    (int64_t)l->cfg->idle_stop * NS_PER_S)
+		log_info("no viewers, no snapshot request for %lld ms: "
+		    "capture paused", (long long)((now - l->snap_until_ns +
+		    snapshot_awake_ns(l)) / NS_PER_MS));
+	else
+		log_info("no viewers for %d s: capture paused",
+		    l->cfg->idle_stop);
 	while (!fc_capture_stopping()) {
 		each_turn(l);
 		seen = fc_ctl_demand_value(l->ctl);
@@ -454,10 +493,19 @@ pause_for_viewers(struct loop *l)
 	}
 	if (fc_capture_stopping())
 		return;
-	log_info("viewer arrived: capture resumed");
-	/* A new viewer gets idle_stop seconds even before its stream is
-	 * counted; the source is reopened right away. */
-	l->idle_since_ns = fc_now_mono_ns();
+	now = fc_now_mono_ns();
+	if (snapshot_requested(l, now) && fc_ctl_total_streams(l->ctl) == 0) {
+		log_info("snapshot request: capture resumed for %lld ms",
+		    (long long)(snapshot_awake_ns(l) / NS_PER_MS));
+		/* idle_stop counts as spent: only the snapshot's time. */
+		l->idle_since_ns = now - (int64_t)l->cfg->idle_stop * NS_PER_S;
+	} else {
+		log_info("viewer arrived: capture resumed");
+		/* A new viewer gets idle_stop seconds even before its stream
+		 * is counted. */
+		l->idle_since_ns = now;
+	}
+	/* The source is reopened right away. */
 	l->next_open_ns = 0;
 	l->backoff_ns = FC_CAPTURE_BACKOFF_MIN_NS;
 	l->logged[0] = '\0';
@@ -470,11 +518,13 @@ should_pause(struct loop *l, int64_t now)
 {
 	if (l->ctl == NULL || l->cfg->idle_stop <= 0)
 		return false;
+	(void)snapshot_requested(l, now);
 	if (fc_ctl_total_streams(l->ctl) > 0) {
 		l->idle_since_ns = now;
 		return false;
 	}
-	return now - l->idle_since_ns >= (int64_t)l->cfg->idle_stop * NS_PER_S;
+	return now - l->idle_since_ns >= (int64_t)l->cfg->idle_stop * NS_PER_S &&
+	    now >= l->snap_until_ns;
 }
 
 /* drop_same_frames: true when this frame repeats the last published one
@@ -607,7 +657,7 @@ run(struct loop *l)
 		now = fc_now_mono_ns();
 		update_fps(l, now);
 		if (should_pause(l, now)) {
-			pause_for_viewers(l);
+			pause_for_viewers(l, now);
 			continue;
 		}
 		if (!l->opened) {
@@ -679,6 +729,8 @@ fc_capture_run(const struct fc_config *cfg, struct fc_bus *bus,
 	l->interval_ns = NS_PER_S / (cfg->fps > 0 ? cfg->fps : 1);
 	l->backoff_ns = FC_CAPTURE_BACKOFF_MIN_NS;
 	l->idle_since_ns = fc_now_mono_ns();
+	if (ctl != NULL)
+		l->snap_seen = fc_ctl_snapshot_value(ctl);
 	l->relay = cfg->source == FC_SOURCE_HTTP;
 	if ((l->src.enc = fc_encoder_new(cfg->quality)) == NULL) {
 		log_warn("cannot create the JPEG encoder");

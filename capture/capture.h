@@ -28,6 +28,11 @@
 /* With drop_same_frames, an unchanged picture is still republished this
  * often so readers see the stream is alive. */
 #define FC_CAPTURE_SAME_REFRESH_NS INT64_C(1000000000)
+/* A snapshot request (fc_ctl_signal_snapshot) keeps capture awake this
+ * long after the last one, or idle_stop when that is shorter: a poller
+ * wakes capture for one fresh picture, not for the whole idle_stop that a
+ * stream viewer gets. */
+#define FC_CAPTURE_SNAPSHOT_AWAKE_NS INT64_C(3000000000)
 
 struct fc_capture_opts {
 	/* Source to run: fc_source_for(cfg->source) in forkcast-capture;

@@ -777,3 +777,19 @@ fc_ctl_wait_demand(const struct fc_ctl *ctl, uint32_t seen, int timeout_ms)
 {
 	return fc_futex_wait(&ctl->hdr->demand, seen, timeout_ms);
 }
+
+void
+fc_ctl_signal_snapshot(struct fc_ctl *ctl)
+{
+	/* Before the demand word: a capture woken by it sees this count. */
+	atomic_fetch_add_explicit(&ctl->hdr->snapshot_demand, 1,
+	    memory_order_relaxed);
+	fc_ctl_signal_demand(ctl);
+}
+
+uint32_t
+fc_ctl_snapshot_value(const struct fc_ctl *ctl)
+{
+	return atomic_load_explicit(&ctl->hdr->snapshot_demand,
+	    memory_order_acquire);
+}

@@ -39,7 +39,10 @@
  *
  * Demand futex: a worker that gets a streaming client while capture is
  * paused bumps `demand` and wakes it (fc_ctl_signal_demand); capture waits
- * on it while paused (fc_ctl_wait_demand).
+ * on it while paused (fc_ctl_wait_demand).  A snapshot request bumps
+ * `snapshot_demand` first, then `demand` (fc_ctl_signal_snapshot): capture
+ * tells from it that a wake-up came from a snapshot, which keeps it awake
+ * for a short time only (capture.h FC_CAPTURE_SNAPSHOT_AWAKE_NS).
  */
 #ifndef FC_CONTROL_H
 #define FC_CONTROL_H
@@ -184,7 +187,9 @@ struct fc_ctl_header {
 	 * could aim its addresses at one probe chain, making every table
 	 * lookup long, or at a victim's tag, sharing the victim's count. */
 	uint64_t addr_key[2];
-	uint8_t reserved[24];
+	/* Bumped (before `demand`) by every snapshot request. */
+	_Atomic uint32_t snapshot_demand;
+	uint8_t reserved[20];
 	struct fc_ctl_worker workers[FC_CTL_MAX_WORKERS];
 };
 _Static_assert(offsetof(struct fc_ctl_header, workers) % 64 == 0,
@@ -288,5 +293,11 @@ uint64_t fc_ctl_addr_count(const struct fc_ctl *ctl, unsigned i, uint64_t key);
 void fc_ctl_signal_demand(struct fc_ctl *ctl);
 uint32_t fc_ctl_demand_value(const struct fc_ctl *ctl);
 int fc_ctl_wait_demand(const struct fc_ctl *ctl, uint32_t seen, int timeout_ms);
+
+/* A snapshot wants a fresh frame (worker): bumps snapshot_demand, then
+ * does what fc_ctl_signal_demand does.  fc_ctl_snapshot_value reads the
+ * counter (capture compares it with the value it saw last). */
+void fc_ctl_signal_snapshot(struct fc_ctl *ctl);
+uint32_t fc_ctl_snapshot_value(const struct fc_ctl *ctl);
 
 #endif

@@ -218,6 +218,11 @@ want_frame(const struct fc_client *c, const struct fc_frame *f, int64_t now)
 {
 	if (f->meta.seq == c->last_seq)
 		return now - c->last_part_ns >= FC_CLIENT_KEEPALIVE_NS;
+	/* The first part waits for a frame published after the request
+	 * when the newest one was stale then (worker.c start_stream). */
+	if (c->last_seq == 0 && f->meta.seq <= c->fresh_after &&
+	    now < c->fresh_until_ns)
+		return false;
 	/* A lower seq means a new bus: take it as new. */
 	if (c->interval_ns > 0 && c->last_seq != 0 &&
 	    now < c->last_part_ns + c->interval_ns - c->interval_ns / 8)
@@ -441,6 +446,8 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 		case FC_CLIENT_LINGERING:
 			return drain_input(c) && !c->peer_eof ? FC_STEP_OK :
 			    FC_STEP_CLOSE;
+		case FC_CLIENT_WAITING:
+			return FC_STEP_OK;	/* the worker answers */
 		}
 		return FC_STEP_CLOSE;
 	}
@@ -469,6 +476,37 @@ drain_input(struct fc_client *c)
 	return true;
 }
 
+/*
+ * Input while WAITING: a pipelined request is kept (read into the request
+ * buffer while it has room, parsed once the answer is out); end of input
+ * means the client is gone.  A client that only shut its sending side is
+ * taken as gone too (as nginx does): TCP cannot tell the two apart.
+ */
+static enum fc_client_step
+wait_input(struct fc_client *c, uint32_t events)
+{
+	ssize_t n;
+
+	if (events & EPOLLRDHUP)
+		return FC_STEP_CLOSE;
+	while (c->rq != NULL && c->rq->in_len < sizeof(c->rq->in)) {
+		n = read(c->fd, c->rq->in + c->rq->in_len,
+		    sizeof(c->rq->in) - c->rq->in_len);
+		if (n > 0) {
+			c->rq->in_len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return FC_STEP_CLOSE;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		return FC_STEP_CLOSE;
+	}
+	return FC_STEP_OK;
+}
+
 enum fc_client_step
 fc_client_handle(struct fc_client *c, struct fc_client_env *env,
     uint32_t events)
@@ -481,6 +519,8 @@ fc_client_handle(struct fc_client *c, struct fc_client_env *env,
 	    (c->state == FC_CLIENT_STREAMING || c->state == FC_CLIENT_EVENTS) &&
 	    !drain_input(c))
 		return FC_STEP_CLOSE;
+	if (c->state == FC_CLIENT_WAITING)
+		return wait_input(c, events);
 	/* LINGERING drains in the pump. */
 	/* READING reads in the pump; RESPONDING leaves pipelined bytes in
 	 * the socket until the response is out (read then, in order). */
@@ -543,6 +583,17 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 		(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
 	c->close_after = head_only;
 	c->state = FC_CLIENT_STREAMING;
+}
+
+void
+fc_client_start_wait(struct fc_client *c, uint64_t after_seq,
+    int64_t until_ns, bool keep_alive)
+{
+	fc_iovq_reset(&c->q);
+	c->fresh_after = after_seq;
+	c->fresh_until_ns = until_ns;
+	c->wait_keep = keep_alive;
+	c->state = FC_CLIENT_WAITING;
 }
 
 void

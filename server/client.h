@@ -6,7 +6,10 @@
  *      └───────────────────────────────────┼─────────────────────────────┘
  *                                          ├──> STREAMING  (multipart until
  *                                          │               close/maxtime)
- *                                          └──> EVENTS     (SSE until close)
+ *                                          ├──> EVENTS     (SSE until close)
+ *                                          └──> WAITING    (a snapshot waits
+ *                                                  for a fresh frame, then
+ *                                                  RESPONDING)
  *
  * A response that ends the connection (errors, Connection: close) is
  * followed by LINGERING: the write side is shut down and what the client
@@ -76,6 +79,8 @@ enum fc_client_state {
 	FC_CLIENT_STREAMING,	/* multipart/x-mixed-replace */
 	FC_CLIENT_EVENTS,	/* text/event-stream */
 	FC_CLIENT_LINGERING,	/* answer sent, write side shut: draining */
+	FC_CLIENT_WAITING,	/* a snapshot waiting for a fresh frame; the
+				 * worker answers it (fc_client_respond) */
 };
 
 /* What the worker must do after a client call. */
@@ -150,6 +155,13 @@ struct fc_client {
 					 * event was queued */
 	bool caught_up;			/* the peer had read all before it */
 
+	/* Freshness (worker.c): a snapshot in WAITING, or a stream before
+	 * its first part, wants a frame with seq > fresh_after until
+	 * fresh_until_ns (0 = wants nothing newer). */
+	uint64_t fresh_after;
+	int64_t fresh_until_ns;
+	bool wait_keep;			/* WAITING: keep-alive after the answer */
+
 	/* Limits (worker.c): the places this client holds in the control
 	 * region besides its connection, given back when it closes. */
 	bool counted;			/* a max_clients place, of kind: */
@@ -199,6 +211,15 @@ void fc_client_error(struct fc_client *c, struct fc_client_env *env,
  */
 void fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
     enum fc_framing framing, int fps, int maxtime, bool head_only);
+
+/*
+ * Puts a client whose request was routed into WAITING: it sends nothing
+ * until the worker answers it (fc_client_respond or fc_client_error, then
+ * fc_client_pump).  Input that arrives meanwhile is kept for the next
+ * request; end of input or a hangup closes it (FC_STEP_CLOSE).
+ */
+void fc_client_start_wait(struct fc_client *c, uint64_t after_seq,
+    int64_t until_ns, bool keep_alive);
 
 /* Starts an event stream (state EVENTS) with c->hdr as head. */
 void fc_client_start_events(struct fc_client *c, struct fc_client_env *env);

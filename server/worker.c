@@ -34,6 +34,13 @@
  * streaming client that is idle and writable starts a part from it.
  * Clients still sending take the newest frame when EPOLLOUT says they can.
  *
+ * Fresh pictures (DESIGN.md): a snapshot, or a stream's first part, never
+ * gets a stale frame silently.  When the newest frame is stale (see
+ * frame_recent) the snapshot waits in state WAITING, the stream holds its
+ * first part back, for the first frame published after the request, at
+ * most FRESH_WAIT_NS (shorter when client_timeout or send_timeout is);
+ * each publish (watcher) and each tick looks at the waiting snapshots.
+ *
  * Limits: every accepted connection, and every stream and /events client,
  * takes a place in the server-wide counts of the control region
  * (fc_ctl_admit_*, see control.h) or gets a 503; close_client() gives the
@@ -87,6 +94,10 @@ extern const size_t fc_page_html_len;
 #define ACCEPT_ERROR_MAX_NS (10 * NS_PER_S)	/* unexpected accept error */
 #define BALANCE_RECHECK_MS 50
 #define NOTSENT_LOWAT 16384
+/* Longest wait of a snapshot or a first part for a fresh frame. */
+#define FRESH_WAIT_NS (2 * NS_PER_S)
+/* A frame older than this many frame intervals is stale (frame_recent). */
+#define STALE_INTERVALS 3
 #define MIN_FRAME_CAP (64 * 1024)
 
 /* epoll data words of our own descriptors (client pointers are larger). */
@@ -140,6 +151,8 @@ struct worker {
 	struct fc_client *streams;	/* streaming ones (also in clients) */
 	struct fc_client *dead;		/* closed this batch, freed after it */
 	uint64_t nclients, nstreams, nevents;
+	uint64_t nwaiting;		/* snapshots in WAITING, at most (closed
+					 * ones leave when serve_waiting looks) */
 
 	struct listener lst[FC_CONFIG_MAX_LISTEN];
 	bool listening;			/* listen fds belong in the epoll set
@@ -615,11 +628,163 @@ update_frame(struct worker *w)
 	}
 }
 
+/*
+ * True when the worker's newest frame is recent enough to answer a
+ * snapshot or start a stream with: captured (its CLOCK_MONOTONIC stamp)
+ * no more than STALE_INTERVALS frame intervals of the source's target rate
+ * ago.  A running capture publishes a frame every interval, so the newest
+ * one is normally less than one interval (plus encoding) old; three
+ * intervals means capture missed two frames in a row: it is paused,
+ * waking, stalled or gone.  With drop_same_frames an unchanged picture is
+ * republished only once a second, and the rule allows that second too.
+ */
+static bool
+frame_recent(struct worker *w)
+{
+	const struct fc_frame *f = w->env.current;
+	struct fc_bus_info info;
+	uint32_t fps;
+	int64_t limit;
+
+	if (f == NULL)
+		return false;
+	fc_bus_get_info(w->bus, &info);
+	fps = info.fps_target > 0 ? info.fps_target :
+	    w->cfg->fps > 0 ? (uint32_t)w->cfg->fps : 1;
+	limit = STALE_INTERVALS * (NS_PER_S / fps);
+	if (w->cfg->drop_same_frames)
+		limit += NS_PER_S;
+	return w->env.now_mono_ns - f->meta.ts_mono_ns <= limit;
+}
+
+/* The deadline of a wait for a fresh frame that starts now: FRESH_WAIT_NS,
+ * or client_timeout or send_timeout when shorter. */
+static int64_t
+fresh_deadline(const struct worker *w)
+{
+	int64_t wait = FRESH_WAIT_NS;
+
+	if ((int64_t)w->cfg->client_timeout * NS_PER_S < wait)
+		wait = (int64_t)w->cfg->client_timeout * NS_PER_S;
+	if ((int64_t)w->cfg->send_timeout * NS_PER_S < wait)
+		wait = (int64_t)w->cfg->send_timeout * NS_PER_S;
+	return w->env.now_mono_ns + wait;
+}
+
+/* Answers a snapshot with the worker's newest frame. */
+static void
+snapshot_frame(struct worker *w, struct fc_client *c, bool keep)
+{
+	fc_frame_unref(c->frame);
+	c->frame = fc_frame_ref(w->env.current);
+	fc_strbuf_reset(&c->hdr);
+	fc_respond_snapshot_head(&c->hdr, &c->frame->meta, keep,
+	    w->cfg->allow_origin);
+	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
+}
+
+/*
+ * Answers a snapshot with 503 when capture cannot give a picture: it is
+ * failing (the bus state, or no_signal: a no-signal frame came instead of
+ * a picture) or held after exiting with status 2; the body says why, with
+ * the source's error.  False otherwise: paused, starting or restarting
+ * capture is waited for.
+ */
+static bool
+snapshot_failing(struct worker *w, struct fc_client *c, bool no_signal)
+{
+	struct fc_bus_info info;
+	const char *why = NULL;
+	char msg[224], *p;
+
+	fc_bus_get_info(w->bus, &info);
+	if (atomic_load_explicit(&w->ctl->hdr->capture_held,
+	    memory_order_relaxed) != 0)
+		(void)fc_report_health(w->bus, w->ctl, &why);
+	else if (info.state != FC_CAPTURE_FAILING && !no_signal)
+		return false;
+	if (why != NULL)
+		snprintf(msg, sizeof(msg), "%s", why);
+	else if (info.error[0] != '\0')
+		snprintf(msg, sizeof(msg), "capture failing: %s", info.error);
+	else
+		snprintf(msg, sizeof(msg), "capture failing");
+	/* The source's error may quote a device or an upstream: printable
+	 * ASCII only in the body. */
+	for (p = msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	log_debug("fd %d: snapshot: %s", c->fd, msg);
+	fc_client_error(c, &w->env, 503, msg);
+	return true;
+}
+
+/*
+ * Answers a snapshot in WAITING if it can be answered now: a frame
+ * published after its request came (200; a no-signal one: 503), capture
+ * is failing (503), or its wait is over (the newest picture with its true
+ * X-Timestamp, else 503).
+ * False while it keeps waiting.
+ */
+static bool
+answer_waiting(struct worker *w, struct fc_client *c)
+{
+	const struct fc_frame *f = w->env.current;
+	bool keep = c->wait_keep && !w->retiring;
+
+	bool fresh = f != NULL && f->meta.seq > c->fresh_after;
+
+	if (fresh && (f->meta.flags & FC_FRAME_NOSIGNAL) == 0) {
+		snapshot_frame(w, c, keep);
+		return true;
+	}
+	if (snapshot_failing(w, c, fresh))
+		return true;
+	if (w->env.now_mono_ns < c->fresh_until_ns)
+		return false;
+	if (f == NULL || (f->meta.flags & FC_FRAME_NOSIGNAL) != 0) {
+		fc_client_error(c, &w->env, 503,
+		    "no picture from capture within the wait");
+		return true;
+	}
+	log_debug("fd %d: no fresh frame within the wait: sending one %lld ms "
+	    "old", c->fd, (long long)((w->env.now_mono_ns - f->meta.ts_mono_ns) /
+	    NS_PER_MS));
+	snapshot_frame(w, c, keep);
+	return true;
+}
+
+/* Answers the waiting snapshots that can be answered now (after a publish
+ * or on the tick). */
+static void
+serve_waiting(struct worker *w)
+{
+	struct fc_client *c, *next;
+	uint64_t left = 0;
+
+	if (w->nwaiting == 0)
+		return;
+	update_frame(w);
+	for (c = w->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != FC_CLIENT_WAITING)
+			continue;
+		if (!answer_waiting(w, c)) {
+			left++;
+			continue;
+		}
+		if (fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
+	w->nwaiting = left;
+}
+
 static void
 fan_out(struct worker *w)
 {
 	struct fc_client *c, *next;
 
+	serve_waiting(w);
 	if (w->nstreams == 0)
 		return;
 	update_frame(w);
@@ -715,6 +880,14 @@ start_stream(struct worker *w, struct fc_client *c,
 	/* Capture may be paused for lack of viewers. */
 	fc_ctl_signal_demand(w->ctl);
 	update_frame(w);
+	/* A stale newest frame: the first part waits for a newer one
+	 * (client.c want_frame). */
+	c->fresh_after = 0;
+	c->fresh_until_ns = 0;
+	if (w->env.current != NULL && !frame_recent(w)) {
+		c->fresh_after = w->env.current->meta.seq;
+		c->fresh_until_ns = fresh_deadline(w);
+	}
 }
 
 static void
@@ -763,21 +936,37 @@ respond_health(struct worker *w, struct fc_client *c, bool keep)
 	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
 }
 
+/*
+ * /snapshot: the newest frame when it is recent (frame_recent), else the
+ * first frame published after this request, waited for in WAITING (the
+ * request also wakes a paused capture).  HEAD neither waits nor wakes
+ * capture: it describes the newest frame.
+ */
 static void
 respond_snapshot(struct worker *w, struct fc_client *c, bool keep)
 {
-	fc_ctl_signal_demand(w->ctl);
+	bool head = c->rq != NULL && c->rq->hp.req.head;
+
+	if (!head)
+		fc_ctl_signal_snapshot(w->ctl);
 	update_frame(w);
-	if (w->env.current == NULL) {
-		fc_client_error(c, &w->env, 503, "no frame yet");
+	if (!head && frame_recent(w) &&
+	    (w->env.current->meta.flags & FC_FRAME_NOSIGNAL) == 0) {
+		snapshot_frame(w, c, keep);
 		return;
 	}
-	fc_frame_unref(c->frame);
-	c->frame = fc_frame_ref(w->env.current);
-	fc_strbuf_reset(&c->hdr);
-	fc_respond_snapshot_head(&c->hdr, &c->frame->meta, keep,
-	    w->cfg->allow_origin);
-	fc_client_respond(c, &w->env, 200, NULL, 0, keep);
+	if (head) {
+		if (w->env.current == NULL)
+			fc_client_error(c, &w->env, 503, "no frame yet");
+		else
+			snapshot_frame(w, c, keep);
+		return;
+	}
+	if (snapshot_failing(w, c, false))
+		return;
+	fc_client_start_wait(c, w->env.current != NULL ?
+	    w->env.current->meta.seq : 0, fresh_deadline(w), keep);
+	w->nwaiting++;
 }
 
 static bool
@@ -964,6 +1153,8 @@ tick(struct worker *w)
 	/* Keepalive resends need the newest frame too. */
 	if (w->nstreams > 0 && !w->finishing)
 		update_frame(w);
+	/* Waiting snapshots whose wait is over. */
+	serve_waiting(w);
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
 		if (fc_client_tick(c, &w->env) == FC_STEP_CLOSE)
