@@ -2,7 +2,8 @@
  * The capture loop, run in a thread against a real bus and control
  * region, with scripted sources: publishing and counters, pacing,
  * drop_same_frames, a failing source (no-signal frames, backoff,
- * recovery), and pausing without viewers / waking on demand.
+ * recovery), pausing without viewers / waking on demand, and the short
+ * wake of a snapshot request.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -612,6 +613,55 @@ test_idle_pause_and_wake(void **state)
 	free_run(r);
 }
 
+/* A snapshot request wakes a paused capture for FC_CAPTURE_SNAPSHOT_AWAKE_NS
+ * (3 s) after the last one, not for idle_stop; a stream then gets its
+ * idle_stop again. */
+static void
+test_snapshot_wake_is_short(void **state)
+{
+	struct run *r = new_run(&fake_ops, 20);
+	struct fc_ctl_worker *w0 = &r->ctl->hdr->workers[0];
+	uint64_t head;
+	int64_t t0;
+	int ms;
+
+	(void)state;
+	r->cfg.idle_stop = 5;
+	atomic_store(&w0->pid, 1);
+	start(r);
+	assert_true(wait_state(r, FC_CAPTURE_PAUSED, 7000) >= 0);
+
+	/* One snapshot: a frame at once, paused again about 3 s later. */
+	head = fc_bus_head(r->bus);
+	t0 = fc_now_mono_ns();
+	fc_ctl_signal_snapshot(r->ctl);
+	ms = wait_frame(r, head, 1000);
+	printf("snapshot woke capture: frame in %d ms\n", ms);
+	assert_true(ms >= 0);
+	/* A second snapshot 1 s later moves the end to 1 + 3 s. */
+	sleep_ms(1000);
+	fc_ctl_signal_snapshot(r->ctl);
+	assert_true(wait_state(r, FC_CAPTURE_PAUSED, 6000) >= 0);
+	ms = (int)((fc_now_mono_ns() - t0) / 1000000);
+	printf("paused %d ms after the first of two snapshots 1 s apart "
+	    "(idle_stop 5 s)\n", ms);
+	assert_true(ms >= 3700 && ms < 4900);
+
+	/* A stream viewer that comes and goes at once: idle_stop. */
+	t0 = fc_now_mono_ns();
+	atomic_store(&w0->streams, 1);
+	fc_ctl_signal_demand(r->ctl);
+	assert_true(wait_state(r, FC_CAPTURE_RUNNING, 1000) >= 0);
+	atomic_store(&w0->streams, 0);
+	assert_true(wait_state(r, FC_CAPTURE_PAUSED, 7000) >= 0);
+	ms = (int)((fc_now_mono_ns() - t0) / 1000000);
+	printf("paused %d ms after a stream viewer left\n", ms);
+	assert_true(ms >= 4800);
+
+	stop(r);
+	free_run(r);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -637,6 +687,7 @@ main(void)
 		cmocka_unit_test(test_recovers_after_failures),
 		cmocka_unit_test(test_next_error_reopens),
 		cmocka_unit_test(test_idle_pause_and_wake),
+		cmocka_unit_test(test_snapshot_wake_is_short),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

@@ -3,8 +3,10 @@
  * loopback listening socket, with a bus this test publishes into; the
  * test talks HTTP to it with plain sockets.  Covers streaming (parts,
  * fresh frames), ordinary endpoints, limits (503, 408, 431), auth, both
- * ways of stopping (parent pipe with grace, SIGTERM), and a listening
- * socket that breaks under it.
+ * ways of stopping (parent pipe with grace, SIGTERM), a listening
+ * socket that breaks under it, and fresh pictures (a snapshot or a first
+ * part waits for a frame published after the request when the newest one
+ * is stale).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,6 +69,28 @@ publish(struct fixture *fx, size_t len)
 	m.height = 48;
 	m.ts_real_ns = fc_now_real_ns();
 	m.ts_mono_ns = fc_now_mono_ns();
+	assert_int_equal(fc_bus_publish(fx->bus, data, len, &m), 0);
+	fx->frames++;
+	free(data);
+}
+
+/* Publishes a frame of len bytes captured age_ms ago (monotonic stamp). */
+static void
+publish_aged(struct fixture *fx, size_t len, int age_ms)
+{
+	unsigned char *data = malloc(len);
+	struct fc_frame_meta m;
+
+	assert_non_null(data);
+	memset(data, 0x5a, len);
+	data[0] = 0xff;
+	data[1] = 0xd8;
+	memset(&m, 0, sizeof(m));
+	m.len = len;
+	m.width = 64;
+	m.height = 48;
+	m.ts_real_ns = fc_now_real_ns() - (int64_t)age_ms * 1000000;
+	m.ts_mono_ns = fc_now_mono_ns() - (int64_t)age_ms * 1000000;
 	assert_int_equal(fc_bus_publish(fx->bus, data, len, &m), 0);
 	fx->frames++;
 	free(data);
@@ -712,6 +736,170 @@ test_sigterm(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+
+/* Milliseconds since t0 (monotonic ns). */
+static int
+ms_since(int64_t t0)
+{
+	return (int)((fc_now_mono_ns() - t0) / 1000000);
+}
+
+/* True when fd has something to read within ms. */
+static bool
+readable_within(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+static void
+test_snapshot_fresh(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	uint32_t snaps;
+	int fd, ms;
+	int64_t t0;
+
+	/* Capture paused 5 s ago (30 fps: stale after 100 ms). */
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
+	publish_aged(fx, 1111, 5000);
+	snaps = fc_ctl_snapshot_value(fx->ctl);
+
+	/* The old frame is not sent: the request waits and wakes capture;
+	 * the next frame published answers it, on the same keep-alive
+	 * connection. */
+	fd = connect_to(fx);
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_false(readable_within(fd, 300));
+	assert_true(fc_ctl_snapshot_value(fx->ctl) != snaps);
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_RUNNING, NULL);
+	publish(fx, 2222);
+	assert_true(readable_within(fd, 2000));
+	/* A second request on the connection: the frame is recent now. */
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_non_null(strstr(buf, "Content-Length: 2222\r\n"));
+	assert_null(strstr(buf, "Content-Length: 1111\r\n"));
+	assert_non_null(strstr(buf, "Connection: keep-alive\r\n"));
+	assert_non_null(strstr(strstr(buf, "keep-alive") + 1,
+	    "HTTP/1.1 200 OK\r\n"));
+
+	/* HEAD neither waits nor wakes capture. */
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
+	publish_aged(fx, 3333, 5000);
+	snaps = fc_ctl_snapshot_value(fx->ctl);
+	t0 = fc_now_mono_ns();
+	exchange(fx, "HEAD /snapshot HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", buf, sizeof(buf));
+	assert_true(ms_since(t0) < 1000);
+	assert_non_null(strstr(buf, "Content-Length: 3333\r\n"));
+	assert_int_equal(fc_ctl_snapshot_value(fx->ctl), snaps);
+
+	/* A client that goes away while waiting is released; the worker
+	 * keeps serving. */
+	fd = connect_to(fx);
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n");
+	usleep(100000);
+	close(fd);
+	usleep(100000);
+	assert_int_equal(atomic_load(&fx->ctl->hdr->workers[0].clients), 0);
+
+	/* Nothing new within the wait (client_timeout = 2 s here): the
+	 * newest frame, with its true (old) X-Timestamp. */
+	t0 = fc_now_mono_ns();
+	exchange(fx, "GET /snapshot HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", buf, sizeof(buf));
+	ms = ms_since(t0);
+	printf("snapshot of a stale frame answered after %d ms\n", ms);
+	assert_true(ms >= 1800 && ms < 4000);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_non_null(strstr(buf, "Content-Length: 3333\r\n"));
+}
+
+static void
+test_snapshot_failing(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int64_t t0;
+
+	/* Failing already: 503 at once, with the reason. */
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_FAILING,
+	    "camera unplugged");
+	publish_aged(fx, 1111, 5000);
+	t0 = fc_now_mono_ns();
+	exchange(fx, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n", buf,
+	    sizeof(buf));
+	assert_true(ms_since(t0) < 1000);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 503 ", 13), 0);
+	assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
+	assert_non_null(strstr(buf, "\r\n\r\ncapture failing: camera unplugged\n"));
+
+	/* Paused, then the wake-up fails: the no-signal frame it publishes
+	 * is not a picture; 503. */
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
+	{
+		int fd = connect_to(fx);
+		struct fc_frame_meta m;
+		unsigned char ns[100] = { 0xff, 0xd8 };
+
+		send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n\r\n");
+		assert_false(readable_within(fd, 200));
+		fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_FAILING,
+		    "no device");
+		memset(&m, 0, sizeof(m));
+		m.len = sizeof(ns);
+		m.flags = FC_FRAME_NOSIGNAL;
+		m.ts_real_ns = fc_now_real_ns();
+		m.ts_mono_ns = fc_now_mono_ns();
+		assert_int_equal(fc_bus_publish(fx->bus, ns, sizeof(ns), &m), 0);
+		read_until_close(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	assert_int_equal(strncmp(buf, "HTTP/1.1 503 ", 13), 0);
+	assert_non_null(strstr(buf, "capture failing: no device\n"));
+}
+
+/* The X-Timestamp of the first part in buf, in ns (0: none). */
+static int64_t
+first_part_ts(const char *buf)
+{
+	const char *p = strstr(buf, "X-Timestamp: ");
+	long long s, us;
+
+	if (p == NULL || sscanf(p, "X-Timestamp: %lld.%lld", &s, &us) != 2)
+		return 0;
+	return (int64_t)s * 1000000000 + us * 1000;
+}
+
+static void
+test_stream_first_part_fresh(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 20];
+	int64_t t0;
+	int fd;
+
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
+	publish_aged(fx, 1111, 5000);
+	fd = connect_to(fx);
+	t0 = fc_now_real_ns();
+	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+	/* The head comes at once; the old frame never does. */
+	usleep(300000);
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_RUNNING, NULL);
+	read_until(fd, buf, sizeof(buf), "Content-Length: 5000\r\n", 1, fx);
+	close(fd);
+	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+	assert_null(strstr(buf, "Content-Length: 1111\r\n"));
+	assert_true(first_part_ts(buf) >= t0);
+}
+
 int
 main(void)
 {
@@ -732,6 +920,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_listener_broken, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_fresh, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_failing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stream_first_part_fresh,
+		    setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
