@@ -630,9 +630,9 @@ update_frame(struct worker *w)
 
 /*
  * True when the worker's newest frame is recent enough to answer a
- * snapshot or start a stream with: captured (its CLOCK_MONOTONIC stamp)
- * no more than STALE_INTERVALS frame intervals of the source's target rate
- * ago.  A running capture publishes a frame every interval, so the newest
+ * snapshot or start a stream with: capture is not paused, and the frame
+ * was captured (its CLOCK_MONOTONIC stamp) no more than STALE_INTERVALS
+ * frame intervals of the source's target rate ago.  A running capture publishes a frame every interval, so the newest
  * one is normally less than one interval (plus encoding) old; three
  * intervals means capture missed two frames in a row: it is paused,
  * waking, stalled or gone.  With drop_same_frames an unchanged picture is
@@ -649,6 +649,8 @@ frame_recent(struct worker *w)
 	if (f == NULL)
 		return false;
 	fc_bus_get_info(w->bus, &info);
+	if (info.state == FC_CAPTURE_PAUSED)
+		return false;
 	fps = info.fps_target > 0 ? info.fps_target :
 	    w->cfg->fps > 0 ? (uint32_t)w->cfg->fps : 1;
 	limit = STALE_INTERVALS * (NS_PER_S / fps);
@@ -754,12 +756,19 @@ answer_waiting(struct worker *w, struct fc_client *c)
 	return true;
 }
 
-/* Answers the waiting snapshots that can be answered now (after a publish
- * or on the tick). */
+static void dispatch(struct worker *, struct fc_client *);
+
+/*
+ * Answers the waiting snapshots that can be answered now (after a publish
+ * or on the tick).  A keep-alive client may have its next request in
+ * already (it can send it the moment the answer is out): it is routed
+ * here, as client_event would, and may wait again.
+ */
 static void
 serve_waiting(struct worker *w)
 {
 	struct fc_client *c, *next;
+	enum fc_client_step step;
 	uint64_t left = 0;
 
 	if (w->nwaiting == 0)
@@ -769,12 +778,19 @@ serve_waiting(struct worker *w)
 		next = c->next;
 		if (c->state != FC_CLIENT_WAITING)
 			continue;
-		if (!answer_waiting(w, c)) {
-			left++;
-			continue;
+		if (answer_waiting(w, c)) {
+			step = fc_client_pump(c, &w->env);
+			while (step == FC_STEP_REQUEST) {
+				dispatch(w, c);
+				step = fc_client_pump(c, &w->env);
+			}
+			if (step == FC_STEP_CLOSE) {
+				close_client(w, c);
+				continue;
+			}
 		}
-		if (fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
-			close_client(w, c);
+		if (c->state == FC_CLIENT_WAITING)
+			left++;
 	}
 	w->nwaiting = left;
 }
