@@ -1007,7 +1007,8 @@ start_retiring(struct worker *w)
 	}
 }
 
-/* Closes the streams (and event streams) whose part in flight is out. */
+/* Ends the streams (part in flight, then the close delimiter) and closes
+ * the event streams whose event in flight is out. */
 static void
 finish_streams(struct worker *w)
 {
@@ -1015,9 +1016,12 @@ finish_streams(struct worker *w)
 
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
-		if ((c->state == FC_CLIENT_STREAMING || c->state == FC_CLIENT_EVENTS) &&
-		    c->q.left == 0)
+		if (c->state == FC_CLIENT_STREAMING) {
+			if (fc_client_end_stream(c, &w->env) == FC_STEP_CLOSE)
+				close_client(w, c);
+		} else if (c->state == FC_CLIENT_EVENTS && c->q.left == 0) {
 			close_client(w, c);
+		}
 	}
 }
 
@@ -1143,6 +1147,11 @@ cleanup(struct worker *w)
 {
 	struct fc_client *c;
 
+	/* Streams at a part boundary get their close delimiter if the socket
+	 * takes it now (retire deadline, SIGTERM); no waiting here. */
+	for (c = w->clients; c != NULL; c = c->next)
+		if (c->state == FC_CLIENT_STREAMING)
+			(void)fc_client_end_stream(c, &w->env);
 	while ((c = w->clients) != NULL)
 		close_client(w, c);
 	free_dead(w);
