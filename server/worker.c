@@ -86,6 +86,7 @@ extern const size_t fc_page_html_len;
 #define ACCEPT_ERROR_MIN_NS (100 * NS_PER_MS)	/* first step after an */
 #define ACCEPT_ERROR_MAX_NS (10 * NS_PER_S)	/* unexpected accept error */
 #define BALANCE_RECHECK_MS 50
+#define FINISH_NS NS_PER_S		/* parts in flight after the grace */
 #define NOTSENT_LOWAT 16384
 #define MIN_FRAME_CAP (64 * 1024)
 
@@ -1025,6 +1026,15 @@ finish_streams(struct worker *w)
 	}
 }
 
+/* No new parts from now on: the frame in flight is each client's last. */
+static void
+start_finishing(struct worker *w)
+{
+	w->finishing = true;
+	fc_frame_unref(w->env.current);
+	w->env.current = NULL;
+}
+
 /*
  * The supervisor tells a worker why it must go through its pipe: a byte
  * 'S' means the server stops (finish the part in flight, close, exit);
@@ -1039,10 +1049,7 @@ handle_parent(struct worker *w)
 
 	if (n == 1 && b == 'S') {
 		log_debug("server stopping: finishing parts in flight");
-		w->finishing = true;
-		/* No new parts: the frame in flight is each client's last. */
-		fc_frame_unref(w->env.current);
-		w->env.current = NULL;
+		start_finishing(w);
 	}
 	start_retiring(w);
 	if (w->finishing)
@@ -1092,9 +1099,20 @@ run(struct worker *w)
 	int i, n;
 
 	while (!w->stop_now) {
-		if (w->retiring && (w->nclients == 0 ||
-		    w->env.now_mono_ns >= w->retire_deadline))
+		if (w->retiring && w->nclients == 0)
 			break;
+		if (w->retiring && w->env.now_mono_ns >= w->retire_deadline) {
+			if (w->finishing)
+				break;
+			/* Grace is over: end each stream after its part in
+			 * flight, with the close delimiter, for at most
+			 * FINISH_NS more. */
+			start_finishing(w);
+			w->retire_deadline = w->env.now_mono_ns + FINISH_NS;
+			finish_streams(w);
+			free_dead(w);
+			continue;
+		}
 		n = epoll_wait(w->epfd, evs, MAX_EVENTS, loop_timeout(w));
 		if (n < 0) {
 			if (errno == EINTR)

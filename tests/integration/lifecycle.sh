@@ -108,6 +108,8 @@ r=$(cat "$TMP/r.json")
 echo "  reload 4->2->6: retiring workers held $retiring_clients clients; $(json_num "$r" closed) closed after the grace"
 check "only the retired workers' clients were closed ($(json_num "$r" closed) of $retiring_clients)" \
 	[ "$(json_num "$r" closed)" = "$retiring_clients" ]
+check "each of them ended with the close delimiter ($(json_num "$r" ended))" \
+	[ "$(json_num "$r" ended)" = "$retiring_clients" ]
 
 # --- reload with a new resolution: same connections, new picture ---
 client "$TMP/s.json" 5 7
