@@ -377,8 +377,19 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		/* The response head is out: a stream never needs it again. */
 		if (c->hdr.data != NULL && c->q.left == 0)
 			fc_strbuf_free(&c->hdr);
-		if (c->end_ns != 0 && env->now_mono_ns >= c->end_ns)
-			return FC_STEP_CLOSE;
+		if (c->end_queued)
+			return FC_STEP_CLOSE;	/* the close delimiter is out */
+		if (c->ending ||
+		    (c->end_ns != 0 && env->now_mono_ns >= c->end_ns)) {
+			const char *d;
+			size_t dlen;
+
+			d = fc_stream_close_delimiter(c->framing, &dlen);
+			fc_iovq_reset(&c->q);
+			(void)fc_iovq_add(&c->q, d, dlen);
+			c->end_queued = true;
+			continue;
+		}
 		if (!c->writable || (f = env->current) == NULL ||
 		    !want_frame(c, f, env->now_mono_ns))
 			return FC_STEP_OK;
@@ -573,6 +584,8 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 	c->end_ns = maxtime > 0 ? env->now_mono_ns + maxtime * NS_PER_S : 0;
 	c->last_seq = 0;
 	c->part_queued = false;
+	c->ending = false;
+	c->end_queued = false;
 	fc_frame_unref(c->frame);
 	c->frame = NULL;
 	fc_strbuf_reset(&c->hdr);
@@ -583,6 +596,13 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 		(void)fc_iovq_add(&c->q, c->hdr.data, c->hdr.len);
 	c->close_after = head_only;
 	c->state = FC_CLIENT_STREAMING;
+}
+
+enum fc_client_step
+fc_client_end_stream(struct fc_client *c, struct fc_client_env *env)
+{
+	c->ending = true;
+	return stream_pump(c, env);
 }
 
 void

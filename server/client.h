@@ -140,6 +140,8 @@ struct fc_client {
 	int64_t interval_ns;		/* fps cap, 0 = none */
 	int64_t last_part_ns;		/* when the last part was committed */
 	int64_t end_ns;			/* maxtime deadline, 0 = none */
+	bool ending;			/* end after the part in flight */
+	bool end_queued;		/* the close delimiter is queued */
 	int64_t linger_end_ns;		/* LINGERING: close at the latest then */
 	bool check_window;		/* TCP: may read the peer's window */
 	uint32_t peer_wnd_max;		/* largest receive window it advertised */
@@ -220,6 +222,16 @@ void fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
  */
 void fc_client_start_wait(struct fc_client *c, uint64_t after_seq,
     int64_t until_ns, bool keep_alive);
+
+/*
+ * Ends a stream the way a multipart body ends: the part in flight is
+ * finished, then the close delimiter goes out and the connection closes
+ * (maxtime does the same by itself).  Returns FC_STEP_CLOSE once all of
+ * it is sent; otherwise the pump finishes it when the socket can take
+ * more.  Not for other states.
+ */
+enum fc_client_step fc_client_end_stream(struct fc_client *c,
+    struct fc_client_env *env);
 
 /* Starts an event stream (state EVENTS) with c->hdr as head. */
 void fc_client_start_events(struct fc_client *c, struct fc_client_env *env);

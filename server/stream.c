@@ -12,6 +12,8 @@
 
 static const char tail_full[] = "\r\n";
 static const char tail_advance[] = "\r\n" NEXT_PART;
+static const char close_full[] = "--" FC_STREAM_BOUNDARY "--\r\n";
+static const char close_advance[] = "\r\n--" FC_STREAM_BOUNDARY "--\r\n";
 
 void
 fc_iovq_reset(struct fc_iovq *q)
@@ -143,6 +145,17 @@ fc_stream_part_tail(enum fc_framing framing, size_t *len)
 	}
 	*len = sizeof(tail_full) - 1;
 	return tail_full;
+}
+
+const char *
+fc_stream_close_delimiter(enum fc_framing framing, size_t *len)
+{
+	if (framing == FC_FRAMING_ADVANCE) {
+		*len = sizeof(close_advance) - 1;
+		return close_advance;
+	}
+	*len = sizeof(close_full) - 1;
+	return close_full;
 }
 
 void

@@ -76,6 +76,13 @@ size_t fc_stream_part_head(char *buf, size_t cap, enum fc_framing framing,
 /* The bytes that follow each JPEG. */
 const char *fc_stream_part_tail(enum fc_framing framing, size_t *len);
 
+/*
+ * The bytes that end a stream body (RFC 2046 close delimiter), sent after
+ * the last part's tail: full "--B--\r\n"; advance "\r\n--B--\r\n", which
+ * also ends the part whose header block already went out, empty.
+ */
+const char *fc_stream_close_delimiter(enum fc_framing framing, size_t *len);
+
 /* Queues one part: [head][jpeg][tail].  head is the caller's buffer of
  * FC_STREAM_PART_HEAD_MAX bytes (must outlive the queue). */
 void fc_stream_queue_part(struct fc_iovq *q, char *head,

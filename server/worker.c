@@ -93,6 +93,7 @@ extern const size_t fc_page_html_len;
 #define ACCEPT_ERROR_MIN_NS (100 * NS_PER_MS)	/* first step after an */
 #define ACCEPT_ERROR_MAX_NS (10 * NS_PER_S)	/* unexpected accept error */
 #define BALANCE_RECHECK_MS 50
+#define FINISH_NS NS_PER_S		/* parts in flight after the grace */
 #define NOTSENT_LOWAT 16384
 /* Longest wait of a snapshot or a first part for a fresh frame. */
 #define FRESH_WAIT_NS (2 * NS_PER_S)
@@ -1214,7 +1215,8 @@ start_retiring(struct worker *w)
 	}
 }
 
-/* Closes the streams (and event streams) whose part in flight is out. */
+/* Ends the streams (part in flight, then the close delimiter) and closes
+ * the event streams whose event in flight is out. */
 static void
 finish_streams(struct worker *w)
 {
@@ -1222,10 +1224,22 @@ finish_streams(struct worker *w)
 
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
-		if ((c->state == FC_CLIENT_STREAMING || c->state == FC_CLIENT_EVENTS) &&
-		    c->q.left == 0)
+		if (c->state == FC_CLIENT_STREAMING) {
+			if (fc_client_end_stream(c, &w->env) == FC_STEP_CLOSE)
+				close_client(w, c);
+		} else if (c->state == FC_CLIENT_EVENTS && c->q.left == 0) {
 			close_client(w, c);
+		}
 	}
+}
+
+/* No new parts from now on: the frame in flight is each client's last. */
+static void
+start_finishing(struct worker *w)
+{
+	w->finishing = true;
+	fc_frame_unref(w->env.current);
+	w->env.current = NULL;
 }
 
 /*
@@ -1242,10 +1256,7 @@ handle_parent(struct worker *w)
 
 	if (n == 1 && b == 'S') {
 		log_debug("server stopping: finishing parts in flight");
-		w->finishing = true;
-		/* No new parts: the frame in flight is each client's last. */
-		fc_frame_unref(w->env.current);
-		w->env.current = NULL;
+		start_finishing(w);
 	}
 	start_retiring(w);
 	if (w->finishing)
@@ -1295,9 +1306,20 @@ run(struct worker *w)
 	int i, n;
 
 	while (!w->stop_now) {
-		if (w->retiring && (w->nclients == 0 ||
-		    w->env.now_mono_ns >= w->retire_deadline))
+		if (w->retiring && w->nclients == 0)
 			break;
+		if (w->retiring && w->env.now_mono_ns >= w->retire_deadline) {
+			if (w->finishing)
+				break;
+			/* Grace is over: end each stream after its part in
+			 * flight, with the close delimiter, for at most
+			 * FINISH_NS more. */
+			start_finishing(w);
+			w->retire_deadline = w->env.now_mono_ns + FINISH_NS;
+			finish_streams(w);
+			free_dead(w);
+			continue;
+		}
 		n = epoll_wait(w->epfd, evs, MAX_EVENTS, loop_timeout(w));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1350,6 +1372,11 @@ cleanup(struct worker *w)
 {
 	struct fc_client *c;
 
+	/* Streams at a part boundary get their close delimiter if the socket
+	 * takes it now (retire deadline, SIGTERM); no waiting here. */
+	for (c = w->clients; c != NULL; c = c->next)
+		if (c->state == FC_CLIENT_STREAMING)
+			(void)fc_client_end_stream(c, &w->env);
 	while ((c = w->clients) != NULL)
 		close_client(w, c);
 	free_dead(w);

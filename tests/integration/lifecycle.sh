@@ -108,6 +108,8 @@ r=$(cat "$TMP/r.json")
 echo "  reload 4->2->6: retiring workers held $retiring_clients clients; $(json_num "$r" closed) closed after the grace"
 check "only the retired workers' clients were closed ($(json_num "$r" closed) of $retiring_clients)" \
 	[ "$(json_num "$r" closed)" = "$retiring_clients" ]
+check "each of them ended with the close delimiter ($(json_num "$r" ended))" \
+	[ "$(json_num "$r" ended)" = "$retiring_clients" ]
 
 # --- reload with a new resolution: same connections, new picture ---
 client "$TMP/s.json" 5 7
@@ -153,6 +155,12 @@ BASE="http://127.0.0.1:$port"
 
 # --- graceful stop under load ---
 client "$TMP/t.json" 50 10
+# One stream in each framing kept as bytes: a stop ends them with the
+# close delimiter.
+curl -s --max-time 10 "$BASE/stream?framing=full" >"$TMP/stop-full.bin" &
+SFULL=$!
+curl -s --max-time 10 "$BASE/stream?framing=advance" >"$TMP/stop-adv.bin" &
+SADV=$!
 sleep 2
 all=$(workers | awk '{ print $2 }'; capture_pid)
 t0=$(ms_now)
@@ -161,7 +169,12 @@ wait "$SUP"
 rc=$?
 stop_ms=$(( $(ms_now) - t0 ))
 wait "$CLIENT_PID"
+wait "$SFULL" "$SADV"
 t=$(cat "$TMP/t.json")
+check "stop: a full-framing stream ends with the close delimiter" \
+	[ "$(tail -c 19 "$TMP/stop-full.bin" | od -An -c | tr -s ' ')" = "$(printf -- '--forkcastframe--\r\n' | od -An -c | tr -s ' ')" ]
+check "stop: an advance-framing stream ends its open part and the body" \
+	[ "$(tail -c 21 "$TMP/stop-adv.bin" | od -An -c | tr -s ' ')" = "$(printf -- '\r\n--forkcastframe--\r\n' | od -An -c | tr -s ' ')" ]
 left=""
 for p in $all; do alive "$p" && left="$left $p"; done
 echo "  stop under load: exit $rc after $stop_ms ms; clients closed $(json_num "$t" closed) of 50, bad frames $(json_num "$t" bad_frames)"

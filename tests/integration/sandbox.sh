@@ -135,8 +135,10 @@ for path in /stream /video_feed '/?action=stream' \
 	check "stream $path delivers JPEG parts" bash -c \
 		"curl -s --max-time 1.5 -H '$AUTH' '$BASE$path' | grep -acq 'image/jpeg'"
 done
-check "stream with maxtime=1 ends by itself" bash -c \
-	"timeout 5 curl -s -H '$AUTH' '$BASE/stream?maxtime=1' | grep -acq 'image/jpeg'"
+check "stream with maxtime=1 ends by itself, with the close delimiter" bash -c \
+	"timeout 5 curl -s -H '$AUTH' '$BASE/stream?maxtime=1' >'$TMP/maxtime.bin' &&
+	 grep -acq 'image/jpeg' '$TMP/maxtime.bin' &&
+	 [ \"\$(tail -c 19 '$TMP/maxtime.bin' | tr '\r' R)\" = '--forkcastframe--R' ]"
 check "/events sends status events" bash -c \
 	"curl -s --max-time 2.5 -H '$AUTH' '$BASE/events' | grep -cq '^data:'"
 curl -s --max-time 3 -H "$AUTH" -o "$TMP/snap.jpg" "$BASE/snapshot"

@@ -53,6 +53,7 @@ struct client {
 	enum cstate state;
 	bool failed;
 	bool closed;			/* the server ended the stream */
+	bool ended;			/* ... with the close delimiter */
 	bool checked;			/* response status/type verified */
 	const char *why;		/* first error */
 	size_t sent;			/* request bytes written */
@@ -479,6 +480,7 @@ client_data(struct client *c, const unsigned char *p, size_t n)
 	}
 	if (r == MP_DONE) {
 		c->closed = true;
+		c->ended = c->mp.multipart;
 		return false;
 	}
 	return true;
@@ -614,7 +616,7 @@ report(struct client *cl, int n, double elapsed_s)
 	double *fps_fast, *fps_slow;
 	size_t nf = 0, ns = 0;
 	uint64_t frames = 0, bad = 0, bytes = 0;
-	int ok = 0, failed = 0, closed = 0, i, k, nreasons = 0;
+	int ok = 0, failed = 0, closed = 0, ended = 0, i, k, nreasons = 0;
 	int64_t gap_open = 0, gap_all = 0;	/* longest gap, open / all streams */
 	unsigned size_changed = 0;
 	const char *first_error = NULL, *reasons[16];
@@ -642,6 +644,7 @@ report(struct client *cl, int n, double elapsed_s)
 		bad += c->bad;
 		bytes += c->mp.bytes;
 		closed += c->closed;
+		ended += c->ended;
 		if (c->max_gap_ns > gap_all)
 			gap_all = c->max_gap_ns;
 		if (!c->closed && !c->failed && c->max_gap_ns > gap_open)
@@ -679,9 +682,9 @@ report(struct client *cl, int n, double elapsed_s)
 		qsort(lat_slow.v, lat_slow.n, sizeof(float), cmp_float);
 
 	printf("{\"clients\":%d,\"ok\":%d,\"failed\":%d,\"closed\":%d,"
-	    "\"seconds\":%.2f,\"frames_total\":%llu,\"bad_frames\":%llu,"
+	    "\"ended\":%d,\"seconds\":%.2f,\"frames_total\":%llu,\"bad_frames\":%llu,"
 	    "\"bytes_total\":%llu,\"fps_min\":%.2f,\"fps_p50\":%.2f,"
-	    "\"fps_max\":%.2f,\"mbytes_per_s\":%.3f", n, ok, failed, closed,
+	    "\"fps_max\":%.2f,\"mbytes_per_s\":%.3f", n, ok, failed, closed, ended,
 	    elapsed_s, (unsigned long long)frames, (unsigned long long)bad,
 	    (unsigned long long)bytes, nf ? fps_fast[0] : 0.0,
 	    pct_d(fps_fast, nf, 50), nf ? fps_fast[nf - 1] : 0.0,

@@ -606,9 +606,52 @@ test_fps_cap_and_maxtime(void **state)
 	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
 	assert_int_equal(fx->stats.frames_sent, 2);
 	recv_all(fx, buf, sizeof(buf));
-	/* maxtime=2 s ends the stream. */
+	/* maxtime=2 s ends the stream, with the close delimiter after the
+	 * last part's tail. */
 	fx->env.now_mono_ns += 2 * NS_PER_S;
 	assert_int_equal(fc_client_tick(fx->c, &fx->env), FC_STEP_CLOSE);
+	assert_int_equal(recv_all(fx, buf, sizeof(buf)), 19);
+	assert_string_equal(buf, "--forkcastframe--\r\n");
+}
+
+/* A stream ended from outside (server stop) finishes the part in
+ * flight, then sends the close delimiter; in advance framing it also
+ * closes the part whose header block went out after the last JPEG. */
+static void
+test_end_stream_after_part(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 20];
+	size_t n, total = 0;
+	int sz = 4096, i;
+
+	/* A small send buffer so a 600 KB part stays in flight. */
+	assert_int_equal(setsockopt(fx->c->fd, SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	start_stream(fx, FC_FRAMING_ADVANCE, 0, 0);
+	set_current(fx, make_frame(1, 600000));
+	assert_int_equal(fc_client_pump(fx->c, &fx->env), FC_STEP_OK);
+	assert_true(fx->c->q.left > 0);
+	assert_int_equal(fc_client_end_stream(fx->c, &fx->env), FC_STEP_OK);
+	/* A newer frame does not start another part. */
+	set_current(fx, make_frame(2, 100));
+	for (i = 0; i < 10000; i++) {
+		total += recv_all(fx, buf + total, sizeof(buf) - total);
+		if (fc_client_handle(fx->c, &fx->env, EPOLLOUT) == FC_STEP_CLOSE)
+			break;
+	}
+	assert_true(i < 10000);
+	total += recv_all(fx, buf + total, sizeof(buf) - total);
+	n = strlen("\r\n--forkcastframe\r\nContent-Type: image/jpeg\r\n\r\n"
+	    "\r\n--forkcastframe--\r\n");
+	assert_true(total > 600000 + n);
+	assert_memory_equal(buf + total - n,
+	    "\r\n--forkcastframe\r\nContent-Type: image/jpeg\r\n\r\n"
+	    "\r\n--forkcastframe--\r\n", n);
+	/* The JPEG before the tail is all of frame 1's bytes. */
+	assert_int_equal(buf[total - n - 1], 'b');
+	assert_null(memmem(buf, total, "cccc", 4));
+	assert_int_equal(fx->stats.frames_sent, 1);
 }
 
 static void
@@ -674,6 +717,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_end_stream_after_part,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_peer_gone, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_head_stream, setup,
