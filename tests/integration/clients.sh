@@ -1,0 +1,230 @@
+#!/bin/bash
+# Real clients camera users run, against a forkcast test pattern at
+# 640x360, 15 fps: ffprobe/ffmpeg (reading, decoding, recording),
+# GStreamer (souphttpsrc ! multipartdemux), OpenCV (cv2.VideoCapture) and a
+# Home Assistant-style client (mjpeg_url = /stream, still_image_url =
+# /snapshot polled on one keep-alive connection).  Each client whose tool
+# is missing is skipped with a message (scripts/install-deps installs
+# them); the README section "Recording and other clients" shows the same
+# commands.
+. "$(dirname "$0")/lib.sh"
+
+W=640
+H=360
+FPS=15
+SKIPPED=0
+# Debian's python3, where python3-opencv puts cv2 (not a pyenv one).
+PY=/usr/bin/python3
+
+skip() { SKIPPED=$((SKIPPED + 1)); echo "  skip - $*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# now: seconds since the epoch, with fractions.
+now() { date +%s.%N; }
+# within VALUE LOW HIGH: LOW <= VALUE <= HIGH (decimals).
+within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+
+port=$(free_port) || exit 1
+write_config "$TMP/a.conf" "$port" "workers = 2" \
+	"[capture]" "width = $W" "height = $H" "fps = $FPS" "idle_stop = 0"
+start_server "$TMP/a.conf" "$TMP/a.log" || exit 1
+URL="$BASE/stream"
+
+# --- ffprobe / ffmpeg ---
+if have ffprobe && have ffmpeg; then
+	out=$(ffprobe -v error -select_streams v:0 \
+		-show_entries stream=codec_name,width,height -of csv=p=0 "$URL" 2>"$TMP/probe.err")
+	check "ffprobe reads /stream: $out" [ "$out" = "mjpeg,$W,$H" ]
+	check "ffprobe: no error output" [ ! -s "$TMP/probe.err" ]
+
+	# Decode N seconds of wall time (the mpjpeg demuxer has no frame
+	# times of its own; -use_wallclock_as_timestamps gives it the
+	# arrival times, so -t counts seconds, not 25 fps frames).
+	N=4
+	frames=$(ffmpeg -nostdin -v error -use_wallclock_as_timestamps 1 -i "$URL" \
+		-t $N -f null - -progress pipe:1 2>"$TMP/dec.err" |
+		sed -n 's/^frame=//p' | tail -n 1)
+	echo "  ffmpeg decoded $frames frames in $N s (expected about $((FPS * N)))"
+	check "ffmpeg decodes $N s of /stream with no error output" [ ! -s "$TMP/dec.err" ]
+	check "ffmpeg frame count $frames near $((FPS * N))" \
+		[ "${frames:-0}" -ge $((FPS * N - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * N + FPS / 2)) ]
+
+	# ?maxtime=2: the stream ends with the close delimiter.  ffmpeg 5.1
+	# decodes every part to the end, then its http protocol reports the
+	# end of a body that had neither Content-Length nor chunked encoding
+	# as "Stream ends prematurely" (it does for any such body; the
+	# mpjpeg demuxer does not stop at the close delimiter): exactly
+	# that, and nothing from the decoder.
+	frames=$(ffmpeg -nostdin -v error -i "$URL?maxtime=2" -f null - -progress pipe:1 \
+		2>"$TMP/end.err" | sed -n 's/^frame=//p' | tail -n 1)
+	rc=${PIPESTATUS[0]}
+	echo "  ffmpeg, ?maxtime=2: exit $rc, $frames frames; its error output:"
+	sed 's/^/    | /' "$TMP/end.err"
+	check "ffmpeg decodes ?maxtime=2 to the end (exit $rc, $frames frames)" \
+		[ "$rc" = 0 ] && [ "${frames:-0}" -ge $((FPS * 2 - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * 2 + FPS / 2)) ]
+	check "ffmpeg, ?maxtime=2: no decoder errors, only the http end-of-body lines" \
+		bash -c "! grep -v -e 'Stream ends prematurely' -e 'maxtime=2: Input/output error' '$TMP/end.err' | grep -q ."
+
+	# Recording with wall-clock timestamps and stream copy.
+	t0=$(now)
+	ffmpeg -nostdin -v error -use_wallclock_as_timestamps 1 -i "$URL" -t 5 \
+		-c copy "$TMP/rec.mkv" 2>"$TMP/rec.err"
+	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/rec.mkv")
+	n=$(ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/rec.mkv")
+	echo "  ffmpeg -use_wallclock_as_timestamps 1 -t 5 -c copy: duration $dur s, $n frames, wall $wall s"
+	check "recording: no error output" [ ! -s "$TMP/rec.err" ]
+	check "recording: duration $dur s matches 5 s of wall time (4.7..5.3)" within "${dur:-0}" 4.7 5.3
+	check "recording: $n frames at $FPS fps" within "${n:-0}" $((FPS * 5 - FPS / 2)) $((FPS * 5 + FPS / 2))
+
+	# The frame-rate alternative: -r as an input option stamps the
+	# frames at a constant rate.  With ffmpeg 5.1 that holds when
+	# re-encoding (-c:v mjpeg); with -c copy it does not (the copy
+	# keeps the demuxer's 25 fps stamps), so only this form is shown.
+	t0=$(now)
+	ffmpeg -nostdin -v error -r $FPS -i "$URL" -t 5 -c:v mjpeg \
+		"$TMP/rate.mkv" 2>"$TMP/rate.err"
+	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/rate.mkv")
+	n=$(ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/rate.mkv")
+	echo "  ffmpeg -r $FPS -i URL -t 5 -c:v mjpeg: duration $dur s, $n frames, wall $wall s"
+	check "recording with -r $FPS: no error output" [ ! -s "$TMP/rate.err" ]
+	check "recording with -r $FPS: wall time $wall s matches 5 s (4.5..6.0)" within "$wall" 4.5 6.0
+	check "recording with -r $FPS: $n frames, duration $dur s" \
+		within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1))
+else
+	skip "ffmpeg/ffprobe not installed (Debian package ffmpeg)"
+fi
+
+# --- GStreamer ---
+if have gst-launch-1.0 && gst-inspect-1.0 souphttpsrc >/dev/null 2>&1 &&
+	gst-inspect-1.0 multipartdemux >/dev/null 2>&1 &&
+	gst-inspect-1.0 jpegdec >/dev/null 2>&1; then
+	# Count decoded frames: fakesink silent=false with -v prints one
+	# "last-message = chain" line per buffer.
+	timeout 20 gst-launch-1.0 -v souphttpsrc location="$URL?maxtime=4" ! \
+		multipartdemux ! jpegdec ! fakesink silent=false >"$TMP/gst.out" 2>&1
+	rc=$?
+	n=$(grep -c 'last-message = chain' "$TMP/gst.out")
+	bytes=$(grep -m 1 -o 'last-message = chain .*(\([0-9]*\) bytes' "$TMP/gst.out" |
+		sed 's/.*(\([0-9]*\) bytes/\1/')
+	echo "  gst-launch-1.0 souphttpsrc ! multipartdemux ! jpegdec: exit $rc, $n frames in 4 s, $bytes bytes each"
+	check "GStreamer plays ?maxtime=4 to its end (exit $rc)" [ "$rc" = 0 ]
+	check "GStreamer: $n frames at the source rate ($((FPS * 4)) expected)" \
+		within "$n" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2))
+	check "GStreamer: decoded frames are ${W}x$H I420 ($bytes bytes)" [ "$bytes" = $((W * H * 3 / 2)) ]
+	check "GStreamer: no errors" bash -c "! grep -q -e '^ERROR' -e 'WARNING' '$TMP/gst.out'"
+
+	# Recording through videorate (do-timestamp gives the parts their
+	# arrival times; is-live keeps the source from running ahead while
+	# the pipeline prerolls).
+	if gst-inspect-1.0 videorate >/dev/null 2>&1 && gst-inspect-1.0 jpegenc >/dev/null 2>&1 &&
+		gst-inspect-1.0 matroskamux >/dev/null 2>&1; then
+		t0=$(now)
+		timeout 20 gst-launch-1.0 -q -e souphttpsrc location="$URL?maxtime=5" \
+			is-live=true do-timestamp=true ! multipartdemux ! jpegdec ! \
+			videorate ! video/x-raw,framerate=$FPS/1 ! jpegenc ! matroskamux ! \
+			filesink location="$TMP/gst.mkv" >"$TMP/gstrec.out" 2>&1
+		rc=$?
+		wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+		dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/gst.mkv" 2>/dev/null)
+		n=$(ffprobe -v error -count_frames -select_streams v:0 \
+			-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/gst.mkv" 2>/dev/null)
+		echo "  GStreamer videorate recording: exit $rc, duration $dur s, $n frames, wall $wall s"
+		check "GStreamer recording: exit 0, no output" [ "$rc" = 0 ] && [ ! -s "$TMP/gstrec.out" ]
+		if have ffprobe; then
+			check "GStreamer recording: duration $dur s matches 5 s of stream (4.7..5.4)" within "${dur:-0}" 4.7 5.4
+			check "GStreamer recording: $n frames at $FPS fps" \
+				within "${n:-0}" $((FPS * 5 - FPS / 2)) $((FPS * 5 + FPS / 2))
+		fi
+	else
+		skip "GStreamer videorate/jpegenc/matroskamux missing (gstreamer1.0-plugins-base, -good)"
+	fi
+else
+	skip "GStreamer not installed (gstreamer1.0-tools, gstreamer1.0-plugins-good)"
+fi
+
+# --- OpenCV ---
+if [ -x "$PY" ] && "$PY" -c 'import cv2' 2>/dev/null; then
+	out=$("$PY" - "$URL" <<'EOF' 2>"$TMP/cv.err"
+import sys, time
+import cv2
+cap = cv2.VideoCapture(sys.argv[1])
+if not cap.isOpened():
+    print("not opened")
+    sys.exit(1)
+shapes, n, t0 = set(), 0, time.time()
+while n < 100:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    shapes.add(frame.shape)
+    n += 1
+cap.release()
+print(n, ",".join(str(s) for s in sorted(shapes)).replace(" ", ""),
+      "%.2f" % (time.time() - t0))
+EOF
+)
+	echo "  OpenCV cv2.VideoCapture: frames, shapes, seconds: $out"
+	set -- $out
+	check "OpenCV reads 100 frames" [ "${1:-0}" = 100 ]
+	check "OpenCV frames are ($H, $W, 3)" [ "${2:-}" = "($H,$W,3)" ]
+else
+	skip "OpenCV for $PY not installed (python3-opencv)"
+fi
+
+# --- Home Assistant's MJPEG camera: mjpeg_url and still_image_url ---
+if [ -x "$PY" ]; then
+	out=$("$PY" - "127.0.0.1" "$port" <<'EOF' 2>"$TMP/ha.err"
+import http.client, sys
+host, port = sys.argv[1], int(sys.argv[2])
+# still_image_url: three snapshots on one keep-alive connection.
+c = http.client.HTTPConnection(host, port, timeout=5)
+stills = []
+for _ in range(3):
+    c.request("GET", "/snapshot")
+    r = c.getresponse()
+    body = r.read()
+    stills.append("%d:%s:%d" % (r.status, r.getheader("Content-Type"),
+                                body[:2] == b"\xff\xd8" and body[-2:] == b"\xff\xd9"))
+    sock = c.sock
+print(" ".join(stills), "reused" if sock is not None and c.sock is sock else "new")
+# mjpeg_url: the multipart stream, parts cut by their Content-Length.
+c = http.client.HTTPConnection(host, port, timeout=5)
+c.request("GET", "/stream")
+r = c.getresponse()
+ctype = r.getheader("Content-Type")
+parts = 0
+while parts < 10:
+    line = r.fp.readline()
+    if not line.startswith(b"--"):
+        continue
+    headers = {}
+    while True:
+        h = r.fp.readline().strip()
+        if not h:
+            break
+        k, v = h.split(b":", 1)
+        headers[k.strip().lower()] = v.strip()
+    jpeg = r.fp.read(int(headers[b"content-length"]))
+    if jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9":
+        parts += 1
+print(ctype, parts)
+EOF
+)
+	echo "  Home Assistant style client: $(tr '\n' ' ' <<<"$out")"
+	stills=$(head -n 1 <<<"$out")
+	stream=$(sed -n 2p <<<"$out")
+	check "still_image_url: three whole JPEGs on one keep-alive connection" \
+		[ "$stills" = "200:image/jpeg:1 200:image/jpeg:1 200:image/jpeg:1 reused" ]
+	check "mjpeg_url: multipart/x-mixed-replace, 10 whole JPEG parts" \
+		[ "$stream" = "multipart/x-mixed-replace;boundary=forkcastframe 10" ]
+	check "Home Assistant style client: no error output" [ ! -s "$TMP/ha.err" ]
+else
+	skip "no $PY for the Home Assistant style client"
+fi
+
+echo "  ($SKIPPED clients skipped)"
+finish
