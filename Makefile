@@ -38,7 +38,11 @@ NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
              /usr/include/http_parser.h /usr/include/seccomp.h \
              /usr/bin/pkg-config /usr/bin/curl
 NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium /usr/sbin/haproxy \
-             /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+             /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a \
+             /usr/bin/ffmpeg /usr/bin/gst-launch-1.0 \
+             /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstsoup.so \
+             /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideorate.so \
+             /usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))
