@@ -883,6 +883,7 @@ test_stream_first_part_fresh(void **state)
 	struct fixture *fx = *state;
 	static char buf[1 << 20];
 	int64_t t0;
+	size_t n;
 	int fd;
 
 	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
@@ -891,13 +892,63 @@ test_stream_first_part_fresh(void **state)
 	t0 = fc_now_real_ns();
 	send_str(fd, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
 	/* The head comes at once; the old frame never does. */
+	assert_true(readable_within(fd, 1000));
 	usleep(300000);
+	n = (size_t)read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0 && n < sizeof(buf));
+	buf[n] = '\0';
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_null(strstr(buf, "Content-Length: "));
 	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_RUNNING, NULL);
-	read_until(fd, buf, sizeof(buf), "Content-Length: 5000\r\n", 1, fx);
+	read_until(fd, buf + n, sizeof(buf) - n, "Content-Length: 5000\r\n", 1,
+	    fx);
 	close(fd);
 	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
 	assert_null(strstr(buf, "Content-Length: 1111\r\n"));
 	assert_true(first_part_ts(buf) >= t0);
+}
+
+static void
+tweak_short_timeout(struct fc_config *cfg)
+{
+	cfg->client_timeout = 1;
+}
+
+static int
+setup_short_timeout(void **state)
+{
+	return setup_cfg(state, tweak_short_timeout);
+}
+
+/* The wait ends after client_timeout when that is below 2 s, and a
+ * waiting snapshot holds nobody else up. */
+static void
+test_snapshot_wait_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[65536];
+	int64_t t0;
+	int fd, ms;
+
+	fc_bus_set_info(fx->bus, "test", 64, 48, 30, FC_CAPTURE_PAUSED, NULL);
+	publish_aged(fx, 1111, 5000);
+	t0 = fc_now_mono_ns();
+	fd = connect_to(fx);
+	send_str(fd, "GET /snapshot HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n");
+	usleep(100000);
+	exchange(fx, "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", buf, sizeof(buf));
+	ms = ms_since(t0);
+	printf("/healthz answered %d ms after a snapshot began to wait\n", ms);
+	assert_true(ms < 700);
+	assert_int_equal(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);
+	read_until_close(fd, buf, sizeof(buf));
+	close(fd);
+	ms = ms_since(t0);
+	printf("snapshot wait with client_timeout = 1: %d ms\n", ms);
+	assert_true(ms >= 900 && ms < 1800);
+	assert_non_null(strstr(buf, "Content-Length: 1111\r\n"));
 }
 
 int
@@ -926,6 +977,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stream_first_part_fresh,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_wait_bounded,
+		    setup_short_timeout, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
