@@ -49,6 +49,14 @@ if have ffprobe && have ffmpeg; then
 	check "ffmpeg frame count $frames near $((FPS * N))" \
 		[ "${frames:-0}" -ge $((FPS * N - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * N + FPS / 2)) ]
 
+	# Without them ffmpeg stamps the frames at 25 fps: -t 2 is 50 frames.
+	frames=$(ffmpeg -nostdin -v error -i "$URL" -t 2 -f null - -progress pipe:1 \
+		2>/dev/null | sed -n 's/^frame=//p' | tail -n 1)
+	check "without wall-clock stamps, -t 2 is 50 frames (25 fps assumed): $frames" [ "$frames" = 50 ]
+	opts=$(ffmpeg -hide_banner -h demuxer=mpjpeg 2>&1 | grep -c '^ *-[a-z]')
+	check "the mpjpeg demuxer's only option is strict_mime_boundary" \
+		bash -c "[ '$opts' = 1 ] && ffmpeg -hide_banner -h demuxer=mpjpeg 2>&1 | grep -q '^ *-strict_mime_boundary'"
+
 	# ?maxtime=2: the stream ends with the close delimiter.  ffmpeg 5.1
 	# decodes every part to the end, then its http protocol reports the
 	# end of a body that had neither Content-Length nor chunked encoding
@@ -93,7 +101,12 @@ if have ffprobe && have ffmpeg; then
 	check "recording with -r $FPS: no error output" [ ! -s "$TMP/rate.err" ]
 	check "recording with -r $FPS: wall time $wall s matches 5 s (4.5..6.0)" within "$wall" 4.5 6.0
 	check "recording with -r $FPS: $n frames, duration $dur s" \
-		within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1))
+		within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1)) && within "${dur:-0}" 4.9 5.1
+	# With -c copy, -r does not apply: 2 s of file are 50 frames.
+	ffmpeg -nostdin -v error -r $FPS -i "$URL" -t 2 -c copy "$TMP/ratecopy.mkv" 2>/dev/null
+	n=$(ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/ratecopy.mkv")
+	check "-r $FPS with -c copy does not apply: -t 2 holds $n frames (25 fps)" [ "$n" = 50 ]
 else
 	skip "ffmpeg/ffprobe not installed (Debian package ffmpeg)"
 fi
