@@ -61,12 +61,13 @@ common=$(comm -12 "$TMP/ta" "$TMP/tb" | wc -l)
 echo "  B sent $nb timestamps, $common of them also sent by A"
 check "relay keeps upstream capture timestamps" test "$nb" -ge 3 -a "$common" -ge $((nb - 2))
 
-# A goes away: B keeps serving (no-signal / last frame), then recovers
-# with A's pictures once A is back.
+# A goes away: B keeps answering (a snapshot gets 503 with the reason,
+# README "Fresh pictures"), then recovers with A's pictures once A is back.
 stop_server "$A_PID"
 sleep 2
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$B/snapshot")
-check "relay still answers while upstream is down ($code)" [ "$code" = 200 ]
+code=$(curl -s -o "$TMP/down" -w '%{http_code}' --max-time 3 "$B/snapshot")
+check "relay still answers while upstream is down ($code: $(head -c 80 "$TMP/down"))" \
+	[ "$code" = 503 ] && grep -q '^capture failing: ' "$TMP/down"
 start_server "$TMP/a.conf" "$TMP/a2.log" || exit 1
 ok_again=no
 for _ in $(seq 1 100); do
