@@ -800,9 +800,10 @@ dispatch(struct worker *w, struct fc_client *c)
 
 	fc_router_match(req->url, req->url_len, &m);
 	/* The path only: a query string may carry a token. */
-	log_debug("fd %d: %s %.*s (%s)", c->fd, req->head ? "HEAD" : "GET",
-	    (int)strcspn(req->url, "?#"), req->url, fc_router_name(m.route));
-	if (m.route == FC_ROUTE_HEALTH) {
+	log_debug("fd %d: %s %.*s (%s)", c->fd, req->options ? "OPTIONS" :
+	    req->head ? "HEAD" : "GET", (int)strcspn(req->url, "?#"), req->url,
+	    req->options ? "preflight" : fc_router_name(m.route));
+	if (m.route == FC_ROUTE_HEALTH && !req->options) {
 		respond_health(w, c, keep);
 		return;
 	}
@@ -818,6 +819,27 @@ dispatch(struct worker *w, struct fc_client *c)
 	if (!fc_host_allowed(w->cfg->allowed_hosts, FC_CONFIG_MAX_HOSTS,
 	    req->has_host ? req->host : NULL)) {
 		fc_client_error(c, &w->env, 421, NULL);
+		return;
+	}
+	/*
+	 * A CORS preflight, for any target ("*" too: it asks about the
+	 * server as a whole).  Browsers send it without credentials (Fetch
+	 * standard, CORS-preflight request), so it is answered before auth;
+	 * it reveals only allow_origin and the methods, never a frame or a
+	 * number.  Without allow_origin no page of another origin may read
+	 * anything here: 405, Allow: GET, HEAD.
+	 */
+	if (req->options) {
+		if (w->cfg->allow_origin[0] == '\0') {
+			fc_client_error(c, &w->env, 405, NULL);
+			return;
+		}
+		fc_frame_unref(c->frame);
+		c->frame = NULL;
+		fc_strbuf_reset(&c->body);
+		fc_strbuf_reset(&c->hdr);
+		fc_respond_preflight(&c->hdr, w->cfg->allow_origin, keep);
+		fc_client_respond(c, &w->env, 204, NULL, 0, keep);
 		return;
 	}
 	if (!authorized(w, req)) {
