@@ -87,6 +87,9 @@ extern const size_t fc_page_html_len;
 #define ACCEPT_ERROR_MAX_NS (10 * NS_PER_S)	/* unexpected accept error */
 #define BALANCE_RECHECK_MS 50
 #define NOTSENT_LOWAT 16384
+/* SO_SNDBUF asked for on unix: streams; Linux doubles it for its own
+ * bookkeeping, so about 128 KB of queued skbs: one 720p frame. */
+#define UNIX_SNDBUF 65536
 #define MIN_FRAME_CAP (64 * 1024)
 
 /* epoll data words of our own descriptors (client pointers are larger). */
@@ -681,6 +684,16 @@ static void
 stream_socket_options(struct fc_client *c)
 {
 	int one = 1, lowat = NOTSENT_LOWAT, fd = c->fd;
+	int sndbuf = UNIX_SNDBUF;
+
+	/* A unix: socket (a reverse proxy on this host) has neither
+	 * TCP_NOTSENT_LOWAT nor TCP_INFO: a small send buffer is what keeps
+	 * its unsent data, hence a slow reader's picture age, bounded. */
+	if (c->peer.ss_family == AF_UNIX) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
+		return;
+	}
 
 	/* Errors are harmless (non-TCP sockets in tests). */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
