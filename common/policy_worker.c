@@ -72,6 +72,11 @@ static const struct fc_sc_rule worker_rules[] = {
 	    SC_ARG32(2, TCP_NOTSENT_LOWAT),
 	    "worker.c stream_socket_options(): TCP_NOTSENT_LOWAT on streams, "
 	    "so a slow client's next frame is chosen when it can take it"),
+	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_SOCKET),
+	    SC_ARG32(2, SO_SNDBUF),
+	    "worker.c stream_socket_options(): a small SO_SNDBUF on streams "
+	    "over a unix: listen socket (no TCP_NOTSENT_LOWAT there), so a "
+	    "slow reader's next frame is chosen when it can take it"),
 
 	/* --- frames: the watcher thread and the bus futex --- */
 	SC_ALLOW_IF("futex", SC_ARG32(1, FUTEX_WAIT),

@@ -88,6 +88,9 @@ extern const size_t fc_page_html_len;
 #define BALANCE_RECHECK_MS 50
 #define FINISH_NS NS_PER_S		/* parts in flight after the grace */
 #define NOTSENT_LOWAT 16384
+/* SO_SNDBUF asked for on unix: streams; Linux doubles it for its own
+ * bookkeeping, so about 128 KB of queued skbs: one 720p frame. */
+#define UNIX_SNDBUF 65536
 #define MIN_FRAME_CAP (64 * 1024)
 
 /* epoll data words of our own descriptors (client pointers are larger). */
@@ -682,6 +685,16 @@ static void
 stream_socket_options(struct fc_client *c)
 {
 	int one = 1, lowat = NOTSENT_LOWAT, fd = c->fd;
+	int sndbuf = UNIX_SNDBUF;
+
+	/* A unix: socket (a reverse proxy on this host) has neither
+	 * TCP_NOTSENT_LOWAT nor TCP_INFO: a small send buffer is what keeps
+	 * its unsent data, hence a slow reader's picture age, bounded. */
+	if (c->peer.ss_family == AF_UNIX) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
+		return;
+	}
 
 	/* Errors are harmless (non-TCP sockets in tests). */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
@@ -801,9 +814,10 @@ dispatch(struct worker *w, struct fc_client *c)
 
 	fc_router_match(req->url, req->url_len, &m);
 	/* The path only: a query string may carry a token. */
-	log_debug("fd %d: %s %.*s (%s)", c->fd, req->head ? "HEAD" : "GET",
-	    (int)strcspn(req->url, "?#"), req->url, fc_router_name(m.route));
-	if (m.route == FC_ROUTE_HEALTH) {
+	log_debug("fd %d: %s %.*s (%s)", c->fd, req->options ? "OPTIONS" :
+	    req->head ? "HEAD" : "GET", (int)strcspn(req->url, "?#"), req->url,
+	    req->options ? "preflight" : fc_router_name(m.route));
+	if (m.route == FC_ROUTE_HEALTH && !req->options) {
 		respond_health(w, c, keep);
 		return;
 	}
@@ -819,6 +833,27 @@ dispatch(struct worker *w, struct fc_client *c)
 	if (!fc_host_allowed(w->cfg->allowed_hosts, FC_CONFIG_MAX_HOSTS,
 	    req->has_host ? req->host : NULL)) {
 		fc_client_error(c, &w->env, 421, NULL);
+		return;
+	}
+	/*
+	 * A CORS preflight, for any target ("*" too: it asks about the
+	 * server as a whole).  Browsers send it without credentials (Fetch
+	 * standard, CORS-preflight request), so it is answered before auth;
+	 * it reveals only allow_origin and the methods, never a frame or a
+	 * number.  Without allow_origin no page of another origin may read
+	 * anything here: 405, Allow: GET, HEAD.
+	 */
+	if (req->options) {
+		if (w->cfg->allow_origin[0] == '\0') {
+			fc_client_error(c, &w->env, 405, NULL);
+			return;
+		}
+		fc_frame_unref(c->frame);
+		c->frame = NULL;
+		fc_strbuf_reset(&c->body);
+		fc_strbuf_reset(&c->hdr);
+		fc_respond_preflight(&c->hdr, w->cfg->allow_origin, keep);
+		fc_client_respond(c, &w->env, 204, NULL, 0, keep);
 		return;
 	}
 	if (!authorized(w, req)) {
