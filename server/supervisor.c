@@ -47,6 +47,7 @@
 #include "../common/log.h"
 #include "../common/role.h"
 #include "../common/sandbox.h"
+#include "frame.h"
 #include "listen.h"
 #include "worker.h"
 
@@ -239,6 +240,9 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/* Set in a worker child before worker_lockdown() runs: its RLIMIT_FSIZE. */
+static rlim_t worker_frame_file_max;
+
 /* The worker row of the role table (common/role.c), with what the
  * supervisor resolved while it could still read /etc/passwd. */
 static int
@@ -252,6 +256,7 @@ worker_lockdown(void *arg)
 	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
 	ctx.pdeathsig = runners[FC_ROLE_WORKER].pdeathsig;
 	ctx.parent = getppid();
+	ctx.frame_file_max = worker_frame_file_max;
 	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
 
@@ -268,6 +273,7 @@ run_worker(struct child *c, int parent_rd)
 		fatal("attach bus read-only");
 	fc_bus_close(S.bus);
 	S.bus = NULL;
+	worker_frame_file_max = (rlim_t)FC_FRAME_FILE_MAX(fc_bus_capacity(ro));
 	if ((conf = fc_confreg_attach(S.conf->fd)) == NULL)
 		fatal("attach the configuration region read-only");
 	fc_confreg_close(S.conf);

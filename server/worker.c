@@ -91,7 +91,6 @@ extern const size_t fc_page_html_len;
 /* SO_SNDBUF asked for on unix: streams; Linux doubles it for its own
  * bookkeeping, so about 128 KB of queued skbs: one 720p frame. */
 #define UNIX_SNDBUF 65536
-#define MIN_FRAME_CAP (64 * 1024)
 
 /* epoll data words of our own descriptors (client pointers are larger). */
 enum {
@@ -136,9 +135,7 @@ struct worker {
 	int epfd;
 	int sigfd;
 	struct fc_watcher watcher;
-	struct fc_frame_pool pool;
 	struct fc_client_env env;
-	size_t frame_cap;		/* next frame buffer size */
 
 	struct fc_client *clients;	/* every open connection */
 	struct fc_client *streams;	/* streaming ones (also in clients) */
@@ -575,47 +572,33 @@ accept_clients(struct worker *w, int li)
 
 /* --- frames --- */
 
-/* Copies the newest bus frame into a fresh buffer when it is newer than
- * the current one. */
+/* Copies the newest bus frame into a new sealed frame file (frame.h)
+ * when it is newer than the current one. */
 static void
 update_frame(struct worker *w)
 {
 	struct fc_frame *cur = w->env.current, *f;
-	struct fc_frame_meta meta;
 	enum fc_bus_result r;
-	uint64_t head = fc_bus_head(w->bus);
-	int attempt;
 
-	if (head == 0 || (cur != NULL && cur->meta.seq == head))
+	r = fc_frame_from_bus(w->bus, cur != NULL ? cur->meta.seq : 0,
+	    (size_t)fc_bus_capacity(w->bus), &f, NULL);
+	switch (r) {
+	case FC_BUS_OK:
+		fc_frame_unref(cur);
+		w->env.current = f;
+		atomic_fetch_add_explicit(&w->stats->frames_copied, 1,
+		    memory_order_relaxed);
 		return;
-	for (attempt = 0; attempt < 3; attempt++) {
-		if ((f = fc_frame_get(&w->pool, w->frame_cap)) == NULL) {
-			log_warnx("no memory for a %zu byte frame",
-			    w->frame_cap);
-			return;
-		}
-		r = fc_bus_read_latest(w->bus, cur != NULL ? cur->meta.seq : 0,
-		    &meta, f->data, f->cap);
-		if (r == FC_BUS_OK) {
-			f->meta = meta;
-			fc_frame_unref(cur);
-			w->env.current = f;
-			atomic_fetch_add_explicit(&w->stats->frames_copied, 1,
-			    memory_order_relaxed);
-			/* Room for some growth so the next frame fits. */
-			if (meta.len + meta.len / 4 > w->frame_cap)
-				w->frame_cap = meta.len + meta.len / 4;
-			return;
-		}
-		fc_frame_unref(f);
-		if (r != FC_BUS_NOSPACE) {
-			if (r == FC_BUS_CORRUPT)
-				log_warnx("bus slot corrupt");
-			return;
-		}
-		if (meta.len > FC_BUS_MAX_CAPACITY)
-			return;
-		w->frame_cap = meta.len + meta.len / 4 + 1;
+	case FC_BUS_NONE:
+	case FC_BUS_AGAIN:
+		return;		/* next wake-up */
+	case FC_BUS_NOSPACE:	/* only with an inconsistent header */
+	case FC_BUS_CORRUPT:
+		log_warnx("bus slot or header corrupt");
+		return;
+	case FC_BUS_COPY_FAILED:
+		log_warn("frame file");
+		return;
 	}
 }
 
@@ -1213,7 +1196,6 @@ cleanup(struct worker *w)
 	fc_watcher_stop(&w->watcher);
 	fc_frame_unref(w->env.current);
 	w->env.current = NULL;
-	fc_frame_pool_clear(&w->pool);
 	fc_strbuf_free(&w->scratch);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
@@ -1243,7 +1225,6 @@ fc_worker_main(const struct fc_worker_args *args)
 	w.listen_fds = args->listen_fds;
 	w.nlisten = args->nlisten;
 	w.parent_fd = args->parent_fd;
-	w.frame_cap = MIN_FRAME_CAP;
 	if (w.index >= FC_CTL_MAX_WORKERS)
 		fatalx("worker index %u out of range", w.index);
 	if (w.nlisten < 0 || w.nlisten > FC_CONFIG_MAX_LISTEN)
