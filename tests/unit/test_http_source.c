@@ -414,9 +414,14 @@ test_raw_heads(void **state)
 {
 	(void)state;
 	check_raw_answer("SSH-2.0-OpenSSH\r\n\r\n", "did not answer HTTP");
-	check_raw_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	check_raw_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
 	    "Content-Type: multipart/x-mixed-replace; boundary=x\r\n\r\n",
-	    "Transfer-Encoding");
+	    "Transfer-Encoding gzip (not supported)");
+	check_raw_answer("HTTP/1.1 401 Unauthorized\r\n\r\n",
+	    "upstream needs credentials (401)");
+	check_raw_answer("HTTP/1.1 403 Forbidden\r\n\r\n",
+	    "upstream needs credentials (403)");
+	check_raw_answer("HTTP/2.0 200 OK\r\n\r\n", "not HTTP/1.x");
 	check_raw_answer("HTTP/1.1 200 OK\r\nContent-Type: "
 	    "multipart/x-mixed-replace\r\n\r\n", "not a multipart");
 	check_raw_answer("HTTP/1.0 503 Service Unavailable\r\n\r\n",
@@ -425,11 +430,14 @@ test_raw_heads(void **state)
 	/* Upstream text reaches src->error (/status, the no-signal frame,
 	 * the log) as printable ASCII only. */
 	check_raw_answer("HTTP/1.0 500 \x1b[2J\x1b]0;pwned\x07\rX\xff\r\n\r\n",
-	    "upstream answered 500 \\x1b[2J\\x1b]0;pwned\\x07\\x0dX\\xff");
+	    "500 \\x1b[2J\\x1b]0;pwned\\x07\\x0dX\\xff\"");
 	check_raw_answer("HTTP/1.1 200 OK\r\nContent-Type: text/html\x1b[31m"
-	    "\r\n\r\n", "(Content-Type: text/html\\x1b[31m)");
+	    "\r\n\r\n", "\"Content-Type: text/html\\x1b[31m\"");
 	check_raw_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: x\x07y\r\n"
-	    "\r\n", "Transfer-Encoding x\\x07y (not supported)");
+	    "\r\n", "\"Transfer-Encoding: x\\x07y\"");
+	check_raw_answer("HTTP/1.1 200 OK\r\nContent-Type: multipart/x-"
+	    "mixed-replace; boundary=\"a\x1b[5m\"\r\n\r\n",
+	    "Content-Type: multipart/x-mixed-replace; boundary=\"a\\x1b[5m\"\"");
 	check_raw_answer("\x1b[2JSSH-2.0\r\n\r\n",
 	    "did not answer HTTP: \"\\x1b[2JSSH-2.0\"");
 }
@@ -451,8 +459,8 @@ test_bad_urls(void **state)
 		{ "http://127.0.0.1:8x/", "capture.url: port '8x' is not a "
 		  "number" },
 		{ "http://[::1/", "capture.url: unterminated" },
-		{ "http://user:pw@127.0.0.1/",
-		  "capture.url: credentials in the url are not supported" },
+		{ "http://user@127.0.0.1/",
+		  "capture.url: credentials must be user:password" },
 		{ "http://127.0.0.1:80/a b", "capture.url: spaces" },
 	};
 	struct ctx *c;
