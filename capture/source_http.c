@@ -301,15 +301,21 @@ parse_some(struct fc_source *src, struct http_priv *p)
 		;
 	if (le > ls && p->rbuf[le - 1] == '\r' && le < p->rlen)
 		le--;
-	fc_log_escape(show, sizeof(show), NULL, (const char *)p->rbuf + ls,
-	    le - ls);
+	/* With a status, room is left for its reason. */
+	fc_log_escape(show, p->hp.status_code == 0 ? sizeof(show) : 61, NULL,
+	    (const char *)p->rbuf + ls, le - ls);
 	if (p->hp.status_code == 0)
 		snprintf(src->error, sizeof(src->error), "upstream did not "
 		    "answer HTTP: \"%s\" (%s)", show, http_errno_name(e));
 	else
+	{
+		char reason[25];
+
 		snprintf(src->error, sizeof(src->error), "upstream answered "
-		    "%d with a malformed head (%s): \"%s\"",
-		    p->hp.status_code, http_errno_name(e), show);
+		    "%d %s with a malformed head (%s): \"%.60s\"",
+		    p->hp.status_code, shown(reason, sizeof(reason),
+		    p->reason), http_errno_name(e), show);
+	}
 	return -1;
 }
 

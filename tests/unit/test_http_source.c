@@ -430,7 +430,9 @@ test_raw_heads(void **state)
 	/* Upstream text reaches src->error (/status, the no-signal frame,
 	 * the log) as printable ASCII only. */
 	check_raw_answer("HTTP/1.0 500 \x1b[2J\x1b]0;pwned\x07\rX\xff\r\n\r\n",
-	    "500 \\x1b[2J\\x1b]0;pwned\\x07\\x0dX\\xff\"");
+	    "upstream answered 500 \\x1b[2J\\x1b]0;pwned\\x07 with a "
+	    "malformed head (HPE_INVALID_HEADER_TOKEN): \"HTTP/1.0 500 "
+	    "\\x1b[2J\\x1b]0;pwned\\x07\\x0dX\\xff");
 	check_raw_answer("HTTP/1.1 200 OK\r\nContent-Type: text/html\x1b[31m"
 	    "\r\n\r\n", "\"Content-Type: text/html\\x1b[31m\"");
 	check_raw_answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: x\x07y\r\n"
