@@ -289,8 +289,19 @@ parse_some(struct fc_source *src, struct http_priv *p)
 		return 0;
 	}
 	if (p->head_done) {
+		const char *why = http_errno_description(e);
+
+		/* libhttp-parser names a chunk size it cannot hold (one
+		 * over about 2^60) an invalid Content-Length; in a chunked
+		 * body, outside the trailer, that is what it means. */
+		if (e == HPE_INVALID_CHUNK_SIZE)
+			why = "bad chunk size line";
+		else if (e == HPE_INVALID_CONTENT_LENGTH &&
+		    (p->hp.flags & (F_CHUNKED | F_TRAILING)) == F_CHUNKED)
+			why = "chunk size too large";
 		snprintf(src->error, sizeof(src->error), "upstream sent a "
-		    "malformed response body: %s", http_errno_description(e));
+		    "malformed response body: %s (%s)", why,
+		    http_errno_name(e));
 		return -1;
 	}
 	/* In the head, rbuf holds it from its first byte. */
@@ -640,9 +651,12 @@ http_next(struct fc_source *src, struct fc_src_frame *out, int timeout_ms)
 			    "%.100s ended the stream", p->url.hostport);
 			return FC_SRC_ERROR;
 		}
-		/* Then what was read and not parsed yet. */
+		/* Then what was read and not parsed yet.  A malformed body
+		 * is reported once the good bytes before it have been fed
+		 * (the parser stays in its error state, so the next call
+		 * here fails again with nothing left to feed). */
 		if (p->roff < p->rlen) {
-			if (parse_some(src, p) < 0)
+			if (parse_some(src, p) < 0 && p->blen == 0)
 				return FC_SRC_ERROR;
 			continue;
 		}
