@@ -118,7 +118,8 @@ struct fc_bus_header {
 	_Atomic uint64_t upstream_failures;	/* connect or stream failures */
 	_Atomic uint32_t upstream_connected;	/* 1 while connected */
 	_Atomic uint32_t hop_delay_samples;	/* window fill, 0 = no figure */
-	uint8_t reserved[112];		/* pads the header to 512 bytes */
+	_Atomic uint64_t frames_dropped_rate;	/* relay parts over fps */
+	uint8_t reserved[104];		/* pads the header to 512 bytes */
 };
 _Static_assert(sizeof(struct fc_bus_header) % 64 == 0, "header is cache aligned");
 _Static_assert(sizeof(struct fc_bus_header) == 512, "header layout");

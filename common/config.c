@@ -177,7 +177,9 @@ static const struct key_def keys[] = {
 	{ "capture", "url", KT_STRING, 0, 0, NULL,
 	  "http://192.0.2.10:8080/stream",
 	  FIELD(url), NULL, check_url,
-	  "upstream MJPEG stream for the http source (http:// only)" },
+	  "upstream MJPEG stream for the http source (http:// only); "
+	  "http://user:password@host/... sends HTTP Basic credentials "
+	  "(percent-encode ':' '@' '%'), never shown with the query" },
 	{ "capture", "width", KT_INT, 16, 7680, "1280", NULL,
 	  FIELD(width), NULL, NULL,
 	  "requested frame width in pixels" },

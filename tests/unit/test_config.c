@@ -595,9 +595,10 @@ test_string_keys(void **state)
 	    "port 99999 is out of range (1..65535)");
 	bad_value("capture", "url", "http://host:0/x",
 	    "port 0 is out of range (1..65535)");
-	bad_value("capture", "url", "http://user:pw@host/stream",
-	    "credentials in the url are not supported (upstream credentials "
-	    "will get a configuration key of their own)");
+	bad_value("capture", "url", "http://user@host/stream",
+	    "credentials must be user:password (percent-encoded)");
+	cfg = good_value("capture", "url", "http://user:pw@host/stream");
+	assert_string_equal(cfg.url, "http://user:pw@host/stream");
 	bad_value("capture", "url", "http://:8080/stream",
 	    "no host after http://");
 	bad_value("capture", "url", "http:///stream", "no host after http://");
@@ -610,10 +611,9 @@ test_string_keys(void **state)
 	    "url = http://cam:70000/stream?token=SECRET\n", 1,
 	    NAME ":4: capture.url: port 70000 is out of range (1..65535)\n");
 	load_bad("[server]\nworkers = 2\n\n[capture]\n"
-	    "url = http://admin:SECRET@cam/\nsource = http\n", 1,
-	    NAME ":5: capture.url: credentials in the url are not supported "
-	    "(upstream credentials will get a configuration key of their "
-	    "own)\n");
+	    "url = http://admin:SEC%zzRET@cam/\nsource = http\n", 1,
+	    NAME ":5: capture.url: credentials: bad percent escape in the "
+	    "password\n");
 	/* The longest value: a 1023-byte url (the path is the long part). */
 	fmt(val, sizeof(val), "http://cam/%s", repeat('u', 1012));
 	cfg = good_value("capture", "url", val);
