@@ -16,6 +16,9 @@
  * upstream stamped on it (X-Timestamp), over the last HOP_WINDOW parts, and
  * publishes its p50/p99 with the connection state in the bus header.
  *
+ * A relay also caps what it publishes at fps, however fast the upstream
+ * sends: see rate_allows().
+ *
  * Pacing uses absolute CLOCK_MONOTONIC deadlines (TIMER_ABSTIME) so the
  * rate does not drift with the work done per frame; when the loop falls
  * more than a frame behind it skips ahead instead of bursting frames out
@@ -101,6 +104,13 @@ struct loop {
 	uint64_t hop_count;		/* samples since connect */
 	int64_t hop_last_ts;		/* upstream stamp of the last sample */
 	bool warned_oversize;		/* logged once per open */
+	int64_t rate_tat_ns;		/* relay rate cap: see rate_allows() */
+
+	/* Size of the last published source frame (0: none yet), which the
+	 * no-signal picture takes, so a failure never changes the size a
+	 * viewer or recorder sees. */
+	uint32_t last_w, last_h;
+	uint32_t ns_w, ns_h;		/* size ns_jpeg was rendered at */
 
 	FILE *dump_index;		/* opts->dump_dir/frames.txt */
 };
@@ -265,6 +275,8 @@ publish(struct loop *l, const uint8_t *data, size_t len, uint32_t w,
 	}
 	l->published++;
 	if ((flags & FC_FRAME_NOSIGNAL) == 0) {
+		l->last_w = w;
+		l->last_h = h;
 		l->pub_ring[l->pub_count % FPS_RING] = fc_now_mono_ns();
 		l->pub_count++;
 	}
@@ -278,14 +290,17 @@ maybe_nosignal(struct loop *l, int64_t now)
 {
 	uint8_t *jpeg;
 	size_t len;
+	uint32_t w = l->last_w ? l->last_w : (uint32_t)l->cfg->width;
+	uint32_t h = l->last_h ? l->last_h : (uint32_t)l->cfg->height;
 
 	if (l->state != FC_CAPTURE_FAILING || (l->last_nosignal_ns != 0 &&
 	    now - l->last_nosignal_ns < FC_CAPTURE_NOSIGNAL_INTERVAL_NS))
 		return;
 	l->last_nosignal_ns = now;
-	if (l->ns_jpeg == NULL || strcmp(l->ns_reason, l->error) != 0) {
-		if (fc_nosignal_render(l->src.enc, l->cfg->width,
-		    l->cfg->height, l->error, &jpeg, &len) == -1) {
+	if (l->ns_jpeg == NULL || strcmp(l->ns_reason, l->error) != 0 ||
+	    l->ns_w != w || l->ns_h != h) {
+		if (fc_nosignal_render(l->src.enc, (int)w, (int)h, l->error,
+		    &jpeg, &len) == -1) {
 			log_warnx("no-signal frame: %s",
 			    fc_encoder_error(l->src.enc));
 			return;
@@ -294,9 +309,11 @@ maybe_nosignal(struct loop *l, int64_t now)
 		l->ns_jpeg = jpeg;
 		l->ns_len = len;
 		snprintf(l->ns_reason, sizeof(l->ns_reason), "%s", l->error);
+		l->ns_w = w;
+		l->ns_h = h;
 	}
-	(void)publish(l, l->ns_jpeg, l->ns_len, (uint32_t)l->cfg->width & ~1u,
-	    (uint32_t)l->cfg->height & ~1u, FC_FRAME_NOSIGNAL,
+	(void)publish(l, l->ns_jpeg, l->ns_len, w & ~1u, h & ~1u,
+	    FC_FRAME_NOSIGNAL,
 	    fc_now_real_ns(), now);
 }
 
@@ -556,6 +573,33 @@ remember(struct loop *l, const struct fc_src_frame *f, int64_t now)
 	l->prev_len = f->len;
 }
 
+/*
+ * Relay rate cap: may a part that arrived at now be published?  A
+ * self-paced upstream may send far faster than fps (a flood once made a
+ * viewer receive 3,488 fps with fps = 30); the excess is dropped, counted
+ * in frames_dropped_rate.
+ *
+ * The rule is GCRA, a token bucket in one number: rate_tat_ns is the
+ * earliest time the next part is due at exactly fps.  A part is allowed
+ * when it comes no more than half an interval before that time; it then
+ * moves the due time one interval past max(due, now).  So over any span T
+ * at most T * fps + 1.5 parts are published (never more than fps on
+ * average, whatever the upstream does), while an upstream at exactly fps
+ * loses nothing to arrival jitter of up to a quarter interval either way
+ * (a part late by d moves the due time by d; the next one may then come
+ * up to interval/2 - d early), and a pause never builds up credit for a
+ * burst.
+ */
+static bool
+rate_allows(struct loop *l, int64_t now)
+{
+	if (l->rate_tat_ns != 0 && now < l->rate_tat_ns - l->interval_ns / 2)
+		return false;
+	l->rate_tat_ns = (now > l->rate_tat_ns ? now : l->rate_tat_ns) +
+	    l->interval_ns;
+	return true;
+}
+
 /* Takes one frame from the open source and publishes it. */
 static void
 take_frame(struct loop *l)
@@ -579,6 +623,11 @@ take_frame(struct loop *l)
 		counter_add(&l->hdr->encode_ns_total, ns * (enc1 - enc0));
 		atomic_store_explicit(&l->hdr->encode_ns_last, ns,
 		    memory_order_relaxed);
+	}
+	if (l->src.dropped_oversize > 0) {
+		counter_add(&l->hdr->frames_dropped_oversize,
+		    l->src.dropped_oversize);
+		l->src.dropped_oversize = 0;
 	}
 	if (r == FC_SRC_ERROR) {
 		source_failed(l, now);
@@ -616,6 +665,10 @@ take_frame(struct loop *l)
 	}
 	set_state(l, FC_CAPTURE_RUNNING, NULL);
 
+	if (l->relay && !rate_allows(l, now)) {
+		counter_add(&l->hdr->frames_dropped_rate, 1);
+		return;
+	}
 	if (l->cfg->drop_same_frames && same_as_prev(l, &f, now, &repeat)) {
 		counter_add(&l->hdr->frames_dropped_same, 1);
 		return;

@@ -55,6 +55,9 @@ struct fc_source {
 	struct fc_encoder *enc;		/* shared TurboJPEG encoder (capture owns) */
 	void *priv;			/* source state */
 	uint64_t frame_no;		/* frames produced since open */
+	/* Parts the source skipped for exceeding max_frame_size (http);
+	 * capture adds them to the bus counter and zeroes this. */
+	uint64_t dropped_oversize;
 	char error[160];
 };
 

@@ -497,9 +497,34 @@ fc_bus_head(const struct fc_bus *bus)
 	return atomic_load_explicit(&bus->hdr->head, memory_order_acquire);
 }
 
+uint64_t
+fc_bus_capacity(const struct fc_bus *bus)
+{
+	struct geometry g;
+
+	read_geometry(bus->hdr, &g);
+	return check_geometry(&g, bus->map_size) == 0 ? g.capacity : 0;
+}
+
+static int
+copy_to_buffer(void *arg, const void *src, size_t len)
+{
+	memcpy(arg, src, len);
+	return 0;
+}
+
 enum fc_bus_result
 fc_bus_read_latest(struct fc_bus *bus, uint64_t after,
     struct fc_frame_meta *meta, void *buf, size_t bufsize)
+{
+	return fc_bus_read_latest_fn(bus, after, meta, bufsize,
+	    copy_to_buffer, buf);
+}
+
+enum fc_bus_result
+fc_bus_read_latest_fn(struct fc_bus *bus, uint64_t after,
+    struct fc_frame_meta *meta, size_t maxlen, fc_bus_copy_fn *copy,
+    void *arg)
 {
 	struct geometry g;
 	struct fc_bus_slot *slot;
@@ -545,12 +570,13 @@ fc_bus_read_latest(struct fc_bus *bus, uint64_t after,
 		if (m.seq < head || m.seq % g.slots != head % g.slots ||
 		    m.len > g.capacity)
 			return FC_BUS_CORRUPT;
-		if (m.len > bufsize) {
+		if (m.len > maxlen) {
 			*meta = m;
 			return FC_BUS_NOSPACE;
 		}
 
-		memcpy(buf, slot_data(slot), (size_t)m.len);
+		if (copy(arg, slot_data(slot), (size_t)m.len) == -1)
+			return FC_BUS_COPY_FAILED;
 		/* Keeps the data loads before the re-check. */
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&slot->seqcount, memory_order_relaxed);

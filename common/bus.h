@@ -118,7 +118,8 @@ struct fc_bus_header {
 	_Atomic uint64_t upstream_failures;	/* connect or stream failures */
 	_Atomic uint32_t upstream_connected;	/* 1 while connected */
 	_Atomic uint32_t hop_delay_samples;	/* window fill, 0 = no figure */
-	uint8_t reserved[112];		/* pads the header to 512 bytes */
+	_Atomic uint64_t frames_dropped_rate;	/* relay parts over fps */
+	uint8_t reserved[104];		/* pads the header to 512 bytes */
 };
 _Static_assert(sizeof(struct fc_bus_header) % 64 == 0, "header is cache aligned");
 _Static_assert(sizeof(struct fc_bus_header) == 512, "header layout");
@@ -142,7 +143,13 @@ enum fc_bus_result {
 	FC_BUS_AGAIN = 2,	/* writer kept overtaking us; try later */
 	FC_BUS_NOSPACE = 3,	/* buffer too small; meta->len says how big */
 	FC_BUS_CORRUPT = 4,	/* slot metadata out of range (named error) */
+	FC_BUS_COPY_FAILED = 5,	/* the copy function failed (errno set) */
 };
+
+/* Where a reader's copy of a frame goes: copies len bytes from src (the
+ * slot in the shared mapping) and returns 0, or -1 with errno.  Called
+ * again, from the start, when the copy turns out torn. */
+typedef int fc_bus_copy_fn(void *arg, const void *src, size_t len);
 
 /*
  * Creates a bus memfd of `slots` slots of `capacity` bytes, initialises the
@@ -199,6 +206,10 @@ void fc_bus_set_info(struct fc_bus *bus, const char *source, uint32_t width,
 /* Sequence number of the newest published frame (0 = none yet). */
 uint64_t fc_bus_head(const struct fc_bus *bus);
 
+/* The slot capacity (the largest frame the bus carries), 0 when the
+ * header is inconsistent. */
+uint64_t fc_bus_capacity(const struct fc_bus *bus);
+
 /*
  * Copies the newest frame whose seq > after into buf (bufsize bytes).
  * Retries a torn copy up to a bounded number of times (counted in
@@ -206,6 +217,16 @@ uint64_t fc_bus_head(const struct fc_bus *bus);
  */
 enum fc_bus_result fc_bus_read_latest(struct fc_bus *bus, uint64_t after,
     struct fc_frame_meta *meta, void *buf, size_t bufsize);
+
+/*
+ * fc_bus_read_latest() with the copy done by copy(arg, ...) instead of
+ * memcpy into a buffer: for frames at most maxlen bytes long (else
+ * FC_BUS_NOSPACE, meta->len says how big).  What copy() wrote is valid
+ * only when FC_BUS_OK comes back; the seqcount is re-checked after it.
+ */
+enum fc_bus_result fc_bus_read_latest_fn(struct fc_bus *bus, uint64_t after,
+    struct fc_frame_meta *meta, size_t maxlen, fc_bus_copy_fn *copy,
+    void *arg);
 
 /* Snapshot of the info block (consistent copy, bounded retry). */
 struct fc_bus_info {

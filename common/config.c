@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Longest line accepted (without the newline).  The longest value is a
@@ -51,6 +53,7 @@ enum key_type {
 	KT_ENUM,	/* int index into names[] */
 	KT_LISTEN,	/* listen[] / nlisten, may repeat */
 	KT_HOSTS,	/* char[FC_CONFIG_MAX_HOSTS][FC_HOST_MAX], see host.h */
+	KT_MODE,	/* int file permissions, octal, min..max */
 };
 
 /* Extra check for a string value: returns NULL when fine, else why not. */
@@ -71,6 +74,7 @@ struct key_def {
 };
 
 static const char *check_user(const char *);
+static const char *check_group(const char *);
 static const char *check_auth(const char *);
 static const char *check_header(const char *);
 static const char *check_url(const char *);
@@ -102,7 +106,8 @@ _Static_assert(sizeof(enum fc_source_kind) == sizeof(int),
 static const struct key_def keys[] = {
 	{ "server", "listen", KT_LISTEN, 0, 0, "127.0.0.1:8080", NULL,
 	  FIELD(listen), NULL, NULL,
-	  "host:port (numeric IPv4, * = all) or [v6]:port; repeat for more" },
+	  "host:port (numeric IPv4, * = all), [v6]:port or unix:/absolute/path; "
+	  "repeat for more" },
 	{ "server", "workers", KT_INT, 1, 256, "2", NULL,
 	  FIELD(workers), NULL, NULL,
 	  "prefork worker processes" },
@@ -139,9 +144,17 @@ static const struct key_def keys[] = {
 	{ "server", "pid_file", KT_STRING, 0, 0, NULL,
 	  "/run/forkcast/forkcast-8080.pid", FIELD(pid_file), NULL, NULL,
 	  "where forkcastctl finds the supervisor (locked while it runs); "
-	  "default: forkcast-PORT.pid (PORT = first listen port) in "
-	  "/run/forkcast as root, else in $XDG_RUNTIME_DIR, else next to "
-	  "this file" },
+	  "default: forkcast-PORT.pid (PORT = first TCP listen port; "
+	  "forkcast-unix-NAME.pid, NAME = the first socket's file name, when "
+	  "every listen is unix:) in /run/forkcast as root, else in "
+	  "$XDG_RUNTIME_DIR, else next to this file" },
+	{ "server", "socket_mode", KT_MODE, 0, 0777, "0660", NULL,
+	  FIELD(socket_mode), NULL, NULL,
+	  "permissions of each listen = unix: socket file" },
+	{ "server", "socket_group", KT_STRING, 0, 0, NULL, "www-data",
+	  FIELD(socket_group), NULL, check_group,
+	  "group of each listen = unix: socket file; default: the "
+	  "supervisor's group" },
 	{ "server", "allowed_hosts", KT_HOSTS, 0, 0, NULL,
 	  "localhost, 127.0.0.1, [::1], cam.example.org",
 	  FIELD(allowed_hosts), NULL, NULL,
@@ -164,7 +177,9 @@ static const struct key_def keys[] = {
 	{ "capture", "url", KT_STRING, 0, 0, NULL,
 	  "http://192.0.2.10:8080/stream",
 	  FIELD(url), NULL, check_url,
-	  "upstream MJPEG stream for the http source (http:// only)" },
+	  "upstream MJPEG stream for the http source (http:// only); "
+	  "http://user:password@host/... sends HTTP Basic credentials "
+	  "(percent-encode ':' '@' '%'), never shown with the query" },
 	{ "capture", "width", KT_INT, 16, 7680, "1280", NULL,
 	  FIELD(width), NULL, NULL,
 	  "requested frame width in pixels" },
@@ -304,6 +319,28 @@ check_user(const char *v)
 	return NULL;
 }
 
+/* A group name: the same portable characters as a user name. */
+static const char *
+check_group(const char *v)
+{
+	size_t i, n = strlen(v);
+
+	if (n > 32)
+		return "group name longer than 32 characters";
+	if (!(v[0] == '_' || (v[0] >= 'a' && v[0] <= 'z') ||
+	    (v[0] >= 'A' && v[0] <= 'Z')))
+		return "not a valid group name";
+	for (i = 1; i < n; i++) {
+		char c = v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		    c == '.'))
+			return "not a valid group name";
+	}
+	return NULL;
+}
+
 /* Goes into an HTTP header: printable ASCII only, so no CR/LF injection. */
 static const char *
 check_header(const char *v)
@@ -406,6 +443,9 @@ format_range(const struct key_def *k, char *out, size_t outlen)
 			n += (size_t)r;
 		}
 		break;
+	case KT_MODE:
+		snprintf(out, outlen, "octal %04llo..%04llo", k->min, k->max);
+		break;
 	case KT_STRING:
 	case KT_LISTEN:
 	case KT_HOSTS:
@@ -439,6 +479,33 @@ parse_listen(const char *v, struct fc_listen_addr *la)
 	int port;
 
 	memset(la, 0, sizeof(*la));
+	if (strncmp(v, "unix:", 5) == 0) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&la->addr;
+		const char *path = v + 5;
+		size_t n = strlen(path);
+
+		_Static_assert(sizeof(struct sockaddr_un) <=
+		    sizeof(struct sockaddr_storage), "sockaddr_un fits");
+		_Static_assert(5 + sizeof(sun->sun_path) <= FC_LISTEN_TEXT_MAX,
+		    "unix:PATH fits in text");
+		if (path[0] != '/')
+			return "unix: needs an absolute path (unix:/run/x.sock)";
+		/* A path that fills sun_path would have no NUL: Linux
+		 * accepts it, other tools (and sun_path readers) do not. */
+		if (n >= sizeof(sun->sun_path))
+			return "unix: path longer than 107 characters "
+			    "(sun_path)";
+		if (path[n - 1] == '/')
+			return "unix: path names a directory";
+		if (has_control(path))
+			return "unix: path contains a control character";
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, path, n + 1);
+		la->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    n + 1);
+		memcpy(la->text, v, strlen(v) + 1);
+		return NULL;
+	}
 	if (strlen(v) >= sizeof(la->text))
 		return "too long for a listen address";
 	if (v[0] == '[') {
@@ -495,6 +562,8 @@ same_listen(const struct fc_listen_addr *a, const struct fc_listen_addr *b)
 {
 	if (a->addr.ss_family != b->addr.ss_family)
 		return false;
+	if (a->addr.ss_family == AF_UNIX)
+		return strcmp(a->text, b->text) == 0;
 	if (a->addr.ss_family == AF_INET) {
 		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr;
 		const struct sockaddr_in *y = (const struct sockaddr_in *)&b->addr;
@@ -679,6 +748,24 @@ set_value(const struct key_def *k, const char *value, struct fc_config *cfg,
 	case KT_HOSTS:
 		return parse_hosts(value, (char (*)[FC_HOST_MAX])(void *)field,
 		    k->size / FC_HOST_MAX, why, whylen);
+	case KT_MODE:
+		/* Octal digits only ("0660", "660"): a mode written in
+		 * decimal would be a different mode. */
+		len = strlen(value);
+		if (len == 0 || len > 4 ||
+		    strspn(value, "01234567") != len) {
+			snprintf(why, whylen, "'%s' is not an octal mode "
+			    "(like 0660)", shown);
+			return -1;
+		}
+		v = strtoll(value, NULL, 8);
+		if (v < k->min || v > k->max) {
+			snprintf(why, whylen, "%s is out of range (%s)", shown,
+			    range);
+			return -1;
+		}
+		*(int *)(void *)field = (int)v;
+		return 0;
 	case KT_LISTEN:
 		break;
 	}
@@ -920,17 +1007,35 @@ static int
 default_pid_file(struct fc_config *cfg, const char *name)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR"), *slash;
-	char cwd[FC_CONFIG_PATH_MAX];
+	char cwd[FC_CONFIG_PATH_MAX], id[128];
 	int port = fc_config_first_port(cfg), n;
 
 	if (cfg->pid_file[0] != '\0')
 		return 0;
+	if (port == 0 && cfg->nlisten > 0 &&
+	    fc_config_unix_path(&cfg->listen[0]) != NULL) {
+		/* Only unix: sockets: "unix-" and the first one's file name,
+		 * with anything but [A-Za-z0-9._-] written as '_'. */
+		const char *base = strrchr(cfg->listen[0].text, '/') + 1;
+		size_t i;
+
+		n = snprintf(id, sizeof(id), "unix-%s", base);
+		for (i = 5; id[i] != '\0'; i++)
+			if (!((id[i] >= 'a' && id[i] <= 'z') ||
+			    (id[i] >= 'A' && id[i] <= 'Z') ||
+			    (id[i] >= '0' && id[i] <= '9') || id[i] == '.' ||
+			    id[i] == '_' || id[i] == '-'))
+				id[i] = '_';
+	} else
+		n = snprintf(id, sizeof(id), "%d", port);
+	if (n < 0 || (size_t)n >= sizeof(id))
+		return -1;
 	if (geteuid() == 0) {
 		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
-		    "/run/forkcast/forkcast-%d.pid", port);
+		    "/run/forkcast/forkcast-%s.pid", id);
 	} else if (xdg != NULL && xdg[0] == '/') {
 		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
-		    "%s/forkcast-%d.pid", xdg, port);
+		    "%s/forkcast-%s.pid", xdg, id);
 	} else {
 		slash = strrchr(name, '/');
 		if (name[0] == '/') {
@@ -942,9 +1047,9 @@ default_pid_file(struct fc_config *cfg, const char *name)
 		}
 		/* "/x.conf" -> "", "a/x.conf" -> "/a", "x.conf" -> "" */
 		n = snprintf(cfg->pid_file, sizeof(cfg->pid_file),
-		    "%s%s%.*s/forkcast-%d.pid", cwd,
+		    "%s%s%.*s/forkcast-%s.pid", cwd,
 		    name[0] != '/' && slash != NULL ? "/" : "",
-		    slash != NULL ? (int)(slash - name) : 0, name, port);
+		    slash != NULL ? (int)(slash - name) : 0, name, id);
 	}
 	if (n < 0 || (size_t)n >= sizeof(cfg->pid_file)) {
 		cfg->pid_file[0] = '\0';
@@ -1067,6 +1172,47 @@ check_environment(struct loader *ld)
 		error_at(ld, ld->first_line[user], "server.user", "%s has uid or "
 		    "gid 0; workers must not run as root", cfg->user);
 
+	/* socket_group: the supervisor gives each unix: socket this group
+	 * (chown), so the name must exist. */
+	if (cfg->socket_group[0] != '\0') {
+		size_t grp = (size_t)(find_key("server", "socket_group") - keys);
+
+		errno = 0;
+		if (getgrnam(cfg->socket_group) == NULL)
+			error_at(ld, ld->first_line[grp], "server.socket_group",
+			    "%s: %s", cfg->socket_group, errno != 0 ?
+			    strerror(errno) : "no such group");
+	}
+
+	/* unix: listen paths: the supervisor binds them in a folder that
+	 * must exist, and refuses a path that exists as anything but a
+	 * socket (a stale or live socket is its business at bind time). */
+	for (int i = 0; i < cfg->nlisten; i++) {
+		const char *path = fc_config_unix_path(&cfg->listen[i]);
+		char dir[sizeof(cfg->listen[i].text)], *slash;
+		struct stat st;
+
+		if (path == NULL)
+			continue;
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &st) == -1)
+			error_at(ld, ld->listen_line[i], "server.listen",
+			    "%s: folder %s: %s", cfg->listen[i].text, dir,
+			    strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			error_at(ld, ld->listen_line[i], "server.listen",
+			    "%s: %s is not a folder", cfg->listen[i].text, dir);
+		else if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			error_at(ld, ld->listen_line[i], "server.listen",
+			    "%s: %s exists and is not a socket",
+			    cfg->listen[i].text, path);
+	}
+
 	/* The supervisor appends to the log file (creating it): without
 	 * creating anything now, the file or its folder must allow that. */
 	if (cfg->log_file[0] != '\0') {
@@ -1115,8 +1261,14 @@ fc_config_terminate(struct fc_config *cfg)
 			    h += FC_HOST_MAX)
 				field[h - 1] = '\0';
 	}
-	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++)
+	for (int i = 0; i < FC_CONFIG_MAX_LISTEN; i++) {
+		struct sockaddr_un *sun =
+		    (struct sockaddr_un *)&cfg->listen[i].addr;
+
 		cfg->listen[i].text[sizeof(cfg->listen[i].text) - 1] = '\0';
+		if (sun->sun_family == AF_UNIX)
+			sun->sun_path[sizeof(sun->sun_path) - 1] = '\0';
+	}
 	cfg->path[sizeof(cfg->path) - 1] = '\0';
 	if (cfg->nlisten < 0 || cfg->nlisten > FC_CONFIG_MAX_LISTEN)
 		cfg->nlisten = 0;
@@ -1205,13 +1357,32 @@ fc_config_source_name(enum fc_source_kind kind)
 }
 
 int
+fc_config_first_tcp(const struct fc_config *cfg)
+{
+	for (int i = 0; i < cfg->nlisten && i < FC_CONFIG_MAX_LISTEN; i++)
+		if (cfg->listen[i].addr.ss_family == AF_INET ||
+		    cfg->listen[i].addr.ss_family == AF_INET6)
+			return i;
+	return -1;
+}
+
+const char *
+fc_config_unix_path(const struct fc_listen_addr *la)
+{
+	if (la->addr.ss_family != AF_UNIX)
+		return NULL;
+	return ((const struct sockaddr_un *)&la->addr)->sun_path;
+}
+
+int
 fc_config_first_port(const struct fc_config *cfg)
 {
 	const struct sockaddr_storage *ss;
+	int i = fc_config_first_tcp(cfg);
 
-	if (cfg->nlisten < 1)
+	if (i < 0)
 		return 0;
-	ss = &cfg->listen[0].addr;
+	ss = &cfg->listen[i].addr;
 	if (ss->ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 	if (ss->ss_family == AF_INET6)

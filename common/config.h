@@ -47,10 +47,16 @@ enum fc_source_kind {
 	FC_SOURCE_HTTP,
 };
 
+/* "unix:" and the longest sun_path (107 characters and its NUL). */
+#define FC_LISTEN_TEXT_MAX 120
+
 struct fc_listen_addr {
-	struct sockaddr_storage addr;	/* AF_INET or AF_INET6, port set */
+	/* AF_INET or AF_INET6 with the port set, or AF_UNIX with an
+	 * absolute path (NUL-ended within sun_path) */
+	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char text[80];			/* as written: "127.0.0.1:8080", "[::1]:8080" */
+	/* as written: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
+	char text[FC_LISTEN_TEXT_MAX];
 };
 
 struct fc_config {
@@ -71,6 +77,8 @@ struct fc_config {
 	char auth[256];			/* "user:password" or "" for none */
 	char allow_origin[256];		/* Access-Control-Allow-Origin or "" */
 	char pid_file[FC_CONFIG_PATH_MAX]; /* default: see config.c */
+	int socket_mode;		/* permissions of unix: sockets, 0..0777 */
+	char socket_group[64];		/* their group, "" = the supervisor's */
 	/* Host names served, in host.h's normal form; the list ends at the
 	 * first "" and an empty list (the default) serves any host. */
 	char allowed_hosts[FC_CONFIG_MAX_HOSTS][FC_HOST_MAX];
@@ -116,8 +124,15 @@ int fc_config_load_string(struct fc_config *cfg, const char *name,
 /* Name of a source kind ("testpattern", ...). */
 const char *fc_config_source_name(enum fc_source_kind kind);
 
-/* Port of the first listen address (for the default pid file). */
+/* Port of the first TCP listen address (for the default pid file and
+ * forkcast --paths); 0 when every listen address is a unix: socket. */
 int fc_config_first_port(const struct fc_config *cfg);
+
+/* Index of the first TCP listen address, or -1 when there is none. */
+int fc_config_first_tcp(const struct fc_config *cfg);
+
+/* Path of listen address la when it is a unix: socket, else NULL. */
+const char *fc_config_unix_path(const struct fc_listen_addr *la);
 
 /* Writes the documented default configuration file (every key, its default
  * and a one-line comment), generated from the key table. */

@@ -8,7 +8,7 @@
  * listening sockets, the epoll instance, the eventfd and signalfd, the bus
  * (read-only) and control mappings, and its watcher thread.  So it opens
  * no file, creates no descriptor but the client sockets accept4() hands
- * it, maps nothing executable, starts no thread or process, execs
+ * it and its frames' sealed memory files, maps nothing executable, starts no thread or process, execs
  * nothing, signals no process and issues no ioctl (the TIOC* rows below
  * only name the worst of them).  The list was checked against strace of
  * workers under streaming load, every endpoint, reload and stop
@@ -45,14 +45,32 @@ static const struct fc_sc_rule worker_rules[] = {
 	    "connection sends, dropped; watcher.c fc_watcher_ack(): the "
 	    "eventfd; worker.c handle_signal(), handle_parent(): the signalfd "
 	    "and the supervisor's pipe"),
-	SC_ALLOW("writev", "stream.c fc_iovq_write(): every response head, "
-	    "body and multipart part"),
+	SC_ALLOW("writev", "stream.c fc_iovq_write(): every response head "
+	    "and body"),
+	SC_ALLOW("sendfile", "stream.c fc_iovq_write(): multipart parts and "
+	    "snapshots, from a frame's sealed memory file (frame.h): the "
+	    "kernel sends the file's pages by reference, no copy per client"),
+
+	/* --- frames: one sealed memory file per frame (server/frame.c) --- */
+	SC_ALLOW_IF("memfd_create", SC_ARG32(1, MFD_CLOEXEC | MFD_ALLOW_SEALING),
+	    "frame.c frame_new(): the file a new bus frame is copied into; "
+	    "only these flags (no executable or huge-page files)"),
+	SC_ALLOW("pwrite64", "frame.c put(): the frame's part head, JPEG and "
+	    "tail into its new file, once, before it is sealed (on a socket "
+	    "it fails with ESPIPE); RLIMIT_FSIZE bounds the file to one frame"),
+	SC_ALLOW_IF2("fcntl", SC_ARG32(1, F_ADD_SEALS),
+	    SC_ARG32(2, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+	    "frame.c frame_finish(): seals the written frame file so no one, "
+	    "this worker included, can change it while sockets send from it; "
+	    "no other fcntl (F_SETFL on the shared listening socket stays "
+	    "refused)"),
 	SC_ALLOW("write", "common/log.c vlog(): log lines into the supervisor's "
 	    "pipe; watcher.c watch(): the eventfd; worker.c "
 	    "refuse_connection(): the 503 to a connection over "
 	    "max_connections"),
 	SC_ALLOW("close", "worker.c close_client(), client.c fc_client_free(): "
-	    "finished clients; worker.c refuse_connection(), refused_close(): "
+	    "finished clients; frame.c frame_free(): a frame's file once no "
+	    "client sends from it; worker.c refuse_connection(), refused_close(): "
 	    "refused connections; worker.c cleanup(), watcher.c "
 	    "fc_watcher_stop() at exit"),
 	SC_ALLOW_IF("shutdown", SC_ARG32(1, SHUT_WR),
@@ -72,6 +90,11 @@ static const struct fc_sc_rule worker_rules[] = {
 	    SC_ARG32(2, TCP_NOTSENT_LOWAT),
 	    "worker.c stream_socket_options(): TCP_NOTSENT_LOWAT on streams, "
 	    "so a slow client's next frame is chosen when it can take it"),
+	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_SOCKET),
+	    SC_ARG32(2, SO_SNDBUF),
+	    "worker.c stream_socket_options(): a small SO_SNDBUF on streams "
+	    "over a unix: listen socket (no TCP_NOTSENT_LOWAT there), so a "
+	    "slow reader's next frame is chosen when it can take it"),
 
 	/* --- frames: the watcher thread and the bus futex --- */
 	SC_ALLOW_IF("futex", SC_ARG32(1, FUTEX_WAIT),

@@ -83,11 +83,12 @@ static const struct fc_role_fd capture_fds[] = {
 
 static const struct fc_role_rlimit capture_rlimits[] = {
 	{ RLIMIT_CORE, "RLIMIT_CORE", 0, FC_SOURCES_ALL,
-	    "no core dump of camera data" },
+	    "no core dump of camera data", false },
 	{ RLIMIT_FSIZE, "RLIMIT_FSIZE", 0, FC_SOURCES_ALL,
-	    "writes no file (a write to one raises SIGXFSZ)" },
+	    "writes no file (a write to one raises SIGXFSZ)", false },
 	{ RLIMIT_NPROC, "RLIMIT_NPROC", 0, NOT_LIBCAMERA,
-	    "no process or thread (libcamera starts threads of its own)" },
+	    "no process or thread (libcamera starts threads of its own)",
+	    false },
 };
 
 static const struct fc_role_path capture_paths[] = {
@@ -158,11 +159,14 @@ static const struct fc_role_fd worker_fds[] = {
 
 static const struct fc_role_rlimit worker_rlimits[] = {
 	{ RLIMIT_CORE, "RLIMIT_CORE", 0, FC_SOURCES_ALL,
-	    "no core dump of client data" },
+	    "no core dump of client data", false },
 	{ RLIMIT_FSIZE, "RLIMIT_FSIZE", 0, FC_SOURCES_ALL,
-	    "writes no file (a write to one raises SIGXFSZ)" },
+	    "the sealed memory file each frame is sent from "
+	    "(server/frame.c) holds the bus's slot capacity "
+	    "(max_frame_size) plus room for the part head and tail; no file "
+	    "may grow past that (a longer write raises SIGXFSZ)", true },
 	{ RLIMIT_NPROC, "RLIMIT_NPROC", 0, FC_SOURCES_ALL,
-	    "no process or thread (the watcher thread exists before)" },
+	    "no process or thread (the watcher thread exists before)", false },
 };
 
 static const struct fc_role_seccomp worker_seccomp[] = {
@@ -428,7 +432,9 @@ fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
 	/* 5. Resource limits. */
 	for (size_t i = 0; (L & FC_LAYER_RLIMITS) && i < row->nrlimits; i++) {
 		const struct fc_role_rlimit *r = &row->rlimits[i];
-		struct rlimit rl = { r->value, r->value };
+		rlim_t v = r->frame_file && ctx->frame_file_max != 0 ?
+		    ctx->frame_file_max : r->value;
+		struct rlimit rl = { v, v };
 
 		if ((r->sources & bit) && setrlimit(r->resource, &rl) == -1) {
 			snprintf(err, errlen, "setrlimit(%s): %s", r->name,

@@ -94,6 +94,8 @@ struct fc_role_rlimit {
 	rlim_t value;			/* soft and hard */
 	unsigned sources;		/* FC_SOURCE_BIT set */
 	const char *why;
+	bool frame_file;		/* value is fc_role_ctx.frame_file_max
+					 * instead (when that is not 0) */
 };
 
 /* A filesystem path the Landlock layer allows.  path is absolute, or
@@ -151,6 +153,8 @@ struct fc_role_ctx {
 	enum fc_source_kind source;	/* capture: selects source rows */
 	const char *device;		/* "$device" */
 	const char *directory;		/* "$directory" */
+	rlim_t frame_file_max;		/* a worker's largest frame file
+					 * (server/frame.h FC_FRAME_FILE_MAX) */
 };
 
 /* What fc_role_enter() did, for the log line fc_role_lockdown() writes. */

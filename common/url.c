@@ -1,16 +1,18 @@
 /*
  * forkcast upstream URLs; see url.h.
  *
- * Split by hand rather than with libhttp-parser's http_parser_parse_url():
- * that one names no reason for a refusal, takes port 0, IPv6 zone ids and
- * "10.1", and refuses "http://cam#frag", so every check below would still
- * be needed on its fields.  Host names are not checked with host.h either:
+ * libhttp-parser's http_parser_parse_url() splits the url (scheme, user
+ * info, host, port, path, query).  It names no reason for a refusal and
+ * takes port 0, IPv6 zone ids and "10.1", so forkcast's own checks run on
+ * its fields, and when it refuses an url the same checks run on the text
+ * to say why (explain()).  Host names are not checked with host.h:
  * fc_host_normalize() folds case and refuses '_' to compare Host headers,
  * while the relay sends the name as written and resolves what
  * getaddrinfo() resolves (an /etc/hosts or container name with a '_').
  */
 #include "url.h"
 
+#include <http_parser.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #define SCHEME_LEN	(sizeof(SCHEME) - 1)
 #define LABEL_MAX	63	/* longest DNS label */
 #define SHOW_MAX	60	/* how much of a bad host or port is echoed */
+#define URL_MAX		4096	/* longest url handed to the library */
 
 static int fail(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -146,16 +149,125 @@ parse_port(const char *p, size_t n, struct fc_url *u, char *err,
 	return 0;
 }
 
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes the n bytes at p into out (cap bytes with the NUL).  The
+ * reason never repeats the text (it is a secret).  0 or -1. */
+static int
+decode_cred(const char *p, size_t n, char *out, size_t cap, const char *what,
+    char *err, size_t errlen)
+{
+	size_t o = 0;
+	int hi, lo, c;
+
+	for (size_t i = 0; i < n; i++) {
+		c = (unsigned char)p[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return fail(err, errlen, "credentials: bad "
+				    "percent escape in the %s", what);
+			if ((hi = hex_value(p[i + 1])) < 0 ||
+			    (lo = hex_value(p[i + 2])) < 0)
+				return fail(err, errlen, "credentials: bad "
+				    "percent escape in the %s", what);
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return fail(err, errlen, "credentials: the %s holds a "
+			    "control character", what);
+		if (o + 1 >= cap)
+			return fail(err, errlen, "credentials: the %s is longer "
+			    "than %d bytes", what, FC_URL_CRED_MAX);
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The user information (n bytes at p, before the '@') into u. */
+static int
+parse_userinfo(const char *p, size_t n, struct fc_url *u, char *err,
+    size_t errlen)
+{
+	const char *colon = memchr(p, ':', n);
+
+	if (colon == NULL)
+		return fail(err, errlen, "credentials must be user:password "
+		    "(percent-encoded)");
+	if (decode_cred(p, (size_t)(colon - p), u->user, sizeof(u->user),
+	    "user", err, errlen) < 0 ||
+	    decode_cred(colon + 1, n - (size_t)(colon - p) - 1, u->password,
+	    sizeof(u->password), "password", err, errlen) < 0)
+		return -1;
+	if (u->user[0] == '\0')
+		return fail(err, errlen, "credentials: empty user");
+	if (strchr(u->user, ':') != NULL)
+		return fail(err, errlen, "credentials: the user holds ':' "
+		    "(HTTP Basic cannot send it)");
+	u->has_credentials = 1;
+	return 0;
+}
+
+/* Host (bracketed when v6) and optional ":port" in [h, hend) into u. */
+static int
+parse_hostport(const char *h, const char *hend, struct fc_url *u, char *err,
+    size_t errlen)
+{
+	const char *p;
+
+	if (h == hend || *h == ':')
+		return fail(err, errlen, "no host after http://");
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(hend - h));
+
+		if (rb == NULL)
+			return fail(err, errlen, "unterminated [IPv6] address "
+			    "(missing ])");
+		if (parse_ipv6(h + 1, (size_t)(rb - h - 1), u, err,
+		    errlen) < 0)
+			return -1;
+		p = rb + 1;
+		if (p != hend && *p != ':')
+			return fail(err, errlen, "unexpected text after the "
+			    "[IPv6] address");
+	} else {
+		p = memchr(h, ':', (size_t)(hend - h));
+		if (p == NULL)
+			p = hend;
+		if (parse_name(h, (size_t)(p - h), u, err, errlen) < 0)
+			return -1;
+	}
+	if (p != hend)
+		return parse_port(p + 1, (size_t)(hend - p - 1), u, err,
+		    errlen);
+	u->portnum = 80;
+	snprintf(u->port, sizeof(u->port), "80");
+	return 0;
+}
+
 /*
  * fc_url_parse, with one difference for fc_url_redact: with
- * skip_userinfo, credentials are passed over instead of refused.
+ * skip_userinfo, credentials are passed over instead of checked.
  */
 static int
 parse(const char *s, struct fc_url *u, bool skip_userinfo, char *err,
     size_t errlen)
 {
-	const char *auth, *aend, *at, *p, *pend;
-	size_t n;
+	struct http_parser_url pu;
+	const char *auth, *aend, *at, *host, *pend;
+	size_t n, len;
+	int lib;
 
 	memset(u, 0, sizeof(*u));
 	if (errlen > 0)
@@ -171,50 +283,49 @@ parse(const char *s, struct fc_url *u, bool skip_userinfo, char *err,
 		    "scheme supported)");
 	snprintf(u->scheme, sizeof(u->scheme), "http");
 
-	/* Authority: up to the path, query or fragment (RFC 3986 3.2). */
+	/* The fragment is never sent: the library sees the url without
+	 * it (it refuses "http://cam#x" otherwise). */
+	len = strcspn(s, "#");
+	if (len > URL_MAX)
+		return fail(err, errlen, "url longer than %d characters",
+		    URL_MAX);
+	http_parser_url_init(&pu);
+	lib = http_parser_parse_url(s, len, 0, &pu);
+
+	/* Authority: up to the path, query or fragment (RFC 3986 3.2); the
+	 * user information ends at its last '@'. */
 	auth = s + SCHEME_LEN;
 	aend = auth + strcspn(auth, "/?#");
 	at = NULL;
-	for (p = auth; p < aend; p++)
-		if (*p == '@')
-			at = p;
-	if (at != NULL) {
-		if (!skip_userinfo)
-			return fail(err, errlen, "credentials in the url are "
-			    "not supported (upstream credentials will get a "
-			    "configuration key of their own)");
-		auth = at + 1;
-	}
-	if (auth == aend || *auth == ':')
-		return fail(err, errlen, "no host after http://");
-	if (*auth == '[') {
-		const char *rb = memchr(auth, ']', (size_t)(aend - auth));
+	for (const char *q = auth; q < aend; q++)
+		if (*q == '@')
+			at = q;
+	host = at != NULL ? at + 1 : auth;
 
-		if (rb == NULL)
-			return fail(err, errlen, "unterminated [IPv6] address "
-			    "(missing ])");
-		if (parse_ipv6(auth + 1, (size_t)(rb - auth - 1), u, err,
-		    errlen) < 0)
-			return -1;
-		p = rb + 1;
-		if (p != aend && *p != ':')
-			return fail(err, errlen, "unexpected text after the "
-			    "[IPv6] address");
-	} else {
-		p = memchr(auth, ':', (size_t)(aend - auth));
-		if (p == NULL)
-			p = aend;
-		if (parse_name(auth, (size_t)(p - auth), u, err, errlen) < 0)
-			return -1;
+	if (lib == 0) {
+		/* The library's split must be the one checked below: its
+		 * host is the text after the user information. */
+		if ((pu.field_set & (1 << UF_HOST)) == 0 ||
+		    pu.field_data[UF_HOST].len == 0)
+			return fail(err, errlen, "no host after http://");
+		if (s + pu.field_data[UF_HOST].off !=
+		    host + (*host == '[' ? 1 : 0))
+			return fail(err, errlen, "not a valid http url");
+		if ((pu.field_set & (1 << UF_USERINFO)) != 0)
+			at = s + pu.field_data[UF_USERINFO].off +
+			    pu.field_data[UF_USERINFO].len;
 	}
-	if (p != aend) {
-		if (parse_port(p + 1, (size_t)(aend - p - 1), u, err,
-		    errlen) < 0)
-			return -1;
-	} else {
-		u->portnum = 80;
-		snprintf(u->port, sizeof(u->port), "80");
-	}
+	/* Host and port are checked on the text either way: when the
+	 * library refused the url this names the reason. */
+	if (parse_hostport(host, aend, u, err, errlen) < 0)
+		return -1;
+	if (at != NULL && !skip_userinfo && parse_userinfo(auth,
+	    (size_t)(at - auth), u, err, errlen) < 0)
+		return -1;
+	if (lib != 0)
+		return fail(err, errlen, at != NULL ? "credentials hold "
+		    "characters an url cannot carry (percent-encode them)" :
+		    "not a valid http url");
 	if (strchr(u->host, ':') != NULL)
 		snprintf(u->hostport, sizeof(u->hostport), "[%s]:%s", u->host,
 		    u->port);
@@ -224,7 +335,7 @@ parse(const char *s, struct fc_url *u, bool skip_userinfo, char *err,
 
 	/* Path and query, without the fragment; "/" when there is no path
 	 * (also before a query: http://cam?x=1 asks for /?x=1). */
-	pend = aend + strcspn(aend, "#");
+	pend = s + len;
 	n = (size_t)(pend - aend);
 	if (*aend != '/') {
 		u->path[0] = '/';
@@ -246,7 +357,12 @@ parse(const char *s, struct fc_url *u, bool skip_userinfo, char *err,
 int
 fc_url_parse(const char *s, struct fc_url *u, char *err, size_t errlen)
 {
-	return parse(s, u, false, err, errlen);
+	if (parse(s, u, false, err, errlen) < 0) {
+		/* A refused url leaves no decoded password behind. */
+		explicit_bzero(u, sizeof(*u));
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -15,10 +15,15 @@
  *   - the FRAGMENT is dropped: it names a place inside a document, is
  *     never sent in a request (RFC 9110 4.2.4), and browsers show it in
  *     URLs users copy.
- * Refused: anything else, spaces, control or non-ASCII bytes anywhere, and
- * credentials (user:password@): the relay does not send them, and upstream
- * credentials will get a configuration key of their own rather than live
- * in a string that is shown in many places.
+ *   - credentials: http://USER:PASSWORD@HOST/..., percent-decoded (so a
+ *     ':' or '@' in a password is written %3A, %40), USER non-empty and
+ *     without ':' once decoded, each at most FC_URL_CRED_MAX bytes, no
+ *     control bytes once decoded.  The relay sends them as HTTP Basic
+ *     (Authorization: Basic base64(USER:PASSWORD)); fc_url_redact() drops
+ *     them, with the query, wherever the url is shown.
+ * The url is split by libhttp-parser's http_parser_parse_url(); the checks
+ * above are forkcast's own, on its fields.
+ * Refused: anything else, spaces, control or non-ASCII bytes anywhere.
  */
 #ifndef FC_URL_H
 #define FC_URL_H
@@ -27,6 +32,7 @@
 #include <stdint.h>
 
 #define FC_URL_HOST_MAX	253	/* longest DNS name */
+#define FC_URL_CRED_MAX	128	/* longest user, longest password (decoded) */
 
 struct fc_url {
 	char scheme[8];		/* "http" (lower case, whatever was written) */
@@ -36,12 +42,16 @@ struct fc_url {
 	char hostport[FC_URL_HOST_MAX + 9]; /* Host header: host:port, [v6]:port */
 	char path[1024];	/* path and query as written, "/" when none;
 				 * never the fragment */
+	int has_credentials;	/* 1: user and password below are set */
+	char user[FC_URL_CRED_MAX + 1];	/* percent-decoded */
+	char password[FC_URL_CRED_MAX + 1];	/* percent-decoded */
 };
 
 /*
  * Parses s into *u.  Returns 0, or -1 with a reason in err (errlen bytes,
  * always NUL-terminated) that never repeats the query or credentials of s.
- * Any caller; no allocation.
+ * Any caller; no allocation.  u holds the decoded password: callers wipe
+ * it (explicit_bzero) when done with u.
  */
 int fc_url_parse(const char *s, struct fc_url *u, char *err, size_t errlen);
 

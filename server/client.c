@@ -71,6 +71,7 @@ fc_client_new(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		return NULL;
 	}
 	fc_http_init(&c->rq->hp);
+	fc_iovq_reset(&c->q);
 	/* Heads are small; bodies are status JSON or events. */
 	fc_strbuf_init(&c->hdr, 64 * 1024);
 	fc_strbuf_init(&c->body, 4 * 1024 * 1024);
@@ -404,8 +405,7 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
 		mark_newest(c);
-		fc_stream_queue_part(&c->q, c->part_head, c->framing, &f->meta,
-		    f->data);
+		fc_stream_queue_part(&c->q, c->framing, f);
 	}
 }
 
@@ -552,9 +552,11 @@ fc_client_respond(struct fc_client *c, struct fc_client_env *env, int status,
 			(void)fc_iovq_add(&c->q, body, len);
 		else if (c->body.len > 0)
 			(void)fc_iovq_add(&c->q, c->body.data, c->body.len);
-		else if (c->frame != NULL)
-			(void)fc_iovq_add(&c->q, c->frame->data,
-			    (size_t)c->frame->meta.len);
+		else if (c->frame != NULL) {
+			struct fc_frame_range r = fc_frame_jpeg(c->frame);
+
+			fc_iovq_set_file(&c->q, c->frame->fd, r.off, r.len);
+		}
 	}
 	c->close_after = !keep_alive;
 	c->state = FC_CLIENT_RESPONDING;

@@ -20,8 +20,9 @@
  *
  * All sockets are non-blocking and registered edge-triggered; `writable`
  * remembers whether the last write hit EAGAIN.  Output is an iovec queue
- * over buffers the client owns (hdr, body), static data (the page) or one
- * referenced frame, so nothing is copied per client.
+ * over buffers the client owns (hdr, body) or static data (the page),
+ * then at most one range of a referenced frame's sealed file, sent with
+ * sendfile() (frame.h): frame bytes are never copied per client.
  *
  * Streaming frame choice (DESIGN.md "Fan-out rules"): a part is started
  * only when the socket is writable and then always from the worker's
@@ -170,7 +171,6 @@ struct fc_client {
 	enum fc_ctl_client_kind counted_kind;
 	bool addr_counted;		/* a count of its address, key: */
 	uint64_t addr_key;
-	char part_head[FC_STREAM_PART_HEAD_MAX];
 };
 
 /* A client for an accepted socket (owned from now on), in READING.

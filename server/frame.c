@@ -1,34 +1,147 @@
-/* Refcounted frame buffers; see frame.h. */
+/* Sealed per-frame memory files; see frame.h. */
 #include "frame.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-struct fc_frame *
-fc_frame_get(struct fc_frame_pool *pool, size_t cap)
+#define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Writes all of buf at off (a memory file takes it in one call; the loop
+ * only guards against a short write). */
+static int
+put(int fd, const void *buf, size_t len, off_t off)
 {
-	struct fc_frame *f = NULL;
-	int i;
+	const char *p = buf;
+	ssize_t n;
 
-	if (pool != NULL) {
-		for (i = 0; i < pool->nspare; i++) {
-			if (pool->spare[i]->cap >= cap) {
-				f = pool->spare[i];
-				pool->spare[i] = pool->spare[--pool->nspare];
-				break;
-			}
+	while (len > 0) {
+		n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
 		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
 	}
-	if (f == NULL) {
-		if (cap > SIZE_MAX - sizeof(*f))
-			return NULL;
-		if ((f = malloc(sizeof(*f) + cap)) == NULL)
-			return NULL;
-		f->cap = cap;
+	return 0;
+}
+
+static struct fc_frame *
+frame_new(void)
+{
+	struct fc_frame *f;
+	int fd;
+
+	if ((fd = memfd_create("forkcast-frame",
+	    MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
+		return NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
 	}
 	f->refs = 1;
-	f->pool = pool;
-	memset(&f->meta, 0, sizeof(f->meta));
+	f->fd = fd;
+	return f;
+}
+
+static void
+frame_free(struct fc_frame *f)
+{
+	int saved = errno;
+
+	close(f->fd);
+	free(f);
+	errno = saved;
+}
+
+/* The JPEG is in place: writes the part head and tail around it and
+ * seals the file. */
+static int
+frame_finish(struct fc_frame *f)
+{
+	char head[FC_STREAM_PART_HEAD_MAX];
+	const char *tail;
+	size_t hlen, tlen;
+
+	hlen = fc_stream_part_head(head, sizeof(head), FC_FRAMING_FULL,
+	    &f->meta);
+	tail = fc_stream_part_tail(FC_FRAMING_ADVANCE, &tlen);
+	if (hlen == 0 || hlen > FC_FRAME_JPEG_OFF) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (put(f->fd, head, hlen, (off_t)(FC_FRAME_JPEG_OFF - hlen)) == -1 ||
+	    put(f->fd, tail, tlen,
+	    (off_t)(FC_FRAME_JPEG_OFF + f->meta.len)) == -1 ||
+	    fcntl(f->fd, F_ADD_SEALS, SEALS) == -1)
+		return -1;
+	f->head_len = (uint32_t)hlen;
+	f->tail_len = (uint32_t)tlen;
+	return 0;
+}
+
+static int
+copy_to_file(void *arg, const void *src, size_t len)
+{
+	struct fc_frame *f = arg;
+
+	return put(f->fd, src, len, FC_FRAME_JPEG_OFF);
+}
+
+enum fc_bus_result
+fc_frame_from_bus(struct fc_bus *bus, uint64_t after, size_t max_len,
+    struct fc_frame **out, struct fc_frame_meta *meta)
+{
+	struct fc_frame_meta m;
+	enum fc_bus_result r;
+	struct fc_frame *f;
+
+	*out = NULL;
+	/* Nothing new: no file made for nothing. */
+	if (fc_bus_head(bus) <= after)
+		return FC_BUS_NONE;
+	if ((f = frame_new()) == NULL)
+		return FC_BUS_COPY_FAILED;
+	r = fc_bus_read_latest_fn(bus, after, &m, max_len, copy_to_file, f);
+	if (meta != NULL && (r == FC_BUS_OK || r == FC_BUS_NOSPACE))
+		*meta = m;
+	if (r != FC_BUS_OK) {
+		frame_free(f);
+		return r;
+	}
+	f->meta = m;
+	if (frame_finish(f) == -1) {
+		frame_free(f);
+		return FC_BUS_COPY_FAILED;
+	}
+	*out = f;
+	return FC_BUS_OK;
+}
+
+struct fc_frame *
+fc_frame_from_bytes(const struct fc_frame_meta *meta, const void *jpeg)
+{
+	struct fc_frame *f;
+
+	if ((f = frame_new()) == NULL)
+		return NULL;
+	f->meta = *meta;
+	if (put(f->fd, jpeg, (size_t)meta->len, FC_FRAME_JPEG_OFF) == -1 ||
+	    frame_finish(f) == -1) {
+		frame_free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -42,37 +155,32 @@ fc_frame_ref(struct fc_frame *f)
 void
 fc_frame_unref(struct fc_frame *f)
 {
-	struct fc_frame_pool *pool;
-
 	if (f == NULL || --f->refs > 0)
 		return;
-	pool = f->pool;
-	if (pool != NULL && pool->nspare < FC_FRAME_POOL_SPARES) {
-		pool->spare[pool->nspare++] = f;
-		return;
-	}
-	if (pool != NULL && pool->nspare > 0) {
-		/* Keep the biggest buffers: frames rarely shrink for long. */
-		int i, small = 0;
-
-		for (i = 1; i < pool->nspare; i++)
-			if (pool->spare[i]->cap < pool->spare[small]->cap)
-				small = i;
-		if (pool->spare[small]->cap < f->cap) {
-			free(pool->spare[small]);
-			pool->spare[small] = f;
-			return;
-		}
-	}
-	free(f);
+	frame_free(f);
 }
 
-void
-fc_frame_pool_clear(struct fc_frame_pool *pool)
+struct fc_frame_range
+fc_frame_part(const struct fc_frame *f, enum fc_framing framing)
 {
-	int i;
+	struct fc_frame_range r;
+	size_t full_tail;
 
-	for (i = 0; i < pool->nspare; i++)
-		free(pool->spare[i]);
-	pool->nspare = 0;
+	if (framing == FC_FRAMING_ADVANCE) {
+		r.off = FC_FRAME_JPEG_OFF;
+		r.len = (size_t)f->meta.len + f->tail_len;
+	} else {
+		(void)fc_stream_part_tail(FC_FRAMING_FULL, &full_tail);
+		r.off = (off_t)(FC_FRAME_JPEG_OFF - f->head_len);
+		r.len = f->head_len + (size_t)f->meta.len + full_tail;
+	}
+	return r;
+}
+
+struct fc_frame_range
+fc_frame_jpeg(const struct fc_frame *f)
+{
+	struct fc_frame_range r = { FC_FRAME_JPEG_OFF, (size_t)f->meta.len };
+
+	return r;
 }

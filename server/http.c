@@ -91,7 +91,8 @@ on_url(http_parser *p, const char *at, size_t len)
 	struct fc_http_parser *hp = adapter(p);
 
 	/* The method is known once the URL starts: refuse early. */
-	if (p->method != HTTP_GET && p->method != HTTP_HEAD)
+	if (p->method != HTTP_GET && p->method != HTTP_HEAD &&
+	    p->method != HTTP_OPTIONS)
 		return refuse(hp, 405);
 	if (len > FC_HTTP_MAX_URL - hp->req.url_len)
 		return refuse(hp, 414);
@@ -208,8 +209,9 @@ on_headers_complete(http_parser *p)
 	hp->headers_done = true;
 	if (p->http_major != 1)
 		return refuse(hp, 400);
-	/* GET and HEAD carry no body; refusing one keeps the connection
-	 * state simple (no body bytes to skip before the next request). */
+	/* GET and HEAD carry no body, and a CORS preflight (OPTIONS) sends
+	 * none; refusing one keeps the connection state simple (no body
+	 * bytes to skip before the next request). */
 	if ((p->flags & F_CHUNKED) != 0 || p->uses_transfer_encoding ||
 	    ((p->flags & F_CONTENTLENGTH) != 0 && p->content_length > 0))
 		return refuse(hp, 400);
@@ -224,6 +226,7 @@ on_headers_complete(http_parser *p)
 	if (hp->req.has_host ? hp->req.host[0] == '\0' : p->http_minor >= 1)
 		return refuse(hp, 400);
 	hp->req.head = p->method == HTTP_HEAD;
+	hp->req.options = p->method == HTTP_OPTIONS;
 	hp->req.http_major = p->http_major;
 	hp->req.http_minor = p->http_minor;
 	hp->req.keep_alive = http_should_keep_alive(p) != 0;

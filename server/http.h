@@ -4,14 +4,15 @@
  * The parser is fed whatever bytes a read returned; it keeps its state
  * across calls, so a request may arrive in any number of pieces.  Only the
  * facts a worker needs are kept, in fixed-size fields (no allocation):
- * method, URL, Host, User-Agent, Authorization, keep-alive.  Limits are
+ * method (GET, HEAD or OPTIONS), URL, Host, User-Agent, Authorization, keep-alive.  Limits are
  * checked while bytes arrive, so an oversized request is refused before it
  * is complete:
  *
  *   URL longer than FC_HTTP_MAX_URL        414
  *   request head over FC_HTTP_MAX_HEAD     431
- *   method other than GET or HEAD          405
- *   a request body (GET/HEAD carry none)   400
+ *   method other than GET, HEAD or
+ *     OPTIONS                              405
+ *   a request body (none is accepted)      400
  *   HTTP/1.1 without Host                  400
  *   two Host headers, an empty Host, or
  *     one longer than FC_HTTP_MAX_HOST - 1 400
@@ -56,7 +57,9 @@ enum fc_http_result {
 };
 
 struct fc_http_request {
-	bool head;			/* HEAD (else GET) */
+	bool head;			/* HEAD */
+	bool options;			/* OPTIONS (a CORS preflight; the
+					 * target may be "*") */
 	bool keep_alive;		/* connection may carry another request */
 	unsigned short http_major, http_minor;
 	size_t url_len;

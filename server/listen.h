@@ -9,18 +9,37 @@
 
 #include "../common/config.h"
 
-/* Opens one non-blocking, close-on-exec listening socket (SO_REUSEADDR,
- * IPV6_V6ONLY for v6).  Returns the fd, or -1 with a one-line reason in
- * err ("listen 127.0.0.1:8080: Address already in use"). */
-int fc_listen_open(const struct fc_listen_addr *la, int backlog, char *err,
-    size_t errlen);
+/*
+ * Opens one non-blocking, close-on-exec listening socket with cfg's
+ * backlog.  TCP: SO_REUSEADDR, IPV6_V6ONLY for v6.  unix:/path: a stale
+ * socket file there (connect is refused: its server is gone) is replaced;
+ * a socket another process accepts on, or a file that is not a socket,
+ * is refused; the new file gets socket_group and socket_mode (it is never
+ * more open than that, even for a moment).  Returns the fd, or -1 with a
+ * one-line reason in err ("listen 127.0.0.1:8080: Address already in
+ * use", "listen unix:/run/x.sock: another process serves this socket").
+ */
+int fc_listen_open(const struct fc_config *cfg,
+    const struct fc_listen_addr *la, char *err, size_t errlen);
 
 /* Opens every configured address into fds[0..cfg->nlisten-1]; all or
- * nothing.  Returns 0, or -1 with err set and nothing left open. */
+ * nothing.  Returns 0, or -1 with err set and nothing left open (socket
+ * files made are removed). */
 int fc_listen_open_all(const struct fc_config *cfg, int *fds, char *err,
     size_t errlen);
 
 /* Closes fds[0..n-1] that are not -1 and sets them to -1. */
 void fc_listen_close_all(int *fds, int n);
+
+/* Removes the socket file of a unix: address when this process made it
+ * (same path and inode as bound); anything else is left alone.  New
+ * connections cannot reach the socket any more; the ones accepted stay. */
+void fc_listen_remove(const struct fc_listen_addr *la);
+
+/* Gives the socket file of a unix: address (made by this process) cfg's
+ * socket_group and socket_mode again (a reload that keeps the address).
+ * Returns 0, or -1 with err set; nothing to do for TCP. */
+int fc_listen_set_access(const struct fc_config *cfg,
+    const struct fc_listen_addr *la, char *err, size_t errlen);
 
 #endif

@@ -37,14 +37,29 @@ usage(FILE *out)
  * What forkcastctl needs, one KEY=VALUE a line: the pid file (its default
  * depends on this process's euid and environment: forkcastctl runs this as
  * the user that runs the supervisor), the log file, the URL a user opens for
- * the first listen address and, only when set, the auth credentials for
- * /status (a value holds no control characters, so no newline).
+ * the first TCP listen address (when every address is a unix: socket,
+ * http://localhost/ and unix_socket=PATH of the first one) and, only when
+ * set, the auth credentials for /status (a value holds no control
+ * characters, so no newline).
  */
 static void
 print_paths(const struct fc_config *cfg)
 {
-	const char *host = cfg->listen[0].text;
+	int first = fc_config_first_tcp(cfg);
+	const char *host;
 	char buf[96];
+
+	/* Only unix: sockets: curl reaches the first one with --unix-socket
+	 * PATH http://localhost/ (forkcastctl does). */
+	if (first < 0) {
+		printf("pid_file=%s\nlog_file=%s\nurl=http://localhost/\n"
+		    "unix_socket=%s\n", cfg->pid_file, cfg->log_file,
+		    fc_config_unix_path(&cfg->listen[0]));
+		if (cfg->auth[0] != '\0')
+			printf("auth=%s\n", cfg->auth);
+		return;
+	}
+	host = cfg->listen[first].text;
 
 	/* A wildcard address is not something to type into a browser. */
 	if (strncmp(host, "0.0.0.0:", 8) == 0 || strncmp(host, "*:", 2) == 0) {

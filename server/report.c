@@ -288,13 +288,15 @@ status_capture(struct fc_strbuf *out, const struct fc_config *cfg,
 	fc_strbuf_printf(out, ", \"frames\": %" PRIu64
 	    ", \"frames_captured\": %" PRIu64
 	    ", \"dropped\": {\"broken\": %" PRIu64 ", \"oversize\": %" PRIu64
-	    ", \"same\": %" PRIu64 "}, \"restarts\": %" PRIu32
+	    ", \"same\": %" PRIu64 ", \"rate\": %" PRIu64
+	    "}, \"restarts\": %" PRIu32
 	    ", \"encode_ms_avg\": ",
 	    (uint64_t)LOAD(&h->frames_published),
 	    (uint64_t)LOAD(&h->frames_captured),
 	    (uint64_t)LOAD(&h->frames_dropped_broken),
 	    (uint64_t)LOAD(&h->frames_dropped_oversize),
 	    (uint64_t)LOAD(&h->frames_dropped_same),
+	    (uint64_t)LOAD(&h->frames_dropped_rate),
 	    (uint32_t)LOAD(&ctl->hdr->capture_restarts));
 	encoded = LOAD(&h->frames_encoded);
 	enc_total = LOAD(&h->encode_ns_total);
@@ -773,10 +775,12 @@ capture_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 	fc_strbuf_printf(out,
 	    "forkcast_capture_dropped_total{reason=\"broken\"} %" PRIu64 "\n"
 	    "forkcast_capture_dropped_total{reason=\"oversize\"} %" PRIu64 "\n"
-	    "forkcast_capture_dropped_total{reason=\"same\"} %" PRIu64 "\n",
+	    "forkcast_capture_dropped_total{reason=\"same\"} %" PRIu64 "\n"
+	    "forkcast_capture_dropped_total{reason=\"rate\"} %" PRIu64 "\n",
 	    (uint64_t)LOAD(&h->frames_dropped_broken),
 	    (uint64_t)LOAD(&h->frames_dropped_oversize),
-	    (uint64_t)LOAD(&h->frames_dropped_same));
+	    (uint64_t)LOAD(&h->frames_dropped_same),
+	    (uint64_t)LOAD(&h->frames_dropped_rate));
 
 	family(out, "forkcast_capture_encoded_frames_total", "counter",
 	    "Frames forkcast encoded itself (not passed through).");

@@ -10,6 +10,7 @@ fc_respond_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
@@ -113,4 +114,38 @@ fc_respond_events_head(struct fc_strbuf *sb, const char *allow_origin)
 		fc_strbuf_printf(sb, "Access-Control-Allow-Origin: %s\r\n",
 		    allow_origin);
 	fc_strbuf_puts(sb, "\r\n");
+}
+
+/*
+ * Request headers a page may send on the GETs it makes here, so that a
+ * preflight for them succeeds:
+ *   Authorization   fetch()/XHR with the Basic credentials of `auth`
+ *   Cache-Control   EventSource polyfills over XHR (for /events) and
+ *   Last-Event-ID   fetch wrappers send these two; neither changes the
+ *                   answer
+ * Browsers send a preflight only for what is not CORS-safelisted, so a
+ * plain <img src> or EventSource never needs one.
+ */
+#define PREFLIGHT_HEADERS "Authorization, Cache-Control, Last-Event-ID"
+/* Seconds a browser may reuse the answer (Chromium caps it at 7200): ten
+ * minutes, so a changed allow_origin reaches pages soon after a reload. */
+#define PREFLIGHT_MAX_AGE 600
+
+void
+fc_respond_preflight(struct fc_strbuf *sb, const char *allow_origin,
+    bool keep_alive)
+{
+	/* No Content-Length or Content-Type: a 204 has no content (RFC
+	 * 9110, 8.6).  No Vary: Origin: the answer is the same whatever
+	 * Origin asks (allow_origin is one fixed value, not an echo). */
+	fc_strbuf_printf(sb,
+	    "HTTP/1.1 204 No Content\r\n"
+	    "Server: forkcast\r\n"
+	    "Access-Control-Allow-Origin: %s\r\n"
+	    "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+	    "Access-Control-Allow-Headers: " PREFLIGHT_HEADERS "\r\n"
+	    "Access-Control-Max-Age: %d\r\n"
+	    "Connection: %s\r\n"
+	    "\r\n",
+	    allow_origin, PREFLIGHT_MAX_AGE, keep_alive ? "keep-alive" : "close");
 }

@@ -46,4 +46,13 @@ void fc_respond_snapshot_head(struct fc_strbuf *sb,
  * Connection: close, no-cache, X-Accel-Buffering: no). */
 void fc_respond_events_head(struct fc_strbuf *sb, const char *allow_origin);
 
+/*
+ * Appends the whole answer to a CORS preflight (OPTIONS): 204 No Content
+ * with Access-Control-Allow-Origin: allow_origin (non-empty),
+ * -Allow-Methods: GET, HEAD, OPTIONS, -Allow-Headers: Authorization,
+ * Cache-Control, Last-Event-ID, and -Max-Age: 600.
+ */
+void fc_respond_preflight(struct fc_strbuf *sb, const char *allow_origin,
+    bool keep_alive);
+
 #endif

@@ -119,13 +119,16 @@ fc_router_match(const char *url, size_t len, struct fc_route_match *m)
 	if (span_is(path, "/")) {
 		if (action.p == NULL)
 			m->route = FC_ROUTE_PAGE;
-		else if (span_is(action, "stream"))
+		else if (span_is(action, "stream") ||
+		    span_is(action, "stream_0"))
 			m->route = FC_ROUTE_STREAM;
-		else if (span_is(action, "snapshot"))
+		else if (span_is(action, "snapshot") ||
+		    span_is(action, "snapshot_0"))
 			m->route = FC_ROUTE_SNAPSHOT;
 		else
 			m->route = FC_ROUTE_NOT_FOUND;
-	} else if (span_is(path, "/stream") || span_is(path, "/video_feed"))
+	} else if (span_is(path, "/stream") || span_is(path, "/video_feed") ||
+	    span_is(path, "/stream.mjpg"))
 		m->route = FC_ROUTE_STREAM;
 	else if (span_is(path, "/snapshot"))
 		m->route = FC_ROUTE_SNAPSHOT;

@@ -4,11 +4,17 @@
  *
  *   /                         FC_ROUTE_PAGE (any query but action=...)
  *   /stream, /video_feed,
- *   /?action=stream           FC_ROUTE_STREAM
+ *   /stream.mjpg,
+ *   /?action=stream,
+ *   /?action=stream_0         FC_ROUTE_STREAM
  *   /snapshot,
- *   /?action=snapshot         FC_ROUTE_SNAPSHOT
+ *   /?action=snapshot,
+ *   /?action=snapshot_0       FC_ROUTE_SNAPSHOT
  *   /status /metrics /events /healthz
  *   anything else             FC_ROUTE_NOT_FOUND
+ * The stream_0 / snapshot_0 actions and /stream.mjpg are the URLs of
+ * mjpg-streamer's first input and of ustreamer-style clients, so players
+ * and home-automation integrations written for those servers work here.
  *
  * Query options (on every route; only streams use them):
  *   fps=N        1..240, caps this client's frame rate

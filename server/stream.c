@@ -5,7 +5,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
+
+#include "frame.h"
 
 #define PART_TYPE "Content-Type: image/jpeg\r\n"
 #define NEXT_PART "--" FC_STREAM_BOUNDARY "\r\n" PART_TYPE "\r\n"
@@ -15,12 +18,28 @@ static const char tail_advance[] = "\r\n" NEXT_PART;
 static const char close_full[] = "--" FC_STREAM_BOUNDARY "--\r\n";
 static const char close_advance[] = "\r\n--" FC_STREAM_BOUNDARY "--\r\n";
 
+/* Largest sendfile() count asked at once (Linux caps one call lower). */
+#define SENDFILE_MAX (1u << 30)
+
 void
 fc_iovq_reset(struct fc_iovq *q)
 {
 	q->cnt = 0;
 	q->idx = 0;
+	q->file_fd = -1;
+	q->file_off = 0;
+	q->file_left = 0;
 	q->left = 0;
+}
+
+void
+fc_iovq_set_file(struct fc_iovq *q, int fd, off_t off, size_t len)
+{
+	q->left -= q->file_left;
+	q->file_fd = len > 0 ? fd : -1;
+	q->file_off = off;
+	q->file_left = len;
+	q->left += len;
 }
 
 int
@@ -60,6 +79,11 @@ fc_iovq_advance(struct fc_iovq *q, size_t n)
 	/* Skip entries emptied exactly at a boundary. */
 	while (q->idx < q->cnt && q->iov[q->idx].iov_len == 0)
 		q->idx++;
+	/* What is left of n was sent from the file range. */
+	q->file_off += (off_t)n;
+	q->file_left -= n;
+	if (q->file_left == 0)
+		q->file_fd = -1;
 }
 
 enum fc_io_result
@@ -70,7 +94,15 @@ fc_iovq_write(struct fc_iovq *q, int fd, size_t *written)
 	enum fc_io_result r = FC_IO_DONE;
 
 	while (q->left > 0) {
-		n = writev(fd, q->iov + q->idx, q->cnt - q->idx);
+		if (q->idx < q->cnt) {
+			n = writev(fd, q->iov + q->idx, q->cnt - q->idx);
+		} else {
+			off_t off = q->file_off;
+
+			n = sendfile(fd, q->file_fd, &off,
+			    q->file_left < SENDFILE_MAX ? q->file_left :
+			    SENDFILE_MAX);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -159,16 +191,11 @@ fc_stream_close_delimiter(enum fc_framing framing, size_t *len)
 }
 
 void
-fc_stream_queue_part(struct fc_iovq *q, char *head, enum fc_framing framing,
-    const struct fc_frame_meta *meta, const void *jpeg)
+fc_stream_queue_part(struct fc_iovq *q, enum fc_framing framing,
+    const struct fc_frame *f)
 {
-	size_t hlen, tlen;
-	const char *tail;
+	struct fc_frame_range r = fc_frame_part(f, framing);
 
-	hlen = fc_stream_part_head(head, FC_STREAM_PART_HEAD_MAX, framing, meta);
-	tail = fc_stream_part_tail(framing, &tlen);
 	fc_iovq_reset(q);
-	(void)fc_iovq_add(q, head, hlen);
-	(void)fc_iovq_add(q, jpeg, (size_t)meta->len);
-	(void)fc_iovq_add(q, tail, tlen);
+	fc_iovq_set_file(q, f->fd, r.off, r.len);
 }

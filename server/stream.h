@@ -13,7 +13,8 @@
  *            next part's headers follow each JPEG at once, because Blink
  *            shows a part only when the next part's headers are complete
  *            (crbug 527446).
- * Either way one part is one writev of [head][JPEG][tail].
+ * Either way a part is one byte range of the frame's sealed memory file
+ * (frame.h), sent with sendfile(): no copy per client.
  */
 #ifndef FC_STREAM_H
 #define FC_STREAM_H
@@ -30,12 +31,19 @@
 #define FC_STREAM_PART_HEAD_MAX 160	/* room for a full-framing part head */
 #define FC_IOVQ_MAX 4
 
-/* Bytes still to send, as iovecs; entries before idx are done. */
+/*
+ * Bytes still to send: iovecs (entries before idx are done), then
+ * optionally one range of a file, sent with sendfile() (the memory goes
+ * first, so a response head precedes the frame it describes).
+ */
 struct fc_iovq {
 	struct iovec iov[FC_IOVQ_MAX];
 	int cnt;
 	int idx;		/* first iovec with bytes left */
-	size_t left;		/* bytes left over all iovecs */
+	int file_fd;		/* -1: no file range */
+	off_t file_off;		/* next byte of the range to send */
+	size_t file_left;	/* bytes of the range still to send */
+	size_t left;		/* bytes left over iovecs and file range */
 };
 
 enum fc_io_result {
@@ -49,12 +57,15 @@ void fc_iovq_reset(struct fc_iovq *q);
 /* Appends a buffer (zero-length ones are skipped).  The caller keeps the
  * memory alive until the queue is done.  Returns -1 when full. */
 int fc_iovq_add(struct fc_iovq *q, const void *p, size_t len);
+/* Sets the file range sent after the iovecs (len 0: none).  The caller
+ * keeps fd open, and its bytes unchanged, until the queue is done. */
+void fc_iovq_set_file(struct fc_iovq *q, int fd, off_t off, size_t len);
 /* Marks n bytes as sent (n <= q->left). */
 void fc_iovq_advance(struct fc_iovq *q, size_t n);
 /*
- * Writes with writev() until the queue is empty or the socket would
- * block.  *written (may be NULL) gets the bytes written by this call.
- * EINTR is retried.
+ * Writes with writev() and then sendfile() until the queue is empty or
+ * the socket would block.  *written (may be NULL) gets the bytes written
+ * by this call.  EINTR is retried.
  */
 enum fc_io_result fc_iovq_write(struct fc_iovq *q, int fd, size_t *written);
 
@@ -83,10 +94,11 @@ const char *fc_stream_part_tail(enum fc_framing framing, size_t *len);
  */
 const char *fc_stream_close_delimiter(enum fc_framing framing, size_t *len);
 
-/* Queues one part: [head][jpeg][tail].  head is the caller's buffer of
- * FC_STREAM_PART_HEAD_MAX bytes (must outlive the queue). */
-void fc_stream_queue_part(struct fc_iovq *q, char *head,
-    enum fc_framing framing, const struct fc_frame_meta *meta,
-    const void *jpeg);
+struct fc_frame;
+
+/* Queues one part of frame f (its range of the frame's file, frame.h);
+ * the caller holds a reference to f until the queue is done. */
+void fc_stream_queue_part(struct fc_iovq *q, enum fc_framing framing,
+    const struct fc_frame *f);
 
 #endif

@@ -47,6 +47,7 @@
 #include "../common/log.h"
 #include "../common/role.h"
 #include "../common/sandbox.h"
+#include "frame.h"
 #include "listen.h"
 #include "worker.h"
 
@@ -239,6 +240,9 @@ child_start(const struct child *c, pid_t parent, int parent_rd)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/* Set in a worker child before worker_lockdown() runs: its RLIMIT_FSIZE. */
+static rlim_t worker_frame_file_max;
+
 /* The worker row of the role table (common/role.c), with what the
  * supervisor resolved while it could still read /etc/passwd. */
 static int
@@ -252,6 +256,7 @@ worker_lockdown(void *arg)
 	ctx.empty_dir = S.have_empty_dir ? FC_SANDBOX_EMPTY_DIR : NULL;
 	ctx.pdeathsig = runners[FC_ROLE_WORKER].pdeathsig;
 	ctx.parent = getppid();
+	ctx.frame_file_max = worker_frame_file_max;
 	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
 
@@ -268,6 +273,7 @@ run_worker(struct child *c, int parent_rd)
 		fatal("attach bus read-only");
 	fc_bus_close(S.bus);
 	S.bus = NULL;
+	worker_frame_file_max = (rlim_t)FC_FRAME_FILE_MAX(fc_bus_capacity(ro));
 	if ((conf = fc_confreg_attach(S.conf->fd)) == NULL)
 		fatal("attach the configuration region read-only");
 	fc_confreg_close(S.conf);
@@ -558,6 +564,26 @@ listen_changed(const struct fc_config *a, const struct fc_config *b)
  * would fail), a new one is bound now.  All or nothing: -1 with err set
  * and nothing left open.
  */
+/* True when cfg listens on la (same address as written). */
+static bool
+listens_on(const struct fc_config *cfg, const struct fc_listen_addr *la)
+{
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (strcmp(cfg->listen[i].text, la->text) == 0)
+			return true;
+	return false;
+}
+
+/* Removes the socket files of a's unix: addresses that b does not have
+ * (all of them when b is NULL). */
+static void
+remove_sockets(const struct fc_config *a, const struct fc_config *b)
+{
+	for (int i = 0; i < a->nlisten; i++)
+		if (b == NULL || !listens_on(b, &a->listen[i]))
+			fc_listen_remove(&a->listen[i]);
+}
+
 static int
 rebind(const struct fc_config *next, int *fds, char *err, size_t errlen)
 {
@@ -567,14 +593,31 @@ rebind(const struct fc_config *next, int *fds, char *err, size_t errlen)
 			if (strcmp(next->listen[i].text, S.cfg.listen[j].text) == 0)
 				fds[i] = fcntl(S.listen_fds[j], F_DUPFD_CLOEXEC, 0);
 		if (fds[i] == -1)
-			fds[i] = fc_listen_open(&next->listen[i], next->backlog, err,
+			fds[i] = fc_listen_open(next, &next->listen[i], err,
 			    errlen);
 		if (fds[i] == -1) {
 			fc_listen_close_all(fds, i);
+			/* The unix sockets made for next go too. */
+			for (int j = 0; j < i; j++)
+				if (!listens_on(&S.cfg, &next->listen[j]))
+					fc_listen_remove(&next->listen[j]);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* "http://127.0.0.1:8080/" or "unix:/run/x.sock" for the log. */
+static void
+log_listening(const struct fc_config *cfg)
+{
+	for (int i = 0; i < cfg->nlisten; i++) {
+		if (fc_config_unix_path(&cfg->listen[i]) != NULL)
+			log_info("listening on %s (mode %04o)",
+			    cfg->listen[i].text, (unsigned)cfg->socket_mode);
+		else
+			log_info("listening on http://%s/", cfg->listen[i].text);
+	}
 }
 
 /* Retires every worker (they drain on the old sockets for
@@ -656,6 +699,17 @@ reload(void)
 		goto refused;
 	if (new_user && prepare_sandbox(&next) == -1)
 		goto refused;
+	/* Unix sockets kept from the running configuration take the new
+	 * socket_mode and socket_group (new ones were made with them). */
+	for (int i = 0; i < next.nlisten; i++) {
+		if (!listens_on(&S.cfg, &next.listen[i]))
+			continue;
+		if (fc_listen_set_access(&next, &next.listen[i], err,
+		    sizeof(err)) == -1) {
+			log_errorx("%s", err);
+			goto refused;
+		}
+	}
 
 	/* Committed from here on. */
 	/* The bus was sized at start and every worker maps it: its geometry
@@ -689,6 +743,10 @@ reload(void)
 			    "logging on where the log already goes");
 		}
 	}
+	/* Addresses the new file drops: their socket files go now (the old
+	 * workers drain what they accepted). */
+	if (new_sockets)
+		remove_sockets(&S.cfg, &next);
 	S.cfg = next;
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
 
@@ -703,8 +761,7 @@ reload(void)
 		fc_listen_close_all(S.listen_fds, S.nlisten);
 		memcpy(S.listen_fds, fds, sizeof(int) * (size_t)S.cfg.nlisten);
 		S.nlisten = S.cfg.nlisten;
-		for (int i = 0; i < S.nlisten; i++)
-			log_info("listening on http://%s/", S.cfg.listen[i].text);
+		log_listening(&S.cfg);
 	}
 	if (new_sockets || new_user) {
 		/* Workers cannot change their sockets or their uid: new ones
@@ -729,6 +786,8 @@ refused:
 	log_errorx("reload refused: the running configuration stays in force");
 	release_pid_file(&moved);
 	fc_listen_close_all(fds, nfds);
+	if (nfds > 0)
+		remove_sockets(&next, &S.cfg);
 	if (logfd != -1)
 		close(logfd);
 	return false;
@@ -807,6 +866,8 @@ begin_stop(void)
 	S.stop_deadline_ns = deadline;
 	log_info("stopping (grace %d s)", S.cfg.shutdown_grace);
 	fc_listen_close_all(S.listen_fds, S.nlisten);
+	/* Nothing new can connect from now on; streams drain. */
+	remove_sockets(&S.cfg, NULL);
 	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
 		S.workers[i].wanted = false;
 		if (S.workers[i].pid > 0)
@@ -1212,6 +1273,7 @@ teardown(void)
 {
 	release_pid_file(&S.pid);
 	fc_listen_close_all(S.listen_fds, S.nlisten);
+	remove_sockets(&S.cfg, NULL);
 	fc_bus_close(S.bus);
 	fc_ctl_close(S.ctl);
 	fc_confreg_close(S.conf);
@@ -1250,8 +1312,7 @@ fc_supervisor_run(const char *path)
 		teardown();
 		return rc;
 	}
-	for (int i = 0; i < S.cfg.nlisten; i++)
-		log_info("listening on http://%s/", S.cfg.listen[i].text);
+	log_listening(&S.cfg);
 	S.capture.wanted = true;
 	set_worker_count(S.cfg.workers);
 

@@ -95,11 +95,13 @@ extern const size_t fc_page_html_len;
 #define BALANCE_RECHECK_MS 50
 #define FINISH_NS NS_PER_S		/* parts in flight after the grace */
 #define NOTSENT_LOWAT 16384
+/* SO_SNDBUF asked for on unix: streams; Linux doubles it for its own
+ * bookkeeping, so about 128 KB of queued skbs: one 720p frame. */
+#define UNIX_SNDBUF 65536
 /* Longest wait of a snapshot or a first part for a fresh frame. */
 #define FRESH_WAIT_NS (2 * NS_PER_S)
 /* A frame older than this many frame intervals is stale (frame_recent). */
 #define STALE_INTERVALS 3
-#define MIN_FRAME_CAP (64 * 1024)
 
 /* epoll data words of our own descriptors (client pointers are larger). */
 enum {
@@ -144,9 +146,7 @@ struct worker {
 	int epfd;
 	int sigfd;
 	struct fc_watcher watcher;
-	struct fc_frame_pool pool;
 	struct fc_client_env env;
-	size_t frame_cap;		/* next frame buffer size */
 
 	struct fc_client *clients;	/* every open connection */
 	struct fc_client *streams;	/* streaming ones (also in clients) */
@@ -585,47 +585,33 @@ accept_clients(struct worker *w, int li)
 
 /* --- frames --- */
 
-/* Copies the newest bus frame into a fresh buffer when it is newer than
- * the current one. */
+/* Copies the newest bus frame into a new sealed frame file (frame.h)
+ * when it is newer than the current one. */
 static void
 update_frame(struct worker *w)
 {
 	struct fc_frame *cur = w->env.current, *f;
-	struct fc_frame_meta meta;
 	enum fc_bus_result r;
-	uint64_t head = fc_bus_head(w->bus);
-	int attempt;
 
-	if (head == 0 || (cur != NULL && cur->meta.seq == head))
+	r = fc_frame_from_bus(w->bus, cur != NULL ? cur->meta.seq : 0,
+	    (size_t)fc_bus_capacity(w->bus), &f, NULL);
+	switch (r) {
+	case FC_BUS_OK:
+		fc_frame_unref(cur);
+		w->env.current = f;
+		atomic_fetch_add_explicit(&w->stats->frames_copied, 1,
+		    memory_order_relaxed);
 		return;
-	for (attempt = 0; attempt < 3; attempt++) {
-		if ((f = fc_frame_get(&w->pool, w->frame_cap)) == NULL) {
-			log_warnx("no memory for a %zu byte frame",
-			    w->frame_cap);
-			return;
-		}
-		r = fc_bus_read_latest(w->bus, cur != NULL ? cur->meta.seq : 0,
-		    &meta, f->data, f->cap);
-		if (r == FC_BUS_OK) {
-			f->meta = meta;
-			fc_frame_unref(cur);
-			w->env.current = f;
-			atomic_fetch_add_explicit(&w->stats->frames_copied, 1,
-			    memory_order_relaxed);
-			/* Room for some growth so the next frame fits. */
-			if (meta.len + meta.len / 4 > w->frame_cap)
-				w->frame_cap = meta.len + meta.len / 4;
-			return;
-		}
-		fc_frame_unref(f);
-		if (r != FC_BUS_NOSPACE) {
-			if (r == FC_BUS_CORRUPT)
-				log_warnx("bus slot corrupt");
-			return;
-		}
-		if (meta.len > FC_BUS_MAX_CAPACITY)
-			return;
-		w->frame_cap = meta.len + meta.len / 4 + 1;
+	case FC_BUS_NONE:
+	case FC_BUS_AGAIN:
+		return;		/* next wake-up */
+	case FC_BUS_NOSPACE:	/* only with an inconsistent header */
+	case FC_BUS_CORRUPT:
+		log_warnx("bus slot or header corrupt");
+		return;
+	case FC_BUS_COPY_FAILED:
+		log_warn("frame file");
+		return;
 	}
 }
 
@@ -863,6 +849,16 @@ static void
 stream_socket_options(struct fc_client *c)
 {
 	int one = 1, lowat = NOTSENT_LOWAT, fd = c->fd;
+	int sndbuf = UNIX_SNDBUF;
+
+	/* A unix: socket (a reverse proxy on this host) has neither
+	 * TCP_NOTSENT_LOWAT nor TCP_INFO: a small send buffer is what keeps
+	 * its unsent data, hence a slow reader's picture age, bounded. */
+	if (c->peer.ss_family == AF_UNIX) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
+		return;
+	}
 
 	/* Errors are harmless (non-TCP sockets in tests). */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
@@ -1006,9 +1002,10 @@ dispatch(struct worker *w, struct fc_client *c)
 
 	fc_router_match(req->url, req->url_len, &m);
 	/* The path only: a query string may carry a token. */
-	log_debug("fd %d: %s %.*s (%s)", c->fd, req->head ? "HEAD" : "GET",
-	    (int)strcspn(req->url, "?#"), req->url, fc_router_name(m.route));
-	if (m.route == FC_ROUTE_HEALTH) {
+	log_debug("fd %d: %s %.*s (%s)", c->fd, req->options ? "OPTIONS" :
+	    req->head ? "HEAD" : "GET", (int)strcspn(req->url, "?#"), req->url,
+	    req->options ? "preflight" : fc_router_name(m.route));
+	if (m.route == FC_ROUTE_HEALTH && !req->options) {
 		respond_health(w, c, keep);
 		return;
 	}
@@ -1024,6 +1021,27 @@ dispatch(struct worker *w, struct fc_client *c)
 	if (!fc_host_allowed(w->cfg->allowed_hosts, FC_CONFIG_MAX_HOSTS,
 	    req->has_host ? req->host : NULL)) {
 		fc_client_error(c, &w->env, 421, NULL);
+		return;
+	}
+	/*
+	 * A CORS preflight, for any target ("*" too: it asks about the
+	 * server as a whole).  Browsers send it without credentials (Fetch
+	 * standard, CORS-preflight request), so it is answered before auth;
+	 * it reveals only allow_origin and the methods, never a frame or a
+	 * number.  Without allow_origin no page of another origin may read
+	 * anything here: 405, Allow: GET, HEAD.
+	 */
+	if (req->options) {
+		if (w->cfg->allow_origin[0] == '\0') {
+			fc_client_error(c, &w->env, 405, NULL);
+			return;
+		}
+		fc_frame_unref(c->frame);
+		c->frame = NULL;
+		fc_strbuf_reset(&c->body);
+		fc_strbuf_reset(&c->hdr);
+		fc_respond_preflight(&c->hdr, w->cfg->allow_origin, keep);
+		fc_client_respond(c, &w->env, 204, NULL, 0, keep);
 		return;
 	}
 	if (!authorized(w, req)) {
@@ -1385,7 +1403,6 @@ cleanup(struct worker *w)
 	fc_watcher_stop(&w->watcher);
 	fc_frame_unref(w->env.current);
 	w->env.current = NULL;
-	fc_frame_pool_clear(&w->pool);
 	fc_strbuf_free(&w->scratch);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
@@ -1415,7 +1432,6 @@ fc_worker_main(const struct fc_worker_args *args)
 	w.listen_fds = args->listen_fds;
 	w.nlisten = args->nlisten;
 	w.parent_fd = args->parent_fd;
-	w.frame_cap = MIN_FRAME_CAP;
 	if (w.index >= FC_CTL_MAX_WORKERS)
 		fatalx("worker index %u out of range", w.index);
 	if (w.nlisten < 0 || w.nlisten > FC_CONFIG_MAX_LISTEN)

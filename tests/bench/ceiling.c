@@ -1,7 +1,7 @@
 /*
  * ceiling: the loopback baseline of the benchmark (tests/bench/run).
  *
- *   ceiling -p PORT -d DIR [-f FPS]
+ *   ceiling -p PORT -d DIR [-f FPS] [-s]
  *
  * The least a fan-out server can do: it listens on 127.0.0.1:PORT, answers
  * every connection at once with a minimal multipart/x-mixed-replace
@@ -13,6 +13,12 @@
  * one at the tick and starts the newest part as soon as it has finished
  * (the rule forkcast follows), so a slow reader costs nothing extra and a
  * tick that takes long does not halve everyone's rate.
+ *
+ * -s sends with sendfile() instead (what a static file server such as
+ * nginx does): each tick's part (header and JPEG) is written once into a
+ * memory file and every client's send is a sendfile() of it, so the kernel
+ * queues page references instead of copying the bytes per client.  The
+ * file is never written again; the last reference closes it.
  *
  * Parts carry Content-Length and X-Timestamp (the tick that produced them),
  * so tests/tools/fcclient measures it exactly like forkcast.  On SIGTERM or
@@ -34,6 +40,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -62,6 +70,7 @@ struct part {
 	size_t hlen;
 	size_t jlen;
 	const unsigned char *jpeg;
+	int fd;			/* -s: the part in a memory file, else -1 */
 	char hdr[160];		/* "\r\n--b\r\n...\r\n\r\n" */
 };
 
@@ -84,6 +93,7 @@ static struct part *latest;		/* newest part (one reference) */
 static size_t nclients, capclients, maxclients;
 static uint64_t bytes_out, ticks;
 static volatile sig_atomic_t stop;
+static bool use_sendfile;
 
 static void
 on_signal(int sig)
@@ -95,7 +105,7 @@ on_signal(int sig)
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: ceiling -p PORT -d DIR [-f FPS]\n");
+	fprintf(stderr, "usage: ceiling -p PORT -d DIR [-f FPS] [-s]\n");
 	exit(2);
 }
 
@@ -148,8 +158,11 @@ load_pictures(const char *dir)
 static void
 part_unref(struct part *p)
 {
-	if (p != NULL && --p->refs == 0)
+	if (p != NULL && --p->refs == 0) {
+		if (p->fd != -1)
+			close(p->fd);
 		free(p);
+	}
 }
 
 static void
@@ -196,15 +209,22 @@ client_push(int ep, struct client *c)
 
 	total = p->hlen - skip + p->jlen;
 	off = c->off;
-	if (off < p->hlen - skip) {
+	if (p->fd != -1) {
+		off_t foff = (off_t)(skip + off);
+
+		n = sendfile(c->fd, p->fd, &foff, total - off);
+	} else if (off < p->hlen - skip) {
 		iov[k].iov_base = p->hdr + skip + off;
 		iov[k++].iov_len = p->hlen - skip - off;
-		off = 0;
-	} else
+		iov[k].iov_base = (void *)(uintptr_t)p->jpeg;
+		iov[k++].iov_len = p->jlen;
+		n = writev(c->fd, iov, k);
+	} else {
 		off -= p->hlen - skip;
-	iov[k].iov_base = (void *)(uintptr_t)(p->jpeg + off);
-	iov[k++].iov_len = p->jlen - off;
-	n = writev(c->fd, iov, k);
+		iov[k].iov_base = (void *)(uintptr_t)(p->jpeg + off);
+		iov[k++].iov_len = p->jlen - off;
+		n = writev(c->fd, iov, k);
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return set_out(ep, c, true) == 0;
@@ -311,6 +331,16 @@ tick(int ep)
 	p->jlen = pic->len;
 	p->seq = ticks;
 	p->refs = 1;
+	p->fd = -1;
+	if (use_sendfile) {
+		p->fd = memfd_create("ceiling-part", MFD_CLOEXEC);
+		if (p->fd == -1 ||
+		    write(p->fd, p->hdr, p->hlen) != (ssize_t)p->hlen ||
+		    write(p->fd, p->jpeg, p->jlen) != (ssize_t)p->jlen) {
+			perror("ceiling: part file");
+			exit(1);
+		}
+	}
 	part_unref(latest);
 	latest = p;
 	/* Backwards: a closed client is replaced by the last one. */
@@ -338,8 +368,10 @@ main(int argc, char **argv)
 	int opt, ep, lfd, tfd, one = 1, n, k;
 	uint64_t exp;
 
-	while ((opt = getopt(argc, argv, "p:d:f:")) != -1) {
-		if (opt == 'p')
+	while ((opt = getopt(argc, argv, "p:d:f:s")) != -1) {
+		if (opt == 's')
+			use_sendfile = true;
+		else if (opt == 'p')
 			port = strtol(optarg, NULL, 10);
 		else if (opt == 'd')
 			dir = optarg;

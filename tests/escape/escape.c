@@ -52,6 +52,7 @@
 #include "../../common/policy.h"
 #include "../../common/role.h"
 #include "../../common/sandbox.h"
+#include "../../server/frame.h"
 
 #define SHADOW_FD	200	/* "inherited from the launching shell" */
 #define MAX_RULES	200
@@ -374,6 +375,9 @@ enter(struct env *e)
 	if (e->role == FC_ROLE_WORKER) {
 		ctx.user = &G.worker_user;
 		ctx.empty_dir = G.empty;
+		/* What the supervisor gives a worker (worker_lockdown()). */
+		ctx.frame_file_max =
+		    (rlim_t)FC_FRAME_FILE_MAX(fc_bus_capacity(G.bus));
 	} else {
 		ctx.user = &G.capture_user;
 		ctx.device = "/dev/null";
@@ -678,6 +682,22 @@ a_memfd_exec(struct env *e)
 	verdict(e, -1, "execveat(memfd)");
 }
 
+/* A worker may write a frame file (memfd_create with its flags, pwrite,
+ * RLIMIT_FSIZE): one byte past the largest frame file is refused. */
+static void
+a_big_file(struct env *e)
+{
+	rlim_t max = (rlim_t)FC_FRAME_FILE_MAX(fc_bus_capacity(G.bus));
+	int fd = memfd_create("x", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd == -1)
+		verdict(e, -1, "memfd_create");
+	if (pwrite(fd, "x", 1, (off_t)max - 1) != 1)
+		verdict(e, -1, "pwrite up to the frame file bound");
+	verdict(e, pwrite(fd, "x", 1, (off_t)max) == 1 ? 0 : -1,
+	    "pwrite one byte past it");
+}
+
 /* --- effects the parent checks --- */
 
 static bool
@@ -910,9 +930,19 @@ static const struct attempt attempts[] = {
 	{ "prctl(PR_SET_DUMPABLE, 1)",
 	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP, false, false, w_prctl,
 	    a_dumpable, NULL },
+	/* A worker writes its frames into memory files (server/frame.c), so
+	 * its RLIMIT_FSIZE is one frame file, not 0: for it only seccomp
+	 * (memfd_create with the worker's own flags only, no execveat) is
+	 * in the way. */
 	{ "memfd_create + execveat",
-	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_RLIMITS, false, false,
+	    C, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_RLIMITS, false, false,
 	    w_memfd_exec, a_memfd_exec, NULL },
+	{ "memfd_create + execveat",
+	    W, FC_SOURCE_TESTPATTERN, D_SECCOMP, false, false,
+	    w_memfd_exec, a_memfd_exec, NULL },
+	{ "a file larger than one frame file",
+	    W, FC_SOURCE_TESTPATTERN, D_RLIMITS, false, false,
+	    NULL, a_big_file, NULL },
 };
 
 /* --- the parent --- */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The HTTP API end to end: every endpoint and alias, HEAD, streamed bytes
-# equal what capture published, /metrics format, /events, auth, CORS,
+# equal what capture published, per-client options on every alias,
+# /metrics format, /events, auth, CORS and its preflight (OPTIONS),
 # strict request heads and allowed_hosts.
 . "$(dirname "$0")/lib.sh"
 
@@ -19,7 +20,7 @@ check "GET / is the viewer page" [ "$code" = "200 text/html; charset=utf-8" ]
 check "viewer page streams with a plain <img>" grep -q '/stream' "$TMP/page"
 
 # Stream and its aliases.
-for path in /stream /video_feed '/?action=stream'; do
+for path in /stream /video_feed '/?action=stream' '/?action=stream_0' /stream.mjpg; do
 	curl -s --max-time 1.5 -D "$TMP/h" -o "$TMP/s" "$BASE$path"
 	ct=$(tr -d '\r' <"$TMP/h" | sed -n 's/^Content-Type: *//Ip')
 	parts=$(grep -ac "Content-Length: $size" "$TMP/s")
@@ -32,6 +33,50 @@ check "stream responses are not chunked" bash -c "! grep -qi '^Transfer-Encoding
 check "CORS header from allow_origin" grep -qi '^Access-Control-Allow-Origin: \*' "$TMP/h"
 check "parts carry X-Timestamp" grep -aq 'X-Timestamp: [0-9]*\.[0-9]\{6\}' "$TMP/s"
 
+# Per-client options work on every alias: fps=2 for 2.5 s is at most 6
+# parts (the source runs at 10 fps); without it, about 25.
+for path in '/?action=stream_0&fps=2' '/stream.mjpg?fps=2' '/?fps=2&action=stream'; do
+	curl -s --max-time 2.5 -o "$TMP/s" "$BASE$path"
+	parts=$(grep -ac "Content-Length: $size" "$TMP/s")
+	check "$path caps the rate ($parts parts in 2.5 s)" [ "$parts" -ge 2 -a "$parts" -le 7 ]
+done
+curl -s --max-time 2.5 -o "$TMP/s" "$BASE/stream.mjpg?framing=full"
+parts=$(grep -ac "Content-Length: $size" "$TMP/s")
+check "/stream.mjpg without fps is not capped ($parts parts in 2.5 s)" [ "$parts" -ge 12 ]
+check "/?action=stream_0&maxtime=1 ends by itself" \
+	timeout 5 curl -s -o /dev/null "$BASE/?action=stream_0&maxtime=1"
+check "/?action=stream_0&fps=0 is a bad request" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/?action=stream_0&fps=0")" = 400 ]
+
+# CORS preflight with allow_origin set: 204 and the allow headers.
+curl -s -X OPTIONS -D "$TMP/pf" -o "$TMP/pfbody" -w '%{http_code}' \
+	-H 'Origin: http://page.example' -H 'Access-Control-Request-Method: GET' \
+	-H 'Access-Control-Request-Headers: authorization' "$BASE/stream" >"$TMP/pfcode"
+tr -d '\r' <"$TMP/pf" >"$TMP/pfh"
+check "OPTIONS /stream: 204" [ "$(cat "$TMP/pfcode")" = 204 ]
+check "preflight: Access-Control-Allow-Origin from allow_origin" grep -qx 'Access-Control-Allow-Origin: \*' "$TMP/pfh"
+check "preflight: Allow-Methods GET, HEAD, OPTIONS" grep -qx 'Access-Control-Allow-Methods: GET, HEAD, OPTIONS' "$TMP/pfh"
+check "preflight: Allow-Headers names Authorization" grep -q '^Access-Control-Allow-Headers: Authorization' "$TMP/pfh"
+check "preflight: Max-Age" grep -qx 'Access-Control-Max-Age: 600' "$TMP/pfh"
+check "preflight: no body, no Content-Length" bash -c "[ ! -s '$TMP/pfbody' ] && ! grep -qi '^Content-Length' '$TMP/pfh'"
+check "OPTIONS * (asterisk-form): 204" \
+	[ "$(raw_status "$port" 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n')" = 204 ]
+check "OPTIONS on an unknown path: 204" \
+	[ "$(curl -s -X OPTIONS -o /dev/null -w '%{http_code}' "$BASE/nope")" = 204 ]
+check "GET * is still a bad request" \
+	[ "$(raw_status "$port" 'GET * HTTP/1.1\r\nHost: a\r\n\r\n')" = 400 ]
+check "OPTIONS with a body: 400" \
+	[ "$(raw_status "$port" 'OPTIONS / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab')" = 400 ]
+check "OPTIONS without Host (HTTP/1.1): 400" \
+	[ "$(raw_status "$port" 'OPTIONS / HTTP/1.1\r\n\r\n')" = 400 ]
+check "the preflight keeps the connection for the GET" bash -c '
+	exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+	printf "OPTIONS /status HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" >&3
+	out=$(timeout 3 cat <&3)
+	grep -q "^HTTP/1.1 204 " <<<"$out" && grep -q "^HTTP/1.1 200 " <<<"$out"' "$port"
+check "POST is still 405" \
+	[ "$(curl -s -X POST -o /dev/null -w '%{http_code}' "$BASE/status")" = 405 ]
+
 # The first part's bytes are exactly the published JPEG (full framing).
 curl -s --max-time 1.5 -o "$TMP/s" "$BASE/stream?framing=full"
 # The first JPEG starts at the first SOI marker (FF D8) of the body.
@@ -40,7 +85,7 @@ check "first streamed part equals the published frame" \
 	cmp -s <(tail -c +$((off + 1)) "$TMP/s" | head -c "$size") "$sample"
 
 # Snapshot and alias.
-for path in /snapshot '/?action=snapshot'; do
+for path in /snapshot '/?action=snapshot' '/?action=snapshot_0'; do
 	code=$(curl -s -o "$TMP/snap" -w '%{http_code} %{content_type}' "$BASE$path")
 	check "$path answers image/jpeg" [ "$code" = "200 image/jpeg" ]
 	check "$path is the published frame" cmp -s "$TMP/snap" "$sample"
@@ -149,11 +194,18 @@ check "/healthz without Host (HAProxy httpchk): 200" \
 	[ "$(raw_status "$port" 'GET /healthz HTTP/1.0\r\n\r\n')" = 200 ]
 check "421s are counted in /metrics" \
 	grep -q '^forkcast_http_responses_total{code="421"} 4$' <(curl -s "$BASE/metrics")
+check "OPTIONS with another host: 421 (allowed_hosts comes first)" \
+	[ "$(raw_status "$port" 'OPTIONS /stream HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
+check "OPTIONS without allow_origin: 405" \
+	[ "$(curl -s -X OPTIONS -o /dev/null -w '%{http_code}' "$BASE/stream")" = 405 ]
+check "... with Allow: GET, HEAD" \
+	bash -c "curl -s -X OPTIONS -D - -o /dev/null '$BASE/stream' | tr -d '\r' | grep -qx 'Allow: GET, HEAD'"
 stop_server "$SERVER_PID"
 
-# Basic auth on every path but /healthz.
+# Basic auth on every path but /healthz (and the CORS preflight).
 port=$(free_port) || exit 1
 write_config "$TMP/b.conf" "$port" "workers = 1" "auth = alice:s3cret" \
+	"allow_origin = http://page.example" \
 	"[capture]" "width = 320" "height = 240" "fps = 10"
 start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
 check "no credentials: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status")" = 401 ]
@@ -162,6 +214,15 @@ check "wrong password: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice
 check "right password: 200" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret "$BASE/status")" = 200 ]
 check "stream behind auth plays" bash -c "curl -s --max-time 1.5 -u alice:s3cret '$BASE/stream' | grep -acq 'image/jpeg'"
 check "/healthz needs no credentials" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ]
+check "preflight without credentials: 204" \
+	[ "$(curl -s -X OPTIONS -o /dev/null -w '%{http_code}' -H 'Origin: http://page.example' \
+		-H 'Access-Control-Request-Method: GET' "$BASE/snapshot")" = 204 ]
+check "preflight names the configured origin" \
+	bash -c "curl -s -X OPTIONS -D - -o /dev/null '$BASE/snapshot' | tr -d '\r' | grep -qx 'Access-Control-Allow-Origin: http://page.example'"
+check "GET after the preflight still needs credentials: 401" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Origin: http://page.example' "$BASE/snapshot")" = 401 ]
+check "GET with credentials: 200" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret "$BASE/snapshot")" = 200 ]
 stop_server "$SERVER_PID"
 
 finish

@@ -36,6 +36,22 @@
  *                 escapes and 8-bit bytes (not multipart)
  *   refuse-after N  the server exits after sending N frames, so later
  *                 connections are refused
+ *   flood         parts back to back, as fast as the connection takes them
+ *
+ * Options a hostile upstream has (with any mode that streams):
+ *   --chunked       Transfer-Encoding: chunked, chunk sizes cycling
+ *                   through 1, 7, 13, 64, 301, 2000 bytes, so chunk
+ *                   boundaries fall inside part headers and JPEG data
+ *   --auth U:P      require HTTP Basic U:P: 401 without or with others
+ *   --size2 WxH --switch-after N
+ *                   the frames after the N-th of a connection have size
+ *                   WxH (generated frames)
+ *   --cut-after N   after N parts send half of the next one, then the
+ *                   whole server exits (a connection dropped mid-part;
+ *                   later connections are refused)
+ *   --oversize-bytes B  size of oversize mode's filler parts (1 MiB)
+ *   --stats FILE    the connection's parts sent so far ("sent N"),
+ *                   rewritten every 20 parts and when the connection ends
  */
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +80,7 @@
 
 enum mode {
 	M_NORMAL, M_NOLENGTH, M_GARBAGE, M_STALL, M_OVERSIZE, M_NOTFOUND,
-	M_NOTMULTIPART, M_REFUSE_AFTER, M_HOSTILE,
+	M_NOTMULTIPART, M_REFUSE_AFTER, M_HOSTILE, M_FLOOD,
 };
 
 struct frame {
@@ -79,6 +95,37 @@ static int refuse_after;
 static double fps = 10;
 static long long ts_base = -1;
 static unsigned long conn_no;	/* connections accepted, this one included */
+static bool chunked;
+static const char *auth_b64;	/* expected Basic token, NULL: none */
+static int switch_after = -1, cut_after = -1;
+static size_t oversize_bytes = 1 << 20;
+static const char *stats_path;
+static struct frame frames2[MAX_FRAMES];
+static int nframes2;
+
+/* RFC 4648 base64 of the string s into out. */
+static void
+to_base64(const char *s, char *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(s), i, o = 0;
+	const unsigned char *in = (const unsigned char *)s;
+
+	for (i = 0; i < n; i += 3) {
+		unsigned long v = (unsigned long)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? abc[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
 
 static void
 die(const char *what)
@@ -93,12 +140,14 @@ usage(void)
 	fprintf(stderr, "usage: mjpegsrv --port P [--dir DIR | --count N] "
 	    "[--fps F] [--ts-base SEC] [--size WxH] [--save DIR]\n"
 	    "  [--mode normal|nolength|garbage|stall|oversize|notfound|"
-	    "notmultipart|hostile|refuse-after N]\n");
+	    "notmultipart|hostile|flood|refuse-after N]\n"
+	    "  [--chunked] [--auth U:P] [--size2 WxH --switch-after N] "
+	    "[--cut-after N]\n  [--oversize-bytes B] [--stats FILE]\n");
 	exit(2);
 }
 
 static void
-generate(int count, int w, int h)
+generate_into(struct frame *fa, int *nf, int count, int w, int h)
 {
 	tjhandle tj = tjInitCompress();
 	unsigned char *rgb = malloc((size_t)w * h * 3);
@@ -127,12 +176,18 @@ generate(int count, int w, int h)
 			fprintf(stderr, "mjpegsrv: %s\n", tjGetErrorStr2(tj));
 			exit(1);
 		}
-		frames[nframes].data = out;
-		frames[nframes].len = len;
-		nframes++;
+		fa[*nf].data = out;
+		fa[*nf].len = len;
+		(*nf)++;
 	}
 	free(rgb);
 	tjDestroy(tj);
+}
+
+static void
+generate(int count, int w, int h)
+{
+	generate_into(frames, &nframes, count, w, h);
 }
 
 static int
@@ -202,6 +257,50 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* Body bytes: as they are, or as chunks of cycling sizes (--chunked). */
+static int
+body_write(int fd, const void *buf, size_t len)
+{
+	static const size_t sizes[] = { 1, 7, 13, 64, 301, 2000 };
+	static unsigned next;
+	const char *p = buf;
+	char head[32];
+
+	if (!chunked)
+		return write_all(fd, buf, len);
+	while (len > 0) {
+		size_t n = sizes[next++ % (sizeof(sizes) / sizeof(sizes[0]))];
+		int hl;
+
+		if (n > len)
+			n = len;
+		hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+		if (write_all(fd, head, (size_t)hl) < 0 ||
+		    write_all(fd, p, n) < 0 || write_all(fd, "\r\n", 2) < 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+write_stats(long sent)
+{
+	char tmp[4200];
+	FILE *fp;
+
+	/* Written aside and renamed: a reader never sees a partial file. */
+	if (stats_path == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.%d", stats_path, (int)getpid());
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return;
+	fprintf(fp, "sent %ld\n", sent);
+	if (fclose(fp) == 0)
+		rename(tmp, stats_path);
+}
+
 /* Sleeps ms, returning -1 early when the client hung up. */
 static int
 wait_peer(int fd, int ms)
@@ -218,11 +317,14 @@ wait_peer(int fd, int ms)
 	return 0;
 }
 
-static void
+/* Reads the request head; returns whether it carried the expected
+ * Authorization (true when none is required). */
+static bool
 read_request(int fd)
 {
 	char buf[4096];
 	size_t len = 0;
+	bool got = false;
 
 	/* Up to the blank line, bounded in size and time. */
 	while (len < sizeof(buf) - 1) {
@@ -230,14 +332,23 @@ read_request(int fd)
 		ssize_t n;
 
 		if (poll(&pfd, 1, 3000) <= 0)
-			return;
+			break;
 		if ((n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) <= 0)
-			return;
+			break;
 		len += (size_t)n;
 		buf[len] = '\0';
 		if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n"))
-			return;
+			break;
 	}
+	buf[len] = '\0';
+	if (auth_b64 != NULL) {
+		char want[600];
+
+		snprintf(want, sizeof(want), "\r\nAuthorization: Basic %s\r\n",
+		    auth_b64);
+		got = strstr(buf, want) != NULL;
+	}
+	return auth_b64 == NULL || got;
 }
 
 static void
@@ -248,12 +359,18 @@ serve(int fd)
 	char hdr[256];
 	const char *boundary_param = "fcframe";
 	unsigned char *filler = NULL;
-	size_t filler_len = 1 << 20;
+	size_t filler_len = oversize_bytes;
 	long n = 0;
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	read_request(fd);
+	if (!read_request(fd)) {
+		static const char r[] = "HTTP/1.1 401 Unauthorized\r\n"
+		    "WWW-Authenticate: Basic realm=\"cam\"\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+		write_all(fd, r, sizeof(r) - 1);
+		return;
+	}
 	if (mode == M_NOTFOUND) {
 		static const char r[] = "HTTP/1.1 404 Not Found\r\n"
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -290,7 +407,8 @@ serve(int fd)
 		boundary_param = "\"--fcframe\"";
 	snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: "
 	    "multipart/x-mixed-replace; boundary=%s\r\nCache-Control: no-store"
-	    "\r\nConnection: close\r\n\r\n", boundary_param);
+	    "\r\n%sConnection: close\r\n\r\n", boundary_param,
+	    chunked ? "Transfer-Encoding: chunked\r\n" : "");
 	if (write_all(fd, hdr, strlen(hdr)) < 0)
 		return;
 	if (mode == M_OVERSIZE) {
@@ -300,7 +418,8 @@ serve(int fd)
 	}
 
 	for (;; n++) {
-		const struct frame *fr = &frames[n % nframes];
+		const struct frame *fr = switch_after >= 0 && n >= switch_after ?
+		    &frames2[n % nframes2] : &frames[n % nframes];
 		const unsigned char *body = fr->data;
 		size_t blen = fr->len;
 		char ts[64];
@@ -339,21 +458,34 @@ serve(int fd)
 			hl = snprintf(hdr, sizeof(hdr), "--fcframe\r\n"
 			    "Content-Type: image/jpeg\r\nContent-Length: %zu\r\n"
 			    "X-Timestamp: %s\r\n\r\n", blen, ts);
-		if (mode == M_GARBAGE && write_all(fd, junk, sizeof(junk) - 1))
+		if (mode == M_GARBAGE && body_write(fd, junk, sizeof(junk) - 1))
 			break;
-		if (write_all(fd, hdr, (size_t)hl) < 0 ||
-		    write_all(fd, body, blen) < 0 ||
-		    write_all(fd, "\r\n", 2) < 0)
+		if (cut_after >= 0 && n >= cut_after) {
+			/* Half a part, then the server goes away. */
+			body_write(fd, hdr, (size_t)hl);
+			body_write(fd, body, blen / 2);
+			write_stats(n);
+			kill(getppid(), SIGTERM);
 			break;
+		}
+		if (body_write(fd, hdr, (size_t)hl) < 0 ||
+		    body_write(fd, body, blen) < 0 ||
+		    body_write(fd, "\r\n", 2) < 0)
+			break;
+		if ((n + 1) % 20 == 0)
+			write_stats(n + 1);
 		if (mode == M_REFUSE_AFTER && n + 1 >= refuse_after) {
 			/* Take the whole server down: the next connect is
 			 * refused. */
 			kill(getppid(), SIGTERM);
 			break;
 		}
+		if (mode == M_FLOOD)
+			continue;
 		if (wait_peer(fd, (int)(1000 / fps)) < 0)
 			break;
 	}
+	write_stats(n);
 	free(filler);
 }
 
@@ -372,11 +504,16 @@ main(int argc, char **argv)
 	socklen_t sl = sizeof(sin);
 	const char *dir = NULL, *save = NULL;
 	int port = -1, count = 4, w = 160, h = 120, lfd, one = 1;
+	int w2 = 0, h2 = 0;
 	struct sigaction sa;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(a, "--chunked") == 0) {
+			chunked = true;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -390,6 +527,25 @@ main(int argc, char **argv)
 			count = atoi(v);
 		else if (strcmp(a, "--fps") == 0)
 			fps = atof(v);
+		else if (strcmp(a, "--auth") == 0) {
+			static char b64[600];
+
+			if (strlen(v) > 400)
+				usage();
+			to_base64(v, b64);
+			auth_b64 = b64;
+		} else if (strcmp(a, "--size2") == 0) {
+			if (sscanf(v, "%dx%d", &w2, &h2) != 2 || w2 < 8 ||
+			    h2 < 8 || w2 > 4096 || h2 > 4096)
+				usage();
+		} else if (strcmp(a, "--switch-after") == 0)
+			switch_after = atoi(v);
+		else if (strcmp(a, "--cut-after") == 0)
+			cut_after = atoi(v);
+		else if (strcmp(a, "--oversize-bytes") == 0)
+			oversize_bytes = (size_t)atol(v);
+		else if (strcmp(a, "--stats") == 0)
+			stats_path = v;
 		else if (strcmp(a, "--ts-base") == 0)
 			ts_base = atoll(v);
 		else if (strcmp(a, "--size") == 0) {
@@ -413,6 +569,8 @@ main(int argc, char **argv)
 				mode = M_NOTMULTIPART;
 			else if (strcmp(v, "hostile") == 0)
 				mode = M_HOSTILE;
+			else if (strcmp(v, "flood") == 0)
+				mode = M_FLOOD;
 			else if (strcmp(v, "refuse-after") == 0 && i + 1 < argc) {
 				mode = M_REFUSE_AFTER;
 				refuse_after = atoi(argv[++i]);
@@ -429,6 +587,12 @@ main(int argc, char **argv)
 		load_dir(dir);
 	else
 		generate(count, w, h);
+	if (switch_after >= 0 && (w2 == 0 || dir != NULL))
+		usage();
+	if (switch_after >= 0)
+		generate_into(frames2, &nframes2, count, w2, h2);
+	if (oversize_bytes < 1 || oversize_bytes > (64u << 20))
+		usage();
 	for (int i = 0; save != NULL && i < nframes; i++) {
 		char path[4096];
 		FILE *fp;

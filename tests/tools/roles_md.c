@@ -144,8 +144,12 @@ print_role(const struct fc_role *r)
 		for (size_t i = 0; i < r->nrlimits; i++) {
 			const struct fc_role_rlimit *l = &r->rlimits[i];
 
-			printf("%s%s %lu", i ? "; " : "", l->name,
-			    (unsigned long)l->value);
+			if (l->frame_file)
+				printf("%s%s one frame file", i ? "; " : "",
+				    l->name);
+			else
+				printf("%s%s %lu", i ? "; " : "", l->name,
+				    (unsigned long)l->value);
 			if (l->sources != FC_SOURCES_ALL)
 				printf(" (%s)", sources(l->sources, sb, sizeof(sb)));
 			printf(": %s", l->why);

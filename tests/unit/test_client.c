@@ -94,14 +94,20 @@ recv_all(struct fixture *fx, char *buf, size_t cap)
 static struct fc_frame *
 make_frame(uint64_t seq, size_t len)
 {
-	struct fc_frame *f = fc_frame_get(NULL, len);
+	struct fc_frame_meta m;
+	struct fc_frame *f;
+	char *data = malloc(len);
 
-	assert_non_null(f);
-	memset(f->data, (int)('a' + seq % 26), len);
-	f->meta.seq = seq;
-	f->meta.len = len;
+	assert_non_null(data);
+	memset(data, (int)('a' + seq % 26), len);
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.len = len;
 	/* The timestamp names the frame in the part headers. */
-	f->meta.ts_real_ns = (int64_t)seq * NS_PER_S;
+	m.ts_real_ns = (int64_t)seq * NS_PER_S;
+	f = fc_frame_from_bytes(&m, data);
+	assert_non_null(f);
+	free(data);
 	return f;
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/un.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -593,9 +595,10 @@ test_string_keys(void **state)
 	    "port 99999 is out of range (1..65535)");
 	bad_value("capture", "url", "http://host:0/x",
 	    "port 0 is out of range (1..65535)");
-	bad_value("capture", "url", "http://user:pw@host/stream",
-	    "credentials in the url are not supported (upstream credentials "
-	    "will get a configuration key of their own)");
+	bad_value("capture", "url", "http://user@host/stream",
+	    "credentials must be user:password (percent-encoded)");
+	cfg = good_value("capture", "url", "http://user:pw@host/stream");
+	assert_string_equal(cfg.url, "http://user:pw@host/stream");
 	bad_value("capture", "url", "http://:8080/stream",
 	    "no host after http://");
 	bad_value("capture", "url", "http:///stream", "no host after http://");
@@ -608,10 +611,9 @@ test_string_keys(void **state)
 	    "url = http://cam:70000/stream?token=SECRET\n", 1,
 	    NAME ":4: capture.url: port 70000 is out of range (1..65535)\n");
 	load_bad("[server]\nworkers = 2\n\n[capture]\n"
-	    "url = http://admin:SECRET@cam/\nsource = http\n", 1,
-	    NAME ":5: capture.url: credentials in the url are not supported "
-	    "(upstream credentials will get a configuration key of their "
-	    "own)\n");
+	    "url = http://admin:SEC%zzRET@cam/\nsource = http\n", 1,
+	    NAME ":5: capture.url: credentials: bad percent escape in the "
+	    "password\n");
 	/* The longest value: a 1023-byte url (the path is the long part). */
 	fmt(val, sizeof(val), "http://cam/%s", repeat('u', 1012));
 	cfg = good_value("capture", "url", val);
@@ -718,9 +720,126 @@ test_listen_invalid(void **state)
 		bad_value("server", "listen", cases[i].value, msg);
 	}
 	bad_value("server", "listen", "", "empty value");
-	bad_value("server", "listen", repeat('1', 100),
+	bad_value("server", "listen", repeat('1', 130),
 	    "'1111111111111111111111111111111111111111111111111111111111"
 	    "11...': too long for a listen address");
+}
+
+/* listen = unix:/absolute/path, bounded by sun_path. */
+static void
+test_listen_unix(void **state)
+{
+	const struct sockaddr_un *sun;
+	struct fc_config cfg;
+	char text[512], path[128], want[256];
+
+	(void)state;
+	load_ok(&cfg, "[server]\nlisten = unix:/run/forkcast/cam.sock\n");
+	assert_int_equal(cfg.nlisten, 1);
+	sun = (const struct sockaddr_un *)&cfg.listen[0].addr;
+	assert_int_equal(sun->sun_family, AF_UNIX);
+	assert_string_equal(sun->sun_path, "/run/forkcast/cam.sock");
+	assert_string_equal(fc_config_unix_path(&cfg.listen[0]),
+	    "/run/forkcast/cam.sock");
+	assert_string_equal(cfg.listen[0].text, "unix:/run/forkcast/cam.sock");
+	assert_int_equal(cfg.listen[0].addrlen,
+	    offsetof(struct sockaddr_un, sun_path) +
+	    strlen("/run/forkcast/cam.sock") + 1);
+	/* No TCP address: no port, and the pid file is named after the
+	 * socket's file (odd characters as '_'). */
+	assert_int_equal(fc_config_first_port(&cfg), 0);
+	assert_int_equal(fc_config_first_tcp(&cfg), -1);
+	fmt(want, sizeof(want), "%s/forkcast-unix-cam.sock.pid",
+	    geteuid() == 0 ? "/run/forkcast" : XDG);
+	assert_string_equal(cfg.pid_file, want);
+	load_ok(&cfg, "[server]\nlisten = unix:/tmp/a b$c.sock\n");
+	fmt(want, sizeof(want), "%s/forkcast-unix-a_b_c.sock.pid",
+	    geteuid() == 0 ? "/run/forkcast" : XDG);
+	assert_string_equal(cfg.pid_file, want);
+
+	/* With a TCP address too, its port names the pid file. */
+	load_ok(&cfg, "[server]\nlisten = unix:/run/x.sock\n"
+	    "listen = 127.0.0.1:9005\n");
+	assert_int_equal(cfg.nlisten, 2);
+	assert_null(fc_config_unix_path(&cfg.listen[1]));
+	assert_int_equal(fc_config_first_tcp(&cfg), 1);
+	assert_int_equal(fc_config_first_port(&cfg), 9005);
+	assert_string_equal(cfg.pid_file, default_pid(9005));
+
+	/* 107 characters fit sun_path with its NUL; 108 do not. */
+	path[0] = '/';
+	memcpy(path + 1, repeat('s', 106), 107);
+	fmt(text, sizeof(text), "[server]\nlisten = unix:%s\n", path);
+	load_ok(&cfg, text);
+	sun = (const struct sockaddr_un *)&cfg.listen[0].addr;
+	assert_string_equal(sun->sun_path, path);
+	assert_int_equal(strlen(sun->sun_path), 107);
+	strcat(path, "s");
+	fmt(text, sizeof(text), "unix:%s", path);
+	fmt(want, sizeof(want), "'unix:/%s...': unix: path longer than "
+	    "107 characters (sun_path)", repeat('s', 54));
+	bad_value("server", "listen", text, want);
+
+	bad_value("server", "listen", "unix:run/x.sock",
+	    "'unix:run/x.sock': unix: needs an absolute path "
+	    "(unix:/run/x.sock)");
+	bad_value("server", "listen", "unix:",
+	    "'unix:': unix: needs an absolute path (unix:/run/x.sock)");
+	bad_value("server", "listen", "unix:/run/",
+	    "'unix:/run/': unix: path names a directory");
+	bad_value("server", "listen", "unix:/run/x\x01.sock",
+	    "'unix:/run/x\\x01.sock': unix: path contains a control "
+	    "character");
+	load_bad("[server]\nlisten = unix:/run/x.sock\nlisten = 127.0.0.1:1\n"
+	    "listen = unix:/run/x.sock\n", 1,
+	    NAME ":4: server.listen: unix:/run/x.sock is already given on line "
+	    "2\n");
+
+	/* A copy from shared memory gets its sun_path NUL-ended. */
+	load_ok(&cfg, "[server]\nlisten = unix:/run/x.sock\n");
+	memset(((struct sockaddr_un *)&cfg.listen[0].addr)->sun_path, 'x',
+	    sizeof(((struct sockaddr_un *)NULL)->sun_path));
+	fc_config_terminate(&cfg);
+	assert_int_equal(strlen(fc_config_unix_path(&cfg.listen[0])), 107);
+}
+
+/* socket_mode (octal) and socket_group for unix: sockets. */
+static void
+test_socket_keys(void **state)
+{
+	struct fc_config cfg;
+
+	(void)state;
+	fc_config_defaults(&cfg);
+	assert_int_equal(cfg.socket_mode, 0660);
+	assert_string_equal(cfg.socket_group, "");
+	assert_int_equal(good_value("server", "socket_mode", "0600").socket_mode,
+	    0600);
+	assert_int_equal(good_value("server", "socket_mode", "666").socket_mode,
+	    0666);
+	assert_int_equal(good_value("server", "socket_mode", "0").socket_mode, 0);
+	assert_int_equal(good_value("server", "socket_mode", "0777").socket_mode,
+	    0777);
+	bad_value("server", "socket_mode", "0999",
+	    "'0999' is not an octal mode (like 0660)");
+	bad_value("server", "socket_mode", "0x1ff",
+	    "'0x1ff' is not an octal mode (like 0660)");
+	bad_value("server", "socket_mode", "-660",
+	    "'-660' is not an octal mode (like 0660)");
+	bad_value("server", "socket_mode", "00660",
+	    "'00660' is not an octal mode (like 0660)");
+	bad_value("server", "socket_mode", "1777",
+	    "1777 is out of range (octal 0000..0777)");
+	bad_value("server", "socket_mode", "rw-rw----",
+	    "'rw-rw----' is not an octal mode (like 0660)");
+
+	cfg = good_value("server", "socket_group", "www-data");
+	assert_string_equal(cfg.socket_group, "www-data");
+	bad_value("server", "socket_group", "www data",
+	    "not a valid group name");
+	bad_value("server", "socket_group", "1abc", "not a valid group name");
+	bad_value("server", "socket_group", repeat('g', 33),
+	    "group name longer than 32 characters");
 }
 
 static void
@@ -1516,6 +1635,8 @@ main(void)
 		cmocka_unit_test(test_listen_valid),
 		cmocka_unit_test(test_listen_invalid),
 		cmocka_unit_test(test_listen_duplicate),
+		cmocka_unit_test(test_listen_unix),
+		cmocka_unit_test(test_socket_keys),
 		cmocka_unit_test(test_allowed_hosts_valid),
 		cmocka_unit_test(test_allowed_hosts_invalid),
 		cmocka_unit_test(test_allowed_hosts_match),

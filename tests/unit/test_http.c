@@ -188,9 +188,9 @@ test_methods(void **state)
 		"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
 		"PUT / HTTP/1.1\r\n\r\n",
 		"DELETE / HTTP/1.1\r\n\r\n",
-		"OPTIONS * HTTP/1.1\r\n\r\n",
 		"CONNECT a:443 HTTP/1.1\r\n\r\n",
 		"PATCH / HTTP/1.1\r\n\r\n",
+		"TRACE / HTTP/1.1\r\n\r\n",
 	};
 	size_t i;
 
@@ -201,6 +201,61 @@ test_methods(void **state)
 		assert_int_equal(error_of(refused[i], strlen(refused[i]), 1),
 		    405);
 	}
+}
+
+/* OPTIONS (a CORS preflight) is parsed like GET, in any pieces, with the
+ * same strictness; the target may be "*". */
+static void
+test_options(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *url;
+	} ok[] = {
+		{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "*" },
+		{ "OPTIONS /stream?fps=5 HTTP/1.1\r\nHost: cam\r\n"
+		  "Origin: http://other.example\r\n"
+		  "Access-Control-Request-Method: GET\r\n"
+		  "Access-Control-Request-Headers: authorization\r\n\r\n",
+		  "/stream?fps=5" },
+		{ "OPTIONS /nowhere HTTP/1.0\r\n\r\n", "/nowhere" },
+	};
+	static const char *const bad[] = {
+		/* a body */
+		"OPTIONS / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+		"OPTIONS / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked"
+		"\r\n\r\n0\r\n\r\n",
+		/* no Host, two Hosts, obs-fold, space before the colon */
+		"OPTIONS * HTTP/1.1\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"OPTIONS / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n",
+		"OPTIONS / HTTP/1.1\r\nHost : a\r\n\r\n",
+	};
+	struct fc_http_parser hp;
+	size_t i, split, total;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		for (split = 0; split <= 3; split++) {
+			fc_http_init(&hp);
+			assert_int_equal(feed_split(&hp, ok[i].req,
+			    strlen(ok[i].req), split, &total), FC_HTTP_DONE);
+			assert_int_equal(total, strlen(ok[i].req));
+			assert_true(hp.req.options);
+			assert_false(hp.req.head);
+			assert_string_equal(hp.req.url, ok[i].url);
+		}
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (error_of(bad[i], strlen(bad[i]), 0) != 400)
+			fail_msg("%s: want 400", bad[i]);
+		assert_int_equal(error_of(bad[i], strlen(bad[i]), 1), 400);
+	}
+	/* GET and HEAD are not OPTIONS. */
+	fc_http_init(&hp);
+	assert_int_equal(fc_http_feed(&hp, REQ_FULL, strlen(REQ_FULL), &total),
+	    FC_HTTP_DONE);
+	assert_false(hp.req.options);
 }
 
 static void
@@ -787,6 +842,7 @@ main(void)
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_head),
 		cmocka_unit_test(test_methods),
+		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_url_limit),
 		cmocka_unit_test(test_head_limit),

@@ -321,7 +321,7 @@ test_status_populated(void **state)
 	assert_contains(f->out.data, "\"fps_target\": 30, \"fps\": 29.950");
 	assert_contains(f->out.data, "\"frames\": 1, \"frames_captured\": 400");
 	assert_contains(f->out.data,
-	    "\"dropped\": {\"broken\": 2, \"oversize\": 3, \"same\": 4}");
+	    "\"dropped\": {\"broken\": 2, \"oversize\": 3, \"same\": 4, \"rate\": 0}");
 	assert_contains(f->out.data, "\"encode_ms_avg\": 4.500");
 	assert_contains(f->out.data,
 	    "\"error\": \"open /dev/video0: \\\"No such\\\"\\tdevice\\u0001\"");

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -31,6 +32,16 @@ test_paths(void **state)
 		{ "/?x=1&action=stream&fps=2", FC_ROUTE_STREAM },
 		{ "/snapshot", FC_ROUTE_SNAPSHOT },
 		{ "/?action=snapshot", FC_ROUTE_SNAPSHOT },
+		{ "/?action=snapshot_0", FC_ROUTE_SNAPSHOT },
+		{ "/?action=stream_0", FC_ROUTE_STREAM },
+		{ "/stream.mjpg", FC_ROUTE_STREAM },
+		{ "/stream.mjpg?fps=5", FC_ROUTE_STREAM },
+		{ "/?action=stream_1", FC_ROUTE_NOT_FOUND },
+		{ "/?action=snapshot_1", FC_ROUTE_NOT_FOUND },
+		{ "/?action=stream_", FC_ROUTE_NOT_FOUND },
+		{ "/stream.mjpg/", FC_ROUTE_NOT_FOUND },
+		{ "/stream.mjpeg", FC_ROUTE_NOT_FOUND },
+		{ "/?action=snapshot_0&action=", FC_ROUTE_NOT_FOUND },
 		{ "/status", FC_ROUTE_STATUS },
 		{ "/metrics", FC_ROUTE_METRICS },
 		{ "/events", FC_ROUTE_EVENTS },
@@ -99,6 +110,31 @@ test_options(void **state)
 	assert_int_equal(m.fps, 240);
 	assert_int_equal(m.framing, FC_FRAMING_ADVANCE);
 
+	/* Every stream alias takes the per-client options. */
+	{
+		static const char *const aliases[] = {
+			"/stream", "/video_feed", "/stream.mjpg",
+			"/?action=stream", "/?action=stream_0",
+		};
+		char url[128];
+
+		for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]);
+		    i++) {
+			snprintf(url, sizeof(url), "%s%cfps=5&maxtime=9&"
+			    "framing=advance", aliases[i],
+			    strchr(aliases[i], '?') != NULL ? '&' : '?');
+			if (route(url, &m) != FC_ROUTE_STREAM)
+				fail_msg("%s: route %d", url, (int)m.route);
+			assert_int_equal(m.fps, 5);
+			assert_int_equal(m.maxtime, 9);
+			assert_int_equal(m.framing, FC_FRAMING_ADVANCE);
+		}
+		/* Options before the action count too. */
+		assert_int_equal(route("/?fps=3&action=stream_0", &m),
+		    FC_ROUTE_STREAM);
+		assert_int_equal(m.fps, 3);
+	}
+
 	/* Last one wins; unknown keys and empty pairs are ignored. */
 	assert_int_equal(route("/stream?fps=2&&fps=7&zoom=9&=3&flag", &m),
 	    FC_ROUTE_STREAM);
@@ -120,6 +156,8 @@ test_bad_values(void **state)
 		"/stream?maxtime=abc", "/stream?framing=FULL",
 		"/stream?framing=", "/stream?framing=fullx",
 		"/?action=stream&fps=1000",
+		"/?action=stream_0&fps=0", "/stream.mjpg?maxtime=x",
+		"/?action=snapshot_0&framing=none",
 	};
 	struct fc_route_match m;
 	size_t i;

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "../../server/frame.h"
 #include "../../server/stream.h"
 
 static const unsigned char jpeg[] = { 0xff, 0xd8, 0xff, 0xe0, 'J', 'F',
@@ -31,7 +33,7 @@ meta_of(size_t len, int64_t ts)
 	return m;
 }
 
-/* Concatenates what is queued. */
+/* Concatenates what is queued: the iovecs, then the file range. */
 static size_t
 flatten(const struct fc_iovq *q, unsigned char *out, size_t cap)
 {
@@ -43,6 +45,12 @@ flatten(const struct fc_iovq *q, unsigned char *out, size_t cap)
 		memcpy(out + n, q->iov[i].iov_base, q->iov[i].iov_len);
 		n += q->iov[i].iov_len;
 	}
+	if (q->file_left > 0) {
+		assert_true(n + q->file_left <= cap);
+		assert_int_equal(pread(q->file_fd, out + n, q->file_left,
+		    q->file_off), (ssize_t)q->file_left);
+		n += q->file_left;
+	}
 	return n;
 }
 
@@ -51,8 +59,8 @@ test_part_full(void **state)
 {
 	struct fc_frame_meta m = meta_of(sizeof(jpeg),
 	    INT64_C(1700000000123456789));
-	char head[FC_STREAM_PART_HEAD_MAX];
 	unsigned char out[512], want[512];
+	struct fc_frame *f;
 	struct fc_iovq q;
 	size_t n, wn;
 	const char *h = "--forkcastframe\r\n"
@@ -62,8 +70,11 @@ test_part_full(void **state)
 	    "\r\n";
 
 	(void)state;
-	fc_stream_queue_part(&q, head, FC_FRAMING_FULL, &m, jpeg);
-	assert_int_equal(q.cnt, 3);
+	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
+	fc_stream_queue_part(&q, FC_FRAMING_FULL, f);
+	/* One range of the frame's file: sent by reference. */
+	assert_int_equal(q.cnt, 0);
+	assert_int_equal(q.file_fd, f->fd);
 	n = flatten(&q, out, sizeof(out));
 	wn = strlen(h);
 	memcpy(want, h, wn);
@@ -74,8 +85,31 @@ test_part_full(void **state)
 	assert_int_equal(n, wn);
 	assert_memory_equal(out, want, n);
 	assert_int_equal(q.left, n);
-	/* The JPEG is referenced, not copied. */
-	assert_ptr_equal(q.iov[1].iov_base, jpeg);
+	fc_frame_unref(f);
+}
+
+/* The frame file is sealed: nothing can change the bytes sockets send. */
+static void
+test_frame_sealed(void **state)
+{
+	struct fc_frame_meta m = meta_of(sizeof(jpeg), 1);
+	struct fc_frame *f;
+	struct fc_frame_range r;
+	unsigned char out[64];
+
+	(void)state;
+	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
+	assert_int_equal(fcntl(f->fd, F_GET_SEALS),
+	    F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_equal(pwrite(f->fd, "x", 1, FC_FRAME_JPEG_OFF), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(f->fd, 0), -1);
+	assert_int_equal(fcntl(f->fd, F_ADD_SEALS, 0), -1);
+	r = fc_frame_jpeg(f);
+	assert_int_equal(r.len, sizeof(jpeg));
+	assert_int_equal(pread(f->fd, out, r.len, r.off), (ssize_t)r.len);
+	assert_memory_equal(out, jpeg, sizeof(jpeg));
+	fc_frame_unref(f);
 }
 
 static void
@@ -101,22 +135,24 @@ static void
 test_part_advance(void **state)
 {
 	struct fc_frame_meta m = meta_of(sizeof(jpeg), 1);
-	char head[FC_STREAM_PART_HEAD_MAX];
 	unsigned char out[512], want[512];
+	struct fc_frame *f;
 	struct fc_iovq q;
 	size_t n, wn;
 	const char *t = "\r\n--forkcastframe\r\nContent-Type: image/jpeg\r\n\r\n";
 
 	(void)state;
-	fc_stream_queue_part(&q, head, FC_FRAMING_ADVANCE, &m, jpeg);
-	assert_int_equal(q.cnt, 2);	/* no head: it went out before */
+	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
+	fc_stream_queue_part(&q, FC_FRAMING_ADVANCE, f);
 	n = flatten(&q, out, sizeof(out));
+	/* No head: it went out before. */
 	memcpy(want, jpeg, sizeof(jpeg));
 	wn = sizeof(jpeg);
 	memcpy(want + wn, t, strlen(t));
 	wn += strlen(t);
 	assert_int_equal(n, wn);
 	assert_memory_equal(out, want, n);
+	fc_frame_unref(f);
 }
 
 static void
@@ -198,9 +234,37 @@ test_iovq_advance(void **state)
 	assert_int_equal(fc_iovq_add(&q, a, 1), -1);
 }
 
+/* Writes q to sv[0] while reading sv[1] in odd-sized pieces until want
+ * bytes arrived; counts the EAGAIN rounds. */
+static size_t
+drain(struct fc_iovq *q, const int sv[2], unsigned char *got, size_t want,
+    size_t *again)
+{
+	enum fc_io_result r = FC_IO_AGAIN;
+	size_t total = 0, w;
+	ssize_t n;
+
+	while (total < want) {
+		if (r != FC_IO_DONE) {
+			r = fc_iovq_write(q, sv[0], &w);
+			assert_int_not_equal(r, FC_IO_ERROR);
+			if (r == FC_IO_AGAIN)
+				(*again)++;
+		}
+		n = read(sv[1], got + total, 997);	/* odd-sized reads */
+		if (n > 0)
+			total += (size_t)n;
+		else
+			assert_true(n < 0 && errno == EAGAIN);
+	}
+	assert_int_equal(r, FC_IO_DONE);
+	assert_int_equal(q->left, 0);
+	return total;
+}
+
 /* Writes a big queue through a socket with a tiny send buffer, reading
  * a few bytes at a time on the other side: every EAGAIN resumes exactly
- * where the last partial writev stopped. */
+ * where the last partial writev or sendfile stopped. */
 static void
 test_iovq_partial_writes(void **state)
 {
@@ -208,10 +272,8 @@ test_iovq_partial_writes(void **state)
 	unsigned char *a = malloc(BIG), *got = malloc(BIG + 64);
 	const char *h = "HEAD-", *t = "-TAIL";
 	struct fc_iovq q;
-	size_t total = 0, want = BIG + 10, w, again = 0;
-	enum fc_io_result r = FC_IO_AGAIN;
-	int sv[2], small = 4096;
-	ssize_t n;
+	size_t total, want = BIG + 10, w, again = 0;
+	int sv[2], small = 4096, fd;
 	size_t i;
 
 	(void)state;
@@ -229,26 +291,34 @@ test_iovq_partial_writes(void **state)
 	fc_iovq_add(&q, h, 5);
 	fc_iovq_add(&q, a, BIG);
 	fc_iovq_add(&q, t, 5);
-	while (total < want) {
-		if (r != FC_IO_DONE) {
-			r = fc_iovq_write(&q, sv[0], &w);
-			assert_int_not_equal(r, FC_IO_ERROR);
-			if (r == FC_IO_AGAIN)
-				again++;
-		}
-		n = read(sv[1], got + total, 997);	/* odd-sized reads */
-		if (n > 0)
-			total += (size_t)n;
-		else
-			assert_true(n < 0 && errno == EAGAIN);
-	}
-	assert_int_equal(r, FC_IO_DONE);
+	total = drain(&q, sv, got, want, &again);
 	assert_int_equal(total, want);
 	assert_memory_equal(got, "HEAD-", 5);
 	assert_memory_equal(got + 5, a, BIG);
 	assert_memory_equal(got + 5 + BIG, "-TAIL", 5);
 	assert_true(again > 0);		/* the test did exercise EAGAIN */
 	printf("# %zu EAGAIN rounds for %zu bytes\n", again, want);
+
+	/* The same through a file range after the iovecs (sendfile). */
+	fd = memfd_create("t", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "pad", 3), 3);
+	assert_int_equal(write(fd, a, BIG), BIG);
+	fc_iovq_reset(&q);
+	fc_iovq_add(&q, h, 5);
+	fc_iovq_set_file(&q, fd, 3, BIG);
+	assert_int_equal(q.left, BIG + 5);
+	again = 0;
+	total = drain(&q, sv, got, BIG + 5, &again);
+	assert_int_equal(total, BIG + 5);
+	assert_memory_equal(got, "HEAD-", 5);
+	assert_memory_equal(got + 5, a, BIG);
+	assert_true(again > 0);
+	assert_int_equal(q.file_left, 0);
+	assert_int_equal(q.file_fd, -1);
+	/* The file's own offset is not used (many clients share it). */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), BIG + 3);
+	close(fd);
 
 	/* A closed peer is an error, not a hang. */
 	fc_iovq_reset(&q);
@@ -265,6 +335,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_part_full),
+		cmocka_unit_test(test_frame_sealed),
 		cmocka_unit_test(test_part_timestamp_format),
 		cmocka_unit_test(test_part_advance),
 		cmocka_unit_test(test_response_head),

@@ -65,8 +65,7 @@ struct bad {
 	const char *url, *err;
 };
 
-#define CREDS "credentials in the url are not supported (upstream " \
-	"credentials will get a configuration key of their own)"
+#define CREDS "credentials must be user:password (percent-encoded)"
 #define SCHEME "must start with http:// (the only scheme supported)"
 #define CTRL "spaces, control and non-ASCII characters are not allowed"
 #define NOHOST "no host after http://"
@@ -93,11 +92,25 @@ static const struct bad bads[] = {
 	{ "http://cam:80:81/", "port '80:81' is not a number" },
 	{ "http://cam:/", "empty port after ':'" },
 	{ "http://cam:", "empty port after ':'" },
-	{ "http://user:pw@cam/", CREDS },
 	{ "http://user@cam:8080/stream", CREDS },
 	{ "http://@cam/", CREDS },
 	{ "http://a@b@cam/", CREDS },
-	{ "http://u:p@[::1]/", CREDS },
+	{ "http://:pw@cam/", "credentials: empty user" },
+	{ "http://u%3Ax:pw@cam/", "credentials: the user holds ':' (HTTP "
+	  "Basic cannot send it)" },
+	{ "http://u:p%0Aw@cam/", "credentials: the password holds a control "
+	  "character" },
+	{ "http://u%00:pw@cam/", "credentials: the user holds a control "
+	  "character" },
+	{ "http://u:p%4@cam/", "credentials: bad percent escape in the "
+	  "password" },
+	{ "http://u:p%zz@cam/", "credentials: bad percent escape in the "
+	  "password" },
+	{ "http://u%:p@cam/", "credentials: bad percent escape in the user" },
+	{ "http://u:p@x@cam/", "credentials hold characters an url cannot "
+	  "carry (percent-encode them)" },
+	{ "http://u:p@cam:0/", "port 0 is out of range (1..65535)" },
+	{ "http://u:p@:80/", NOHOST },
 	{ "http://cam/a b", CTRL },
 	{ " http://cam/", CTRL },
 	{ "http://cam/\x1b[2J", CTRL },
@@ -269,7 +282,9 @@ static void
 test_reason_safe(void **state)
 {
 	static const char *const secret[] = {
-		"http://user:SECRET@cam/",
+		"http://user:SECRET@cam:0/",
+		"http://user:SE%zzCRET@cam/",
+		"http://SECRET@cam/",
 		"https://cam/?token=SECRET",
 		"http://cam:99999/?token=SECRET",
 		"http://cam:8x/?token=SECRET",
@@ -289,7 +304,7 @@ test_reason_safe(void **state)
 			fail_msg("\"%s\": reason \"%s\" shows the secret",
 			    secret[i], err);
 	}
-	assert_int_equal(fc_url_parse("http://user:pw@cam/", &u, small, 5),
+	assert_int_equal(fc_url_parse("http://user@cam/", &u, small, 5),
 	    -1);
 	assert_string_equal(small, "cred");
 	assert_int_equal(small[5], 'x');
@@ -307,7 +322,8 @@ test_redact(void **state)
 		{ "http://user:pw@cam:8080/stream?token=SECRET#frag",
 		  "http://cam:8080/stream" },
 		{ "http://user@cam/a", "http://cam:80/a" },
-		{ "http://a:b@c:d@cam/a", "http://cam:80/a" },
+		{ "http://a:b@c:d@cam/a", "(invalid url)" },
+		{ "http://u%40x:p%3Aw@cam:81/s?t=1", "http://cam:81/s" },
 		{ "HTTP://[::1]/a/b?x=1", "http://[::1]:80/a/b" },
 		{ "http://cam?token=SECRET", "http://cam:80/" },
 		{ "http://cam/?u=a@b", "http://cam:80/" },
@@ -344,6 +360,60 @@ test_redact(void **state)
 	assert_int_equal(out[0], 'h');
 }
 
+/* Credentials: percent-decoded, split at the first ':', bounded. */
+static void
+test_credentials(void **state)
+{
+	static const struct {
+		const char *url, *user, *password, *hostport, *path;
+	} cases[] = {
+		{ "http://user:pw@cam/", "user", "pw", "cam:80", "/" },
+		{ "http://u:p@[::1]:81/s?x=1", "u", "p", "[::1]:81", "/s?x=1" },
+		{ "http://admin:p%40ss%3Aw%25rd@10.0.0.5:8080/video",
+		  "admin", "p@ss:w%rd", "10.0.0.5:8080", "/video" },
+		{ "http://us%65r:a:b@cam/", "user", "a:b", "cam:80", "/" },
+		{ "http://user:@cam/", "user", "", "cam:80", "/" },
+		{ "http://a%20b:%7e@cam/", "a b", "~", "cam:80", "/" },
+	};
+	struct fc_url u;
+	char err[200], url[600], longer[FC_URL_CRED_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (parse_guarded(cases[i].url, &u, err, sizeof(err)) != 0)
+			fail_msg("\"%s\" refused: %s", cases[i].url, err);
+		assert_int_equal(u.has_credentials, 1);
+		assert_string_equal(u.user, cases[i].user);
+		assert_string_equal(u.password, cases[i].password);
+		assert_string_equal(u.hostport, cases[i].hostport);
+		assert_string_equal(u.path, cases[i].path);
+	}
+	assert_int_equal(fc_url_parse("http://cam/", &u, err, sizeof(err)), 0);
+	assert_int_equal(u.has_credentials, 0);
+	assert_string_equal(u.user, "");
+
+	/* FC_URL_CRED_MAX decoded bytes fit, one more does not; %41 counts
+	 * as one byte. */
+	memset(longer, 'a', sizeof(longer));
+	longer[FC_URL_CRED_MAX] = '\0';
+	snprintf(url, sizeof(url), "http://%s:%s@cam/", longer, longer);
+	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), 0);
+	assert_int_equal(strlen(u.password), FC_URL_CRED_MAX);
+	snprintf(url, sizeof(url), "http://u:%%41%s@cam/", longer);
+	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "credentials: the password is longer than "
+	    "128 bytes");
+	snprintf(url, sizeof(url), "http://%sa:p@cam/", longer);
+	assert_int_equal(fc_url_parse(url, &u, err, sizeof(err)), -1);
+	assert_string_equal(err, "credentials: the user is longer than "
+	    "128 bytes");
+	/* A refused url leaves no password behind in u. */
+	assert_int_equal(fc_url_parse("http://u:SECRET@cam:0/", &u, err,
+	    sizeof(err)), -1);
+	assert_string_equal(u.password, "");
+	assert_null(strstr(err, "SECRET"));
+}
+
 int
 main(void)
 {
@@ -353,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_reason_safe),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

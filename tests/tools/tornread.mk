@@ -1,0 +1,1 @@
+tornread_DEPS := tests/tools/lib/mpparse.c
