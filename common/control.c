@@ -37,7 +37,7 @@
 #include "shm.h"
 
 const uint32_t fc_ctl_age_bounds_ms[FC_CTL_AGE_BUCKETS - 1] = {
-	5, 10, 20, 35, 50, 75, 100, 200, 500, 1000, 2000,
+	1, 2, 3, 5, 7, 10, 15, 20, 35, 50, 75, 100, 200, 500, 1000, 2000,
 };
 
 #define LOAD(p) atomic_load_explicit((p), memory_order_relaxed)

@@ -56,7 +56,7 @@
 #define FC_CTL_MAGIC UINT64_C(0x4c5254435453524b)	/* "KRSTCTRL" */
 #define FC_CTL_VERSION 3	/* 2: status[] counts 421; 3: admission and address tables */
 #define FC_CTL_MAX_WORKERS 256
-#define FC_CTL_AGE_BUCKETS 12	/* frame age histogram, see fc_ctl_age_bounds_ms */
+#define FC_CTL_AGE_BUCKETS 17	/* frame age histogram, see fc_ctl_age_bounds_ms */
 
 /*
  * Address tables: open addressing (linear probing) over 64-bit words,
@@ -130,7 +130,8 @@ struct fc_ctl_worker {
 	_Atomic uint64_t frames_copied;		/* bus -> worker buffer copies */
 	_Atomic uint64_t drops_timeout;		/* clients dropped by send_timeout */
 	_Atomic uint64_t status[FC_ST_COUNT];	/* responses by status code */
-	/* Frame age at send (capture time -> writev), histogram in ms. */
+	/* Frame age at send (capture time -> the part's first bytes
+	 * handed to the socket), histogram in ms. */
 	_Atomic uint64_t age_bucket[FC_CTL_AGE_BUCKETS];
 	_Atomic uint64_t age_count;
 	_Atomic uint64_t age_sum_us;
@@ -142,7 +143,7 @@ struct fc_ctl_worker {
 	_Atomic uint64_t addr_used;		/* table words not empty */
 	_Atomic uint64_t addr_untracked;	/* streams admitted uncounted
 						 * (table full, no limit set) */
-	uint8_t reserved[56];
+	uint8_t reserved[16];
 };
 _Static_assert(sizeof(struct fc_ctl_worker) % 64 == 0,
     "worker slots do not share cache lines");

@@ -2,7 +2,8 @@
  * fcclient: a streaming test client for forkcast (and any MJPEG server).
  *
  *   fcclient --url http://127.0.0.1:PORT/stream [--clients N] [--seconds S]
- *            [--slow-clients M --slow-rate BYTES_PER_S [--slow-rcvbuf BYTES]]
+ *            [--slow-clients M --slow-rate BYTES_PER_S [--slow-rcvbuf BYTES]
+ *             [--slow-read BYTES --slow-every MS]]
  *            [--framing full|advance]
  *            [--header 'Name: value']... [--expect-frames MIN]
  *   fcclient --snapshot http://127.0.0.1:PORT/snapshot --out FILE
@@ -13,7 +14,10 @@
  * whole JPEG, and measures per-client frame rates and frame latency
  * (arrival time, CLOCK_REALTIME, minus the part's X-Timestamp).  M of the N
  * clients read at most R bytes/s through a small receive buffer: they show
- * how old a slow viewer's pictures are.  After S seconds it prints one JSON
+ * how old a slow viewer's pictures are.  --slow-rcvbuf 0 keeps the system's
+ * default (autotuned) receive buffer instead; --slow-read B --slow-every T
+ * makes each slow client read at most B bytes once every T ms (small pieces
+ * or large ones, as real players do) instead of R bytes/s in 10 ms steps.  After S seconds it prints one JSON
  * line and exits 0 when every client got at least MIN frames and no part
  * was broken, 1 otherwise (2 on bad usage).
  *
@@ -61,6 +65,7 @@ struct client {
 	int64_t t_response_ns;		/* response header complete (mono) */
 	int64_t t_end_ns;		/* stream ended or the run did */
 	double allowance;		/* slow: bytes it may read now */
+	int64_t next_read_ns;		/* slow with --slow-read: next read */
 	struct mp_parser mp;
 	/* Lifecycle checks: gaps between parts and the picture size. */
 	int64_t last_part_ns;		/* arrival of the previous part (mono) */
@@ -85,7 +90,9 @@ static struct opts {
 	int seconds;
 	int slow_clients;
 	double slow_rate;
-	int slow_rcvbuf;
+	int slow_rcvbuf;		/* 0: the system's default */
+	int slow_read;			/* bytes per read, 0: rate steps */
+	int slow_every_ms;		/* one read that often */
 	const char *framing;
 	const char *headers[MAX_HEADERS];
 	int nheaders;
@@ -118,7 +125,7 @@ usage(void)
 	    "usage: fcclient --url http://HOST:PORT/PATH [--clients N] "
 	    "[--seconds S]\n"
 	    "         [--slow-clients M --slow-rate BYTES_PER_S "
-	    "[--slow-rcvbuf BYTES]]\n"
+	    "[--slow-rcvbuf BYTES] [--slow-read BYTES --slow-every MS]]\n"
 	    "         [--framing full|advance]\n"
 	    "         [--header 'Name: value']... [--expect-frames MIN]\n"
 	    "       fcclient --snapshot http://HOST:PORT/PATH --out FILE\n");
@@ -210,7 +217,11 @@ parse_args(int argc, char **argv)
 			o.slow_rate = (double)num_arg(argv[++i], 1,
 			    1000000000);
 		else if (strcmp(a, "--slow-rcvbuf") == 0)
-			o.slow_rcvbuf = (int)num_arg(argv[++i], 1024, 1 << 24);
+			o.slow_rcvbuf = (int)num_arg(argv[++i], 0, 1 << 24);
+		else if (strcmp(a, "--slow-read") == 0)
+			o.slow_read = (int)num_arg(argv[++i], 1, 1 << 24);
+		else if (strcmp(a, "--slow-every") == 0)
+			o.slow_every_ms = (int)num_arg(argv[++i], 1, 60000);
 		else if (strcmp(a, "--framing") == 0) {
 			o.framing = argv[++i];
 			if (strcmp(o.framing, "full") != 0 &&
@@ -236,10 +247,13 @@ parse_args(int argc, char **argv)
 	}
 	if (url == NULL || (o.snapshot != NULL && o.out == NULL))
 		usage();
+	if (o.slow_read > 0 && o.slow_every_ms > 0 && o.slow_rate <= 0)
+		o.slow_rate = (double)o.slow_read * 1000 / o.slow_every_ms;
 	if (o.slow_clients > o.clients ||
-	    (o.slow_clients > 0 && o.slow_rate <= 0)) {
+	    (o.slow_clients > 0 && o.slow_rate <= 0) ||
+	    ((o.slow_read > 0) != (o.slow_every_ms > 0))) {
 		fprintf(stderr, "fcclient: --slow-clients needs --slow-rate "
-		    "and at most --clients\n");
+		    "(or --slow-read with --slow-every) and at most --clients\n");
 		exit(2);
 	}
 	parse_url(url);
@@ -569,7 +583,7 @@ client_connect(struct client *c, int ep, const struct addrinfo *ai)
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* Before connect, so the window is small from the handshake on. */
-	if (c->slow)
+	if (c->slow && rcv > 0)
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
 	    errno != EINPROGRESS) {
@@ -733,6 +747,17 @@ slow_tick(struct client *cl, int n, int ep, double dt)
 
 		if (!c->slow || c->state != C_READING)
 			continue;
+		if (o.slow_read > 0) {
+			int64_t now = now_ns(CLOCK_MONOTONIC);
+
+			active++;
+			if (now < c->next_read_ns)
+				continue;
+			c->next_read_ns = now + (int64_t)o.slow_every_ms * 1000000;
+			if (!client_read(c, (size_t)o.slow_read))
+				client_end(c, ep);
+			continue;
+		}
 		c->allowance += o.slow_rate * dt;
 		if (c->allowance > (burst > 1 ? burst : 1))
 			c->allowance = burst > 1 ? burst : 1;

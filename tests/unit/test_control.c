@@ -217,8 +217,8 @@ test_observe_age(void **state)
 		assert_true(fc_ctl_age_bounds_ms[i] > fc_ctl_age_bounds_ms[i - 1]);
 
 	fc_ctl_observe_age(w, 0);		/* bucket 0 */
-	fc_ctl_observe_age(w, 5000);		/* 5 ms: inclusive, bucket 0 */
-	fc_ctl_observe_age(w, 5001);		/* bucket 1 */
+	fc_ctl_observe_age(w, 1000);		/* 1 ms: inclusive, bucket 0 */
+	fc_ctl_observe_age(w, 1001);		/* bucket 1 */
 	fc_ctl_observe_age(w, -300);		/* clamped to 0: bucket 0 */
 	fc_ctl_observe_age(w, 2000000);		/* 2 s: last finite bucket */
 	fc_ctl_observe_age(w, 2000001);		/* +Inf */
@@ -230,7 +230,7 @@ test_observe_age(void **state)
 	for (i = 2; i < FC_CTL_AGE_BUCKETS - 2; i++)
 		assert_int_equal(w->age_bucket[i], 0);
 	assert_int_equal(w->age_count, 7);
-	assert_int_equal(w->age_sum_us, 0 + 5000 + 5001 + 0 + 2000000 +
+	assert_int_equal(w->age_sum_us, 0 + 1000 + 1001 + 0 + 2000000 +
 	    2000001 + (UINT64_C(1) << 40));
 
 	/* Every bound lands in its own bucket, one more microsecond in the

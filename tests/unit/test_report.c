@@ -611,8 +611,13 @@ test_metrics(void **state)
 	/* Cumulative buckets: 3 | 7 7 | ... | 150 | ... | 5000 (+Inf). */
 	assert_contains(f->out.data,
 	    "# TYPE forkcast_frame_age_seconds histogram\n"
+	    "forkcast_frame_age_seconds_bucket{le=\"0.001\"} 0\n"
+	    "forkcast_frame_age_seconds_bucket{le=\"0.002\"} 0\n"
+	    "forkcast_frame_age_seconds_bucket{le=\"0.003\"} 1\n"
 	    "forkcast_frame_age_seconds_bucket{le=\"0.005\"} 1\n"
+	    "forkcast_frame_age_seconds_bucket{le=\"0.007\"} 3\n"
 	    "forkcast_frame_age_seconds_bucket{le=\"0.01\"} 3\n"
+	    "forkcast_frame_age_seconds_bucket{le=\"0.015\"} 3\n"
 	    "forkcast_frame_age_seconds_bucket{le=\"0.02\"} 3\n"
 	    "forkcast_frame_age_seconds_bucket{le=\"0.035\"} 3\n"
 	    "forkcast_frame_age_seconds_bucket{le=\"0.05\"} 3\n"
