@@ -619,8 +619,9 @@ update_frame(struct worker *w)
  * True when the worker's newest frame is recent enough to answer a
  * snapshot or start a stream with: capture is not paused, and the frame
  * was captured (its CLOCK_MONOTONIC stamp) no more than STALE_INTERVALS
- * frame intervals of the source's target rate ago.  A running capture publishes a frame every interval, so the newest
- * one is normally less than one interval (plus encoding) old; three
+ * frame intervals of the source's target rate ago.  A running capture
+ * publishes a frame every interval, so the newest one is normally less
+ * than one interval (plus encoding) old; three
  * intervals means capture missed two frames in a row: it is paused,
  * waking, stalled or gone.  With drop_same_frames an unchanged picture is
  * republished only once a second, and the rule allows that second too.
