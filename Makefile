@@ -42,7 +42,9 @@ NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium
              /usr/bin/ffmpeg /usr/bin/gst-launch-1.0 \
              /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstsoup.so \
              /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideorate.so \
-             /usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so
+             /usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so \
+             /usr/bin/cvlc /usr/lib/x86_64-linux-gnu/vlc/plugins/demux/libmjpeg_plugin.so \
+             /usr/bin/motion
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))

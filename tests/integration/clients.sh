@@ -3,10 +3,11 @@
 # 640x360, 15 fps: ffprobe/ffmpeg (reading, decoding, recording),
 # GStreamer (souphttpsrc ! multipartdemux), OpenCV (cv2.VideoCapture) and a
 # Home Assistant-style client (mjpeg_url = /stream, still_image_url =
-# /snapshot polled on one keep-alive connection).  Each client whose tool
-# is missing is skipped with a message (scripts/install-deps installs
-# them); the README section "Recording and other clients" shows the same
-# commands.
+# /snapshot polled on one keep-alive connection), VLC 3.0 (cvlc recording
+# to files) and motion 4.5 (two network cameras saving pictures).  Each
+# client whose tool is missing is skipped with a message
+# (scripts/install-deps installs them); the README section "Recording and
+# other clients" shows the same commands.
 . "$(dirname "$0")/lib.sh"
 
 W=640
@@ -237,6 +238,154 @@ EOF
 	check "Home Assistant style client: no error output" [ ! -s "$TMP/ha.err" ]
 else
 	skip "no $PY for the Home Assistant style client"
+fi
+
+# --- VLC 3.0 (cvlc) ---
+# VLC refuses to run as root ("VLC is not supposed to be run as root"), so
+# the test runs it as the unprivileged user nobody through setpriv (which
+# execs cvlc, so the PID timeout ends is VLC's own), with a HOME and an
+# output folder owned by nobody.  --no-dbus and --aout=dummy keep it from
+# looking for a session bus and a sound server this headless machine does
+# not have.
+VLCPLUG=$(ls -d /usr/lib/*/vlc/plugins 2>/dev/null | head -n 1)
+if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
+	[ -e "$VLCPLUG/demux/libmjpeg_plugin.so" ] && [ -e "$VLCPLUG/mux/libmux_mpjpeg_plugin.so" ]; then
+	mkdir "$TMP/vlc" && chown nobody "$TMP/vlc"
+	vlc_nobody() {	# vlc_nobody SECONDS ARGS...: cvlc as nobody, ended after SECONDS
+		local secs=$1; shift
+		timeout -k 5 "$secs" setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
+			--clear-groups env HOME="$TMP/vlc" cvlc --no-dbus --aout=dummy "$@"
+	}
+	# vlc_errors LOG: VLC's error lines other than the ones a headless
+	# machine gets (no hotkeys interface) and 'no EOL' at the end of the
+	# stream.
+	vlc_errors() {
+		grep ' error: ' "$1" | grep -v -e 'interface "globalhotkeys,none" initialization failed' \
+			-e 'main interface error: no suitable interface module' -e 'mjpeg demux error: no EOL'
+	}
+
+	# Recording ?maxtime=4 with stream copy into a multipart file: the
+	# close delimiter ends VLC's input, vlc://quit then ends VLC.
+	t0=$(now)
+	vlc_nobody 20 "$URL?maxtime=4" --sout "#std{access=file,mux=mpjpeg,dst=$TMP/vlc/rec.mjpg}" \
+		vlc://quit >"$TMP/vlc.log" 2>&1
+	rc=$?
+	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	out=$(ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 "$TMP/vlc/rec.mjpg" 2>&1)
+	n=${out##*,}
+	echo "  cvlc URL?maxtime=4 --sout mpjpeg: exit $rc, wall $wall s, ffprobe: $out"
+	check "VLC records ?maxtime=4 and quits (exit $rc, wall $wall s)" \
+		[ "$rc" = 0 ] && within "$wall" 3.5 10
+	check "VLC recording: ${W}x$H MJPEG, $n frames ($((FPS * 4)) expected)" \
+		[ "${out%,*}" = "mjpeg,$W,$H" ] && within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2))
+	check "VLC: its mjpeg demuxer logs 'no EOL' once, at the close delimiter" \
+		[ "$(grep -c 'mjpeg demux error: no EOL' "$TMP/vlc.log")" = 1 ]
+	check "VLC: no other errors" [ -z "$(vlc_errors "$TMP/vlc.log")" ]
+
+	# The alias /stream.mjpg into AVI: --mjpeg-fps gives the frames a
+	# constant rate.
+	if [ -e "$VLCPLUG/mux/libmux_avi_plugin.so" ]; then
+		vlc_nobody 20 --mjpeg-fps $FPS "$BASE/stream.mjpg?maxtime=4" \
+			--sout "#std{access=file,mux=avi,dst=$TMP/vlc/rec.avi}" vlc://quit >"$TMP/vlcavi.log" 2>&1
+		rc=$?
+		out=$(ffprobe -v error -count_frames -select_streams v:0 \
+			-show_entries stream=codec_name,width,height,r_frame_rate,nb_read_frames \
+			-of csv=p=0 "$TMP/vlc/rec.avi" 2>&1)
+		dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/vlc/rec.avi" 2>/dev/null)
+		n=${out##*,}
+		echo "  cvlc --mjpeg-fps $FPS /stream.mjpg?maxtime=4 --sout avi: exit $rc, duration $dur s, ffprobe: $out"
+		check "VLC records /stream.mjpg into AVI (exit $rc)" [ "$rc" = 0 ]
+		check "VLC AVI: ${W}x$H MJPEG at $FPS/1 fps, $n frames, $dur s" \
+			[ "${out%,*}" = "mjpeg,$W,$H,$FPS/1" ] &&
+			within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2)) && within "${dur:-0}" 3.4 4.6
+		check "VLC AVI: no other errors" [ -z "$(vlc_errors "$TMP/vlcavi.log")" ]
+	else
+		skip "VLC avi muxer missing (vlc-plugin-base)"
+	fi
+
+	# --run-time does not end a live stream: VLC records until it is
+	# stopped (here by timeout).
+	vlc_nobody 6 --run-time 1 "$URL" --sout "#std{access=file,mux=mpjpeg,dst=$TMP/vlc/rt.mjpg}" \
+		vlc://quit >/dev/null 2>&1
+	rc=$?
+	n=$(ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/vlc/rt.mjpg" 2>/dev/null)
+	echo "  cvlc --run-time 1 URL: ended by timeout after 6 s (exit $rc), $n frames"
+	check "VLC --run-time 1 does not stop a live /stream (still recording at 6 s: exit $rc, $n frames)" \
+		[ "$rc" = 124 ] && [ "${n:-0}" -gt $((FPS * 3)) ]
+else
+	skip "VLC not installed (vlc-bin, vlc-plugin-base; setpriv from util-linux, ffprobe from ffmpeg)"
+fi
+
+# --- motion 4.5 as a network camera consumer ---
+# Two motion cameras at once, each a foreground motion (-n) with its own
+# config file in TMP and ended by its PID: netcam_url http://... (motion
+# 4.5 reads it through ffmpeg) and mjpeg://... with netcam_params
+# keepalive = on (motion's own MJPEG reader, HTTP/1.1).  emulate_motion
+# with picture_output saves every frame once motion's startup frames are
+# past (about 4 s after it connects).
+if have motion && [ -x "$BUILD/tools/jpegcheck" ]; then
+	for c in http mjpeg; do
+		mkdir "$TMP/motion-$c"
+		{
+			echo "daemon off"
+			echo "camera_name forkcast-$c"
+			echo "netcam_url $c://127.0.0.1:$port/stream"
+			[ "$c" = mjpeg ] && echo "netcam_params keepalive = on"
+			echo "width $W"
+			echo "height $H"
+			echo "framerate $FPS"
+			echo "emulate_motion on"
+			echo "picture_output on"
+			echo "picture_filename %Y%m%d%H%M%S-%q"
+			echo "target_dir $TMP/motion-$c"
+			echo "movie_output off"
+			echo "webcontrol_port 0"
+			echo "stream_port 0"
+		} >"$TMP/motion-$c.conf"
+	done
+	t0=$(now)
+	motion -n -c "$TMP/motion-http.conf" -l "$TMP/motion-http.log" >"$TMP/motion-http.out" 2>&1 &
+	mp_http=$!
+	PIDS+=("$mp_http")
+	motion -n -c "$TMP/motion-mjpeg.conf" -l "$TMP/motion-mjpeg.log" >"$TMP/motion-mjpeg.out" 2>&1 &
+	mp_mjpeg=$!
+	PIDS+=("$mp_mjpeg")
+	# Until both have saved 3 s of pictures, at most 30 s.
+	for _ in $(seq 1 300); do
+		a=$(ls "$TMP/motion-http" | wc -l)
+		b=$(ls "$TMP/motion-mjpeg" | wc -l)
+		[ "$a" -ge $((FPS * 3)) ] && [ "$b" -ge $((FPS * 3)) ] && break
+		alive "$mp_http" && alive "$mp_mjpeg" || break
+		sleep 0.1
+	done
+	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	echo "  motion: $a (http://) and $b (mjpeg://) pictures after $wall s"
+	kill -TERM "$mp_http" "$mp_mjpeg" 2>/dev/null
+	for c in http mjpeg; do
+		[ "$c" = http ] && mp=$mp_http || mp=$mp_mjpeg
+		for _ in $(seq 1 100); do alive "$mp" || break; sleep 0.1; done
+		wait "$mp"
+		rc=$?
+		n=$(ls "$TMP/motion-$c" | wc -l)
+		sizes=$(cd "$TMP/motion-$c" && "$BUILD/tools/jpegcheck" *.jpg | awk '{ print $2 "x" $3 }' | sort | uniq -c | tr -s ' ')
+		# Pictures per second of the whole seconds (first and last cut).
+		persec=$(ls "$TMP/motion-$c" | cut -c 1-14 | uniq -c | awk '{ print $1 }' | sed '1d;$d' | tr '\n' ' ')
+		echo "  motion $c://: exit $rc, $n pictures:$sizes; per second: $persec"
+		check "motion $c:// ends on SIGTERM (exit $rc), log ends with 'Motion terminating'" \
+			[ "$rc" = 0 ] && grep -q 'main: Motion terminating' "$TMP/motion-$c.log"
+		check "motion $c:// saved at least $((FPS * 3)) pictures, all whole ${W}x$H JPEGs ($n)" \
+			[ "$n" -ge $((FPS * 3)) ] && [ "$sizes" = " $n ${W}x$H" ]
+		check "motion $c://: no error lines in its log" \
+			bash -c "! grep -e '\[ERR\]' -e '\[EMG\]' -e '\[ALR\]' -e '\[CRT\]' '$TMP/motion-$c.log'"
+	done
+	check "motion http:// connected through ffmpeg" \
+		grep -q 'netcam_rtsp_connect: norm: Camera (forkcast-http) connected' "$TMP/motion-http.log"
+	check "motion mjpeg:// connected with its own reader" \
+		grep -q 'netcam_setup_html: connected, going on to read image' "$TMP/motion-mjpeg.log"
+else
+	skip "motion not installed (motion), or build/tools/jpegcheck not built"
 fi
 
 echo "  ($SKIPPED clients skipped)"
