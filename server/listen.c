@@ -86,28 +86,40 @@ clear_stale(const struct fc_listen_addr *la, const char *path,
 	return 0;
 }
 
+/* The group of socket_group into *gid; *gid is left alone when the key is
+ * empty.  -1 with a message when there is no such group. */
+static int
+socket_gid(const struct fc_config *cfg, const struct fc_listen_addr *la,
+    gid_t *gid, char *err, size_t errlen)
+{
+	struct group *gr;
+
+	if (cfg->socket_group[0] == '\0')
+		return 0;
+	errno = 0;
+	if ((gr = getgrnam(cfg->socket_group)) == NULL) {
+		snprintf(err, errlen, "listen %s: socket_group %s: %s",
+		    la->text, cfg->socket_group, errno != 0 ?
+		    strerror(errno) : "no such group");
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
 /* Binds a unix socket with the configured mode and group. */
 static int
 open_unix(const struct fc_config *cfg, const struct fc_listen_addr *la,
     char *err, size_t errlen)
 {
 	const char *path = fc_config_unix_path(la), *why = NULL;
-	struct group *gr;
 	struct stat st;
 	mode_t old;
 	gid_t gid = (gid_t)-1;
 	int fd = -1, e;
 
-	if (cfg->socket_group[0] != '\0') {
-		errno = 0;
-		if ((gr = getgrnam(cfg->socket_group)) == NULL) {
-			snprintf(err, errlen, "listen %s: socket_group %s: %s",
-			    la->text, cfg->socket_group, errno != 0 ?
-			    strerror(errno) : "no such group");
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
+	if (socket_gid(cfg, la, &gid, err, errlen) == -1)
+		return -1;
 	if (clear_stale(la, path, &why) == -1) {
 		snprintf(err, errlen, "listen %s: %s", la->text, why);
 		return -1;
@@ -225,21 +237,12 @@ fc_listen_set_access(const struct fc_config *cfg,
     const struct fc_listen_addr *la, char *err, size_t errlen)
 {
 	const char *path = fc_config_unix_path(la);
-	struct group *gr;
 	gid_t gid = getegid();
 
 	if (path == NULL)
 		return 0;
-	if (cfg->socket_group[0] != '\0') {
-		errno = 0;
-		if ((gr = getgrnam(cfg->socket_group)) == NULL) {
-			snprintf(err, errlen, "listen %s: socket_group %s: %s",
-			    la->text, cfg->socket_group, errno != 0 ?
-			    strerror(errno) : "no such group");
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
+	if (socket_gid(cfg, la, &gid, err, errlen) == -1)
+		return -1;
 	if (lchown(path, (uid_t)-1, gid) == -1 ||
 	    chmod(path, (mode_t)cfg->socket_mode) == -1) {
 		snprintf(err, errlen, "listen %s: %s", la->text,
