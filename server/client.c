@@ -267,7 +267,7 @@ mark_newest(struct fc_client *c)
  * FC_CLIENT_NOTSENT_MAX bytes still in our send queue, or more than
  * FC_CLIENT_BACKLOG_MAX unread in its receive buffer (estimated as how far
  * its advertised window is below the largest one it advertised).  One
- * getsockopt per part, small next to the writev of a frame.
+ * getsockopt per part, small next to the sendfile of a frame.
  */
 static bool
 peer_backlogged(struct fc_client *c)

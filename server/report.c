@@ -608,8 +608,8 @@ age_histogram(struct fc_strbuf *out, const struct fc_ctl *ctl)
 	}
 
 	family(out, "forkcast_frame_age_seconds", "histogram",
-	    "Age of a frame when it is written to a client "
-	    "(capture time to writev).");
+	    "Age of a frame when it is sent to a client "
+	    "(capture time to the part's first bytes on the socket).");
 	/* The region stores one count per bucket; Prometheus wants running
 	 * totals.  _count is the +Inf total rather than age_count so the
 	 * two always agree even though the counters are read one by one. */

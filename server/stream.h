@@ -1,7 +1,7 @@
 /*
  * The multipart writer: response and part framing for
  * multipart/x-mixed-replace, and a small iovec queue that keeps the
- * bookkeeping of partial writev()s.
+ * bookkeeping of partial writev()s and sendfile()s.
  *
  * Two framings (DESIGN.md "Fan-out rules"):
  *   full     each part:  "--B\r\nContent-Type: image/jpeg\r\n

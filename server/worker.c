@@ -30,8 +30,9 @@
  * the old socket.
  *
  * Frame fan-out: on a watcher wake the newest frame is copied from the bus
- * once (only while someone streams) into a refcounted buffer, and every
- * streaming client that is idle and writable starts a part from it.
+ * once (only while someone streams) into a refcounted, sealed frame file
+ * (frame.h), and every streaming client that is idle and writable starts a
+ * part from it with sendfile().
  * Clients still sending take the newest frame when EPOLLOUT says they can.
  *
  * Fresh pictures (DESIGN.md): a snapshot, or a stream's first part, never
