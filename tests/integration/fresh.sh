@@ -102,6 +102,9 @@ write_config "$TMP/b.conf" "$port" "workers = 1" \
 	"[capture]" "width = 640" "height = 360" "fps = $FPS" "idle_stop = 10"
 start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
 check "capture pauses after idle_stop = 10" wait_paused 15
+# As in (1): the first poll comes a second into the pause, not in the
+# moment capture is still settling into it.
+sleep 1
 cap_pid=$(json_num "$(curl -s "$BASE/status")" pid)
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$cap_pid/stat"; }
