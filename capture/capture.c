@@ -486,8 +486,12 @@ static void
 pause_for_viewers(struct loop *l, int64_t now)
 {
 	uint32_t seen;
-	int rc;
 
+	/* Read before PAUSED is published: a worker that sees PAUSED and
+	 * signals demand after this moves the word past `seen`, so the
+	 * wait below cannot miss it (read later, a request arriving in
+	 * between would be counted in `seen` and sleep with capture). */
+	seen = fc_ctl_demand_value(l->ctl);
 	close_source(l);
 	set_state(l, FC_CAPTURE_PAUSED, NULL);
 	atomic_store_explicit(&l->hdr->fps_milli, 0, memory_order_relaxed);
@@ -501,12 +505,10 @@ pause_for_viewers(struct loop *l, int64_t now)
 		    l->cfg->idle_stop);
 	while (!fc_capture_stopping()) {
 		each_turn(l);
-		seen = fc_ctl_demand_value(l->ctl);
-		if (fc_ctl_total_streams(l->ctl) > 0)
+		if (fc_ctl_total_streams(l->ctl) > 0 ||
+		    fc_ctl_demand_value(l->ctl) != seen)
 			break;
-		rc = fc_ctl_wait_demand(l->ctl, seen, DEMAND_WAIT_MS);
-		if (rc == 1 && fc_ctl_demand_value(l->ctl) != seen)
-			break;
+		(void)fc_ctl_wait_demand(l->ctl, seen, DEMAND_WAIT_MS);
 	}
 	if (fc_capture_stopping())
 		return;

@@ -35,6 +35,9 @@ static struct {
 	_Atomic int fail_after;	/* next() fails after N frames (0: never) */
 	_Atomic int alternate;	/* frames alternate between a and b */
 	_Atomic int slow_frame;	/* this frame (1-based) takes 130 ms */
+	struct fc_ctl *_Atomic snapshot_on_close; /* a snapshot request
+				 * races the pause: made while capture closes
+				 * its source for it */
 	int64_t calls[64];	/* monotonic time of the first next() calls */
 	int open_frames;	/* frames since the last open */
 	uint8_t *a, *b;
@@ -91,7 +94,11 @@ fake_next(struct fc_source *src, struct fc_src_frame *out, int timeout_ms)
 static void
 fake_close(struct fc_source *src)
 {
+	struct fc_ctl *ctl = atomic_exchange(&fake.snapshot_on_close, NULL);
+
 	atomic_fetch_add(&fake.closes, 1);
+	if (ctl != NULL)
+		fc_ctl_signal_snapshot(ctl);
 	src->priv = NULL;
 }
 
@@ -158,6 +165,7 @@ reset_fake(void)
 	atomic_store(&fake.fail_after, 0);
 	atomic_store(&fake.alternate, 0);
 	atomic_store(&fake.slow_frame, 0);
+	atomic_store(&fake.snapshot_on_close, NULL);
 }
 
 static struct run *
@@ -662,6 +670,37 @@ test_snapshot_wake_is_short(void **state)
 	free_run(r);
 }
 
+/*
+ * A snapshot request that comes while capture is going into its pause (it
+ * has decided, and closes the source) is not lost: capture wakes for it at
+ * once instead of sleeping until the next request.
+ */
+static void
+test_snapshot_racing_the_pause(void **state)
+{
+	struct run *r = new_run(&fake_ops, 20);
+	struct fc_ctl_worker *w0 = &r->ctl->hdr->workers[0];
+	int i, ms;
+
+	(void)state;
+	r->cfg.idle_stop = 1;
+	atomic_store(&w0->pid, 1);
+	start(r);
+	assert_true(wait_frame(r, 0, 2000) >= 0);
+	atomic_store(&fake.snapshot_on_close, r->ctl);
+	/* idle_stop = 1: capture pauses, closing the source, within ~1 s. */
+	for (i = 0; i < 300 && atomic_load(&fake.snapshot_on_close) != NULL; i++)
+		sleep_ms(10);
+	assert_null(atomic_load(&fake.snapshot_on_close));
+	/* The request made during the close wakes capture: a new frame. */
+	ms = wait_frame(r, fc_bus_head(r->bus), 1500);
+	printf("snapshot made while capture closed its source: frame in %d ms\n",
+	    ms);
+	assert_true(ms >= 0);
+	stop(r);
+	free_run(r);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -688,6 +727,7 @@ main(void)
 		cmocka_unit_test(test_next_error_reopens),
 		cmocka_unit_test(test_idle_pause_and_wake),
 		cmocka_unit_test(test_snapshot_wake_is_short),
+		cmocka_unit_test(test_snapshot_racing_the_pause),
 		cmocka_unit_test(test_bad_arguments),
 	};
 
