@@ -54,7 +54,7 @@ static const struct fc_sc_rule worker_rules[] = {
 	/* --- frames: one sealed memory file per frame (server/frame.c) --- */
 	SC_ALLOW_IF("memfd_create", SC_ARG32(1, MFD_CLOEXEC | MFD_ALLOW_SEALING),
 	    "frame.c frame_new(): the file a new bus frame is copied into; "
-	    "only these flags (no executable or huge-page files)"),
+	    "only these flags"),
 	SC_ALLOW("pwrite64", "frame.c put(): the frame's part head, JPEG and "
 	    "tail into its new file, once, before it is sealed (on a socket "
 	    "it fails with ESPIPE); RLIMIT_FSIZE bounds the file to one frame"),

@@ -72,7 +72,7 @@ frame_finish(struct fc_frame *f)
 {
 	char head[FC_STREAM_PART_HEAD_MAX];
 	const char *tail;
-	size_t hlen, tlen;
+	size_t hlen, tlen, full_tail;
 
 	hlen = fc_stream_part_head(head, sizeof(head), FC_FRAMING_FULL,
 	    &f->meta);
@@ -86,8 +86,11 @@ frame_finish(struct fc_frame *f)
 	    (off_t)(FC_FRAME_JPEG_OFF + f->meta.len)) == -1 ||
 	    fcntl(f->fd, F_ADD_SEALS, SEALS) == -1)
 		return -1;
-	f->head_len = (uint32_t)hlen;
-	f->tail_len = (uint32_t)tlen;
+	(void)fc_stream_part_tail(FC_FRAMING_FULL, &full_tail);
+	f->full.off = (off_t)(FC_FRAME_JPEG_OFF - hlen);
+	f->full.len = hlen + (size_t)f->meta.len + full_tail;
+	f->advance.off = FC_FRAME_JPEG_OFF;
+	f->advance.len = (size_t)f->meta.len + tlen;
 	return 0;
 }
 
@@ -163,18 +166,7 @@ fc_frame_unref(struct fc_frame *f)
 struct fc_frame_range
 fc_frame_part(const struct fc_frame *f, enum fc_framing framing)
 {
-	struct fc_frame_range r;
-	size_t full_tail;
-
-	if (framing == FC_FRAMING_ADVANCE) {
-		r.off = FC_FRAME_JPEG_OFF;
-		r.len = (size_t)f->meta.len + f->tail_len;
-	} else {
-		(void)fc_stream_part_tail(FC_FRAMING_FULL, &full_tail);
-		r.off = (off_t)(FC_FRAME_JPEG_OFF - f->head_len);
-		r.len = f->head_len + (size_t)f->meta.len + full_tail;
-	}
-	return r;
+	return framing == FC_FRAMING_ADVANCE ? f->advance : f->full;
 }
 
 struct fc_frame_range

@@ -15,7 +15,7 @@
  * frame, however fast capture publishes.
  *
  * The file holds whole parts, not just the JPEG, so a part is one
- * sendfile() of one range (full-size packets, one system call):
+ * sendfile() of one range, computed once per frame:
  *
  *   [ unused | full part head | JPEG | advance tail ]
  *                             ^ FC_FRAME_JPEG_OFF
@@ -48,18 +48,18 @@
 #define FC_FRAME_FILE_MAX(max_len) \
 	((uint64_t)FC_FRAME_JPEG_OFF + (uint64_t)(max_len) + 64)
 
-struct fc_frame {
-	unsigned refs;
-	int fd;				/* sealed memfd, layout above */
-	struct fc_frame_meta meta;	/* meta.len bytes of JPEG */
-	uint32_t head_len;		/* full part head, ends at JPEG_OFF */
-	uint32_t tail_len;		/* advance tail, after the JPEG */
-};
-
 /* A byte range of a frame's file. */
 struct fc_frame_range {
 	off_t off;
 	size_t len;
+};
+
+struct fc_frame {
+	unsigned refs;
+	int fd;				/* sealed memfd, layout above */
+	struct fc_frame_meta meta;	/* meta.len bytes of JPEG */
+	struct fc_frame_range full;	/* a part in the full framing */
+	struct fc_frame_range advance;	/* ... in the advance framing */
 };
 
 /*

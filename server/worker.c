@@ -722,7 +722,6 @@ answer_waiting(struct worker *w, struct fc_client *c)
 {
 	const struct fc_frame *f = w->env.current;
 	bool keep = c->wait_keep && !w->retiring;
-
 	bool fresh = f != NULL && f->meta.seq > c->fresh_after;
 
 	if (fresh && (f->meta.flags & FC_FRAME_NOSIGNAL) == 0) {

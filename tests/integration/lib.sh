@@ -71,17 +71,18 @@ write_config() {
 	} >"$f"
 }
 
-# start_server CONF LOG: starts build/forkcast, sets SERVER_PID, waits for
-# /healthz == 200 (10 s).  Returns 1 when it did not come up.
+# start_server CONF LOG [PATH]: starts build/forkcast, sets SERVER_PID,
+# waits for PATH (default /healthz; /status for a source that fails at
+# once) to answer 200 (10 s).  Returns 1 when it did not come up.
 start_server() {
-	local conf=$1 log=$2 port
+	local conf=$1 log=$2 path=${3:-/healthz} port
 	port=$(sed -n 's/^listen = 127.0.0.1:\([0-9]*\)$/\1/p' "$conf" | head -n 1)
 	"$BUILD/forkcast" -c "$conf" >"$log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	BASE="http://127.0.0.1:$port"
 	for _ in $(seq 1 100); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/healthz")" = 200 ]; then
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE$path")" = 200 ]; then
 			return 0
 		fi
 		kill -0 "$SERVER_PID" 2>/dev/null || break

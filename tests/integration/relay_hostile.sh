@@ -26,32 +26,15 @@ upstream() {
 	UP="http://$(sed -n 's/^listening on //p' "$TMP/$name.srv")"
 }
 
-# relay NAME URL [capture lines...]: forkcast with source = http on URL.
+# relay NAME URL [capture lines...]: forkcast with source = http on URL,
+# ready once RELAY_READY (default /healthz) answers 200: /status for an
+# upstream that refuses us (capture fails at once, /healthz says 503).
 relay() {
 	local name=$1 url=$2 port; shift 2
 	port=$(free_port) || return 1
 	write_config "$TMP/$name.conf" "$port" "workers = 1" \
 		"[capture]" "source = http" "url = $url" "idle_stop = 0" "$@"
-	start_server "$TMP/$name.conf" "$TMP/$name.log"
-}
-
-# relay_failing NAME URL [extra...]: the same for an upstream that refuses
-# us: capture fails at once and /healthz says 503, so this waits for
-# /status to answer instead.
-relay_failing() {
-	local name=$1 url=$2 port; shift 2
-	port=$(free_port) || return 1
-	write_config "$TMP/$name.conf" "$port" "workers = 1" \
-		"[capture]" "source = http" "url = $url" "idle_stop = 0" "$@"
-	"$BUILD/forkcast" -c "$TMP/$name.conf" >"$TMP/$name.log" 2>&1 &
-	PIDS+=($!)
-	BASE="http://127.0.0.1:$port"
-	for _ in $(seq 1 100); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/status")" = 200 ] && return 0
-		sleep 0.1
-	done
-	tail -n 20 "$TMP/$name.log" >&2
-	return 1
+	start_server "$TMP/$name.conf" "$TMP/$name.log" "${RELAY_READY:-/healthz}"
 }
 
 # wait_status COND SECONDS: polls /status of $BASE until grep -E COND.
@@ -137,10 +120,10 @@ check "credentials: no secret in /status, /metrics, /events, the page or the log
 check "credentials: the log says credentials were sent" \
 	grep -qF "http: connected to $UP/stream (boundary \"fcframe\", with credentials)" "$TMP/auth.log"
 
-relay_failing noauth "$UP/stream" || exit 1
+RELAY_READY=/status relay noauth "$UP/stream" || exit 1
 check "no credentials: /status says the upstream needs them" \
 	wait_status '"error": "upstream needs credentials \(401\)"' 10
-relay_failing badauth "http://cam%20user:WRONGPW@${UP#http://}/stream" || exit 1
+RELAY_READY=/status relay badauth "http://cam%20user:WRONGPW@${UP#http://}/stream" || exit 1
 check "wrong credentials: /status says they were refused" \
 	wait_status '"error": "upstream refused the credentials \(401\)"' 10
 check "wrong credentials: state failing" grep -q '"state": "failing"' <<<"$STATUS"
