@@ -128,9 +128,8 @@ open_unix(const struct fc_config *cfg, const struct fc_listen_addr *la,
 	if (fd == -1)
 		goto fail;
 	/* Made with no permissions at all, then opened up to socket_mode
-	 * once it has its group: never reachable by more than the mode
-	 * says.  The supervisor is single-threaded, so the umask is its
-	 * own for this moment. */
+	 * once it has its group.  The supervisor is single-threaded, so the
+	 * umask is its own for this moment. */
 	old = umask(0777);
 	e = bind(fd, (const struct sockaddr *)&la->addr, la->addrlen);
 	umask(old);

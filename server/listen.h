@@ -14,8 +14,8 @@
  * backlog.  TCP: SO_REUSEADDR, IPV6_V6ONLY for v6.  unix:/path: a stale
  * socket file there (connect is refused: its server is gone) is replaced;
  * a socket another process accepts on, or a file that is not a socket,
- * is refused; the new file gets socket_group and socket_mode (it is never
- * more open than that, even for a moment).  Returns the fd, or -1 with a
+ * is refused; the new file is made with no permissions (umask 0777 around
+ * bind) and then gets socket_group and socket_mode.  Returns the fd, or -1 with a
  * one-line reason in err ("listen 127.0.0.1:8080: Address already in
  * use", "listen unix:/run/x.sock: another process serves this socket").
  */
