@@ -5,20 +5,37 @@
 #                   (unit tests under ASan+UBSan, integration on release)
 #   make SAN=1      sanitizer build of everything under build/san/
 #   make bench      the benchmark (tests/bench/)
+#   make install    install (PREFIX=/usr/local, DESTDIR, SYSCONFDIR=/etc,
+#                   UNITDIR=PREFIX/lib/systemd/system); make uninstall
 #   make clean
 #
 # Module sources are picked up per directory; each unit test
 # tests/unit/test_NAME.c links only the sources its tests/unit/test_NAME.mk
 # lists in test_NAME_DEPS (the layering shows in the link line).
 
+VERSION = 0.1.0
+
 CC      ?= cc
 CXX     ?= c++
 SAN     ?= 0
 
+# Installed layout (common/paths.h finds the files the same way from any
+# copy of it, a DESTDIR or an unpacked package included).
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wcast-qual
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -g \
+          -DFC_VERSION='"$(VERSION)"' -DFC_SYSCONFDIR='"$(SYSCONFDIR)"'
 LIBS    = -lturbojpeg -linih -lhttp_parser -lseccomp -lpthread -lm
+# The supervisor only: sd_notify and socket activation (server/systemd.c).
+SERVER_LIBS = -lsystemd
 
 ifeq ($(SAN),1)
 BUILD   = build/san
@@ -31,12 +48,12 @@ OPTFLAGS = -O2
 LDSAN   =
 endif
 
-CFLAGS_ALL += $(OPTFLAGS) $(CFLAGS)
+CFLAGS_ALL += $(OPTFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # Headers/tools whose absence means scripts/install-deps must run first.
 NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
              /usr/include/http_parser.h /usr/include/seccomp.h \
-             /usr/bin/pkg-config /usr/bin/curl
+             /usr/include/systemd/sd-daemon.h /usr/bin/pkg-config /usr/bin/curl
 NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium /usr/sbin/haproxy \
              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a \
              /usr/bin/ffmpeg /usr/bin/gst-launch-1.0 \
@@ -44,7 +61,8 @@ NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium
              /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstvideorate.so \
              /usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so \
              /usr/bin/cvlc /usr/lib/x86_64-linux-gnu/vlc/plugins/demux/libmjpeg_plugin.so \
-             /usr/bin/motion
+             /usr/bin/motion /usr/bin/dh /usr/bin/lintian /usr/bin/mandoc \
+             /usr/bin/bwrap /usr/bin/systemd-analyze /usr/bin/systemd-socket-activate
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))
@@ -76,7 +94,7 @@ CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) \
 
 BINS = $(BUILD)/forkcast $(BUILD)/forkcast-capture
 
-.PHONY: all test bench fuzz clean deps test-deps
+.PHONY: all test bench fuzz clean deps test-deps install uninstall
 all: deps $(BINS)
 
 # Runs scripts/install-deps only when a needed header or tool is missing.
@@ -87,10 +105,10 @@ test-deps:
 	@for h in $(NEED_BUILD) $(NEED_TEST); do [ -e $$h ] || { scripts/install-deps && break; }; done
 
 $(BUILD)/forkcast: $(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) $(SERVER_LIBS)
 
 $(BUILD)/forkcast-capture: $(CAPTURE_OBJ) $(COMMON_OBJ)
-	$(CAPTURE_LINK) $(LDSAN) -o $@ $^ $(LIBS) $(CAPTURE_LIBS)
+	$(CAPTURE_LINK) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) $(CAPTURE_LIBS)
 
 # Objects are rebuilt when the flags change (e.g. libcamera appears).
 FLAGS_NOW = $(CC) $(CFLAGS_ALL) | $(CXX) $(CXXFLAGS_ALL)
@@ -185,6 +203,81 @@ build/bench/encode_baseline: tests/bench/encode_baseline.c
 
 bench: all build/tools/fcclient build/bench/ceiling build/bench/encode_baseline
 	@tests/bench/run
+
+# --- install ---
+# The systemd units name the installed paths (conf/systemd/*.in).
+UNITS = build/systemd/forkcast.service build/systemd/forkcast.socket
+build/systemd/%: conf/systemd/%.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's#@SBINDIR@#$(SBINDIR)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' $< > $@
+
+# The installed configuration: the default file, with the dedicated
+# forkcast system user instead of nobody.
+build/forkcast.conf.installed: conf/forkcast.conf Makefile
+	@mkdir -p $(dir $@)
+	awk '/^user = nobody$$/ { print "; installed runs: the dedicated forkcast system user (video group)"; \
+	     print "user = forkcast"; found = 1; next } { print } \
+	     END { if (!found) exit 1 }' $< > $@
+
+MAN8 = conf/man/forkcast.8 conf/man/forkcastctl.8
+MAN5 = conf/man/forkcast.conf.5
+SAMPLES = $(sort $(wildcard tests/data/samples/*.jpg))
+EMPTY_ROOT = /var/empty/forkcast
+
+# Every file and forkcast folder install makes, for uninstall (the
+# folders when empty, innermost first).
+INSTALLED_FILES = $(SBINDIR)/forkcast $(SBINDIR)/forkcastctl \
+    $(LIBEXECDIR)/forkcast/forkcast-capture \
+    $(SAMPLES:tests/data/samples/%=$(DATADIR)/forkcast/samples/%) \
+    $(UNITDIR)/forkcast.service $(UNITDIR)/forkcast.socket \
+    $(MAN8:conf/man/%=$(MANDIR)/man8/%) $(MAN5:conf/man/%=$(MANDIR)/man5/%)
+INSTALLED_DIRS = $(LIBEXECDIR)/forkcast $(DATADIR)/forkcast/samples \
+    $(DATADIR)/forkcast $(EMPTY_ROOT)
+
+# DESTDIR empty and root: the forkcast system user is made when missing
+# (the Debian package does it in postinst).  uninstall keeps the user
+# and /etc/forkcast/forkcast.conf (the operator's file).
+install: $(BUILD)/forkcast $(BUILD)/forkcast-capture $(UNITS) build/forkcast.conf.installed
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/forkcast \
+	    $(DESTDIR)$(DATADIR)/forkcast/samples $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)/forkcast
+	install -m 0755 $(BUILD)/forkcast scripts/forkcastctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/forkcast-capture $(DESTDIR)$(LIBEXECDIR)/forkcast/
+	install -m 0644 $(SAMPLES) $(DESTDIR)$(DATADIR)/forkcast/samples/
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	@# The workers' empty root: root-owned, nobody may write (not even
+	@# root's w bit), so that a read-only /var (ProtectSystem=strict)
+	@# still has it.
+	install -d -m 0555 $(DESTDIR)$(EMPTY_ROOT)
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf ]; then \
+	    echo "keeping $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf"; \
+	else \
+	    install -m 0644 build/forkcast.conf.installed \
+	        $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd forkcast >/dev/null; then \
+	    echo "adding system user forkcast (group video)"; \
+	    useradd --system --user-group --groups video --no-create-home \
+	        --home-dir /nonexistent --shell /usr/sbin/nologin forkcast; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	@# The configuration goes only while it is the one install wrote.
+	@if cmp -s build/forkcast.conf.installed $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/forkcast 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf ]; then \
+	    echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/forkcast/forkcast.conf"; \
+	fi
+	@# forkcast's own folders, when empty; shared ones (sbin, man8, ...)
+	@# stay.
+	@for d in $(addprefix $(DESTDIR),$(INSTALLED_DIRS)); do \
+	    [ ! -d $$d ] || rmdir $$d 2>/dev/null || echo "keeping $$d (not empty)"; \
+	done
 
 clean:
 	rm -rf build

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "../common/paths.h"
 #include "encode.h"
 #include "source.h"
 
@@ -61,12 +61,13 @@ files_free(struct files *f)
 
 /*
  * Where the bundled samples are, relative to the running executable
- * (/proc/self/exe), first existing directory wins:
+ * (common/paths.h), first existing directory wins:
  *   EXEDIR/../tests/data/samples         build/forkcast-capture (checkout)
  *   EXEDIR/../../tests/data/samples      build/san/forkcast-capture,
  *                                        build/tools/NAME, build/tests/NAME
  *   EXEDIR/../../../tests/data/samples   build/san/tests/NAME (unit tests)
- *   EXEDIR/../share/forkcast/samples     installed PREFIX/bin/...
+ *   EXEDIR/../../share/forkcast/samples  installed
+ *                                        PREFIX/libexec/forkcast/forkcast-capture
  * Returns 0 with the path in buf, or -1 with a reason in src->error.
  */
 static int
@@ -76,39 +77,22 @@ bundled_dir(struct fc_source *src, char *buf, size_t bufsize)
 		"../tests/data/samples",
 		"../../tests/data/samples",
 		"../../../tests/data/samples",
-		"../share/forkcast/samples",
+		"../../share/forkcast/samples",
 	};
-	char exe[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	size_t i;
-	char *dir;
+	char tidy[PATH_MAX];
 
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0) {
+	if (fc_path_find(buf, bufsize, rel, sizeof(rel) / sizeof(rel[0]),
+	    1) == -1) {
 		snprintf(src->error, sizeof(src->error),
-		    "bundled samples: cannot read /proc/self/exe: %s",
-		    strerror(errno));
+		    "bundled samples not found near %.100s (set "
+		    "capture.directory)", buf);
 		return -1;
 	}
-	exe[n] = '\0';
-	dir = dirname(exe);
-	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		if ((size_t)snprintf(buf, bufsize, "%s/%s", dir, rel[i]) >=
-		    bufsize)
-			continue;
-		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) {
-			/* Tidy for the log line; the unresolved path works
-			 * just as well if this fails. */
-			if (realpath(buf, exe) != NULL &&
-			    strlen(exe) < bufsize)
-				memcpy(buf, exe, strlen(exe) + 1);
-			return 0;
-		}
-	}
-	snprintf(src->error, sizeof(src->error),
-	    "bundled samples not found near %.100s (set capture.directory)",
-	    dir);
-	return -1;
+	/* Tidy for the log line; the unresolved path works just as well if
+	 * this fails. */
+	if (realpath(buf, tidy) != NULL && strlen(tidy) < bufsize)
+		memcpy(buf, tidy, strlen(tidy) + 1);
+	return 0;
 }
 
 /* The folder src reads: capture.directory, else the bundled samples.

@@ -6,6 +6,8 @@
  *   forkcast --paths [-c FILE]    print pid_file, log_file, url and (when
  *                                 set) auth, for forkcastctl
  *   forkcast --default-config     print the documented default configuration
+ *   forkcast --config-file        print the file read without -c
+ *   forkcast -V | --version       print the version
  *
  * Exit status 2 (FC_EXIT_CONFIG) means a bad configuration or environment
  * (including a pid file that is not the supervisor's own: another owner, a
@@ -18,19 +20,23 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "../common/paths.h"
+#include "../common/version.h"
 #include "supervisor.h"
 
 static void
-usage(FILE *out)
+usage(FILE *out, const char *def)
 {
 	fprintf(out,
-	    "usage: forkcast [-c FILE] [-n | --paths | --default-config]\n"
+	    "usage: forkcast [-c FILE] [-n | --paths]\n"
+	    "       forkcast --default-config | --config-file | -V\n"
 	    "  -c FILE           configuration file (default %s)\n"
 	    "  -n                check the configuration and exit\n"
 	    "  --paths           print pid_file, log_file, url (and auth when set)\n"
 	    "                    of FILE, for forkcastctl\n"
-	    "  --default-config  print the documented default configuration\n",
-	    FC_CONFIG_DEFAULT_FILE);
+	    "  --default-config  print the documented default configuration\n"
+	    "  --config-file     print the file read without -c\n"
+	    "  -V, --version     print the version\n", def);
 }
 
 /*
@@ -78,10 +84,12 @@ print_paths(const struct fc_config *cfg)
 int
 main(int argc, char **argv)
 {
-	const char *path = FC_CONFIG_DEFAULT_FILE;
+	char deffile[FC_CONFIG_PATH_MAX];
+	const char *path = deffile;
 	struct fc_config cfg;
 	enum { RUN, CHECK, PATHS } mode = RUN;
 
+	fc_path_default_config(deffile, sizeof(deffile));
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -92,11 +100,18 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--default-config") == 0) {
 			fc_config_write_default(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--config-file") == 0) {
+			printf("%s\n", deffile);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+		    strcmp(argv[i], "--version") == 0) {
+			printf("forkcast %s\n", FC_VERSION);
+			return 0;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
+			usage(stdout, deffile);
 			return 0;
 		} else {
-			usage(stderr);
+			usage(stderr, deffile);
 			return FC_EXIT_CONFIG;
 		}
 	}

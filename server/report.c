@@ -20,6 +20,7 @@
 
 #include "../common/clock.h"
 #include "../common/url.h"
+#include "../common/version.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
@@ -442,7 +443,8 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 	status_workers(&workers, ctl, &t);
 
 	started = LOAD(&ctl->hdr->started_mono_ns);
-	fc_strbuf_printf(out, "{\"generation\": %" PRIu32 ", \"uptime_s\": ",
+	fc_strbuf_printf(out, "{\"version\": \"" FC_VERSION "\", "
+	    "\"generation\": %" PRIu32 ", \"uptime_s\": ",
 	    (uint32_t)LOAD(&ctl->hdr->generation));
 	put_fixed(out, started > 0 ? ns_since(started, now_mono) /
 	    (NS_PER_S / 10) : 0, 1);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/version.h"
+
 const char *
 fc_respond_reason(int status)
 {
@@ -34,7 +36,7 @@ fc_respond_head(struct fc_strbuf *sb, int status, const char *content_type,
 {
 	fc_strbuf_printf(sb,
 	    "HTTP/1.1 %d %s\r\n"
-	    "Server: forkcast\r\n"
+	    FC_SERVER_HEADER
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Connection: %s\r\n"
@@ -105,7 +107,7 @@ fc_respond_events_head(struct fc_strbuf *sb, const char *allow_origin)
 {
 	fc_strbuf_puts(sb,
 	    "HTTP/1.1 200 OK\r\n"
-	    "Server: forkcast\r\n"
+	    FC_SERVER_HEADER
 	    "Content-Type: text/event-stream\r\n"
 	    "Cache-Control: no-store, no-cache, must-revalidate\r\n"
 	    "X-Accel-Buffering: no\r\n"
@@ -140,7 +142,7 @@ fc_respond_preflight(struct fc_strbuf *sb, const char *allow_origin,
 	 * Origin asks (allow_origin is one fixed value, not an echo). */
 	fc_strbuf_printf(sb,
 	    "HTTP/1.1 204 No Content\r\n"
-	    "Server: forkcast\r\n"
+	    FC_SERVER_HEADER
 	    "Access-Control-Allow-Origin: %s\r\n"
 	    "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
 	    "Access-Control-Allow-Headers: " PREFLIGHT_HEADERS "\r\n"

@@ -45,6 +45,7 @@
 #include "../common/control.h"
 #include "../common/fds.h"
 #include "../common/log.h"
+#include "../common/paths.h"
 #include "../common/role.h"
 #include "../common/sandbox.h"
 #include "frame.h"
@@ -93,7 +94,7 @@ struct supervisor {
 	uint32_t generation;		/* its generation */
 	int64_t ack_deadline_ns;	/* reload: children report it by then,
 					 * 0 = every running child did */
-	char exe_dir[PATH_MAX];		/* where forkcast-capture lives */
+	char capture_exe[PATH_MAX];	/* forkcast-capture (common/paths.h) */
 	struct fc_bus *bus;
 	struct fc_ctl *ctl;
 	int listen_fds[FC_CONFIG_MAX_LISTEN];
@@ -299,17 +300,16 @@ run_worker(struct child *c, int parent_rd)
 static _Noreturn void
 run_capture(struct child *c, int parent_rd)
 {
-	char busfd[16], ctlfd[16], conffd[16], exe[PATH_MAX + 32];
+	char busfd[16], ctlfd[16], conffd[16];
 
 	(void)c;
 	(void)parent_rd;
 	snprintf(busfd, sizeof(busfd), "%d", S.bus->fd);
 	snprintf(ctlfd, sizeof(ctlfd), "%d", S.ctl->fd);
 	snprintf(conffd, sizeof(conffd), "%d", S.conf->fd);
-	snprintf(exe, sizeof(exe), "%s/forkcast-capture", S.exe_dir);
-	execl(exe, "forkcast-capture", "--bus-fd", busfd, "--ctl-fd", ctlfd,
+	execl(S.capture_exe, "forkcast-capture", "--bus-fd", busfd, "--ctl-fd", ctlfd,
 	    "--conf-fd", conffd, (char *)NULL);
-	log_error("exec %s", exe);
+	log_error("exec %s", S.capture_exe);
 	_exit(FC_EXIT_CONFIG);
 }
 
@@ -1166,7 +1166,6 @@ setup(const char *path)
 {
 	char err[256];
 	sigset_t set;
-	ssize_t r;
 	int rc;
 
 	if (open_std_fds() == -1) {
@@ -1203,13 +1202,11 @@ setup(const char *path)
 	if (prepare_sandbox(&S.cfg) == -1)
 		return FC_EXIT_CONFIG;
 
-	r = readlink("/proc/self/exe", S.exe_dir, sizeof(S.exe_dir) - 1);
-	if (r <= 0) {
-		log_error("readlink /proc/self/exe");
+	if (fc_path_capture_exe(S.capture_exe, sizeof(S.capture_exe)) == -1) {
+		log_errorx("forkcast-capture not found next to %s or in "
+		    "../libexec/forkcast/ from there", S.capture_exe);
 		return FC_EXIT_CONFIG;
 	}
-	S.exe_dir[r] = '\0';
-	*strrchr(S.exe_dir, '/') = '\0';
 
 	/* Signals only arrive through the signalfd. */
 	sigemptyset(&set);

@@ -72,6 +72,7 @@
 #include "../common/clock.h"
 #include "../common/host.h"
 #include "../common/log.h"
+#include "../common/version.h"
 #include "auth.h"
 #include "client.h"
 #include "frame.h"
@@ -417,7 +418,7 @@ _Static_assert(sizeof(OVER_CONNECTIONS_BODY) - 1 == 21,
     "Content-Length below");
 static const char over_connections[] =
     "HTTP/1.1 503 Service Unavailable\r\n"
-    "Server: forkcast\r\n"
+    FC_SERVER_HEADER
     "Content-Type: text/plain; charset=utf-8\r\n"
     "Content-Length: 21\r\n"
     "Connection: close\r\n"

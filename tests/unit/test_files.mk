@@ -1,1 +1,1 @@
-test_files_DEPS := capture/source_files.c capture/encode.c common/log.c
+test_files_DEPS := capture/source_files.c common/paths.c capture/encode.c common/log.c
