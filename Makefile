@@ -89,7 +89,7 @@ else
 CAPTURE_LINK = $(CC)
 CAPTURE_LIBS =
 endif
-CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) \
+CXXFLAGS_ALL = -std=c++17 -Wall -Wextra -Werror -MMD -MP -g $(OPTFLAGS) $(CPPFLAGS) $(CXXFLAGS) \
                $(shell pkg-config --cflags libcamera 2>/dev/null)
 
 BINS = $(BUILD)/forkcast $(BUILD)/forkcast-capture

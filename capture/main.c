@@ -2,7 +2,7 @@
  * forkcast-capture: the capture process.
  *
  *   forkcast-capture [-c FILE] [--bus-fd N --ctl-fd M [--conf-fd K]]
- *                    [--frames N] [--dump DIR]
+ *                    [--frames N] [--dump DIR] [--journal]
  *
  * Under the supervisor: it execs us with the frame bus, control region and
  * configuration region memfds it created (--bus-fd, --ctl-fd, --conf-fd);
@@ -12,7 +12,9 @@
  * (PR_SET_PDEATHSIG).  Standalone (no --bus-fd, for
  * trying a source and for tests): we create our own bus and control region
  * and print "bus fd N ctl fd M" on stdout.  --frames N stops after N
- * published frames; --dump DIR writes every published frame to DIR (see
+ * published frames; --journal writes log lines in journal format (the
+ * supervisor passes it when its stderr is the journal, log.h);
+ * --dump DIR writes every published frame to DIR (see
  * capture.h); on exit a standalone run prints its counters as one line of
  * key=value pairs.
  *
@@ -51,7 +53,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: forkcast-capture [-c FILE] [--bus-fd N "
-	    "--ctl-fd M [--conf-fd K]] [--frames N] [--dump DIR]\n");
+	    "--ctl-fd M [--conf-fd K]] [--frames N] [--dump DIR] "
+	    "[--journal]\n");
 	exit(FC_EXIT_CONFIG);
 }
 
@@ -194,6 +197,7 @@ main(int argc, char **argv)
 		{ "conf-fd", required_argument, NULL, 'k' },
 		{ "frames", required_argument, NULL, 'f' },
 		{ "dump", required_argument, NULL, 'd' },
+		{ "journal", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,6 +237,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			opts.dump_dir = optarg;
+			break;
+		case 'j':
+			fc_log_set_journal(true);
 			break;
 		default:
 			usage();

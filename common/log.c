@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,8 +19,12 @@ _Static_assert(FC_LOG_LINE_MAX <= PIPE_BUF, "a log line must fit PIPE_BUF");
 static char log_role[32] = "forkcast";
 static pid_t log_pid;
 static enum fc_log_level log_level = FC_LOG_INFO;
+static bool log_journal;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+/* syslog priorities of the levels (LOG_ERR, LOG_WARNING, LOG_INFO,
+ * LOG_DEBUG). */
+static const char level_prio[] = { '3', '4', '6', '7' };
 
 void
 fc_log_init(const char *role, enum fc_log_level level)
@@ -31,6 +38,35 @@ void
 fc_log_set_level(enum fc_log_level level)
 {
 	log_level = level;
+}
+
+void
+fc_log_set_journal(bool on)
+{
+	log_journal = on;
+}
+
+bool
+fc_log_journal(void)
+{
+	return log_journal;
+}
+
+bool
+fc_log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 ||
+	    e[end] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
 }
 
 enum fc_log_level
@@ -81,6 +117,41 @@ fc_log_escape(char *out, size_t outlen, size_t *outn, const void *in,
 	return i;
 }
 
+/* True when line starts with one of the priorities vlog() writes. */
+static bool
+own_priority(const char *line, size_t len)
+{
+	return len >= 3 && line[0] == '<' && line[2] == '>' &&
+	    memchr(level_prio, line[1], sizeof(level_prio)) != NULL;
+}
+
+/* Writes a relayed line (newline included) whole, with "<4>" in front of
+ * a line that would otherwise set its own priority in journal format. */
+static void
+write_line(int fd, const char *line, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)(uintptr_t)"<4>", .iov_len = 3 },
+		{ .iov_base = (void *)(uintptr_t)line, .iov_len = len },
+	};
+	int i = log_journal && line[0] == '<' && !own_priority(line, len) ?
+	    0 : 1;
+
+	while (i < 2) {
+		ssize_t w = writev(fd, iov + i, 2 - i);
+
+		if (w <= 0)
+			return;
+		/* A short write continues where it stopped. */
+		while (i < 2 && (size_t)w >= iov[i].iov_len)
+			w -= (ssize_t)iov[i++].iov_len;
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
+	}
+}
+
 void
 fc_log_relay_feed(struct fc_log_relay *r, int fd, const void *buf, size_t n)
 {
@@ -103,13 +174,7 @@ fc_log_relay_feed(struct fc_log_relay *r, int fd, const void *buf, size_t n)
 		if (used == seg)
 			off++;		/* the newline itself */
 		r->line[r->len++] = '\n';
-		for (size_t done = 0; done < r->len; ) {
-			ssize_t w = write(fd, r->line + done, r->len - done);
-
-			if (w <= 0)
-				break;
-			done += (size_t)w;
-		}
+		write_line(fd, r->line, r->len);
 		r->len = 0;
 	}
 }
@@ -127,11 +192,22 @@ vlog(enum fc_log_level level, int errnum, const char *fmt, va_list ap)
 		return;
 	if (log_pid == 0)
 		log_pid = getpid();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ forkcast[%ld] %s: %s: ",
-	    ts.tv_nsec / 1000000, (long)log_pid, log_role, level_names[level]);
+	if (log_journal) {
+		/* The journal stamps the line itself. */
+		line[0] = '<';
+		line[1] = level_prio[level];
+		line[2] = '>';
+		n = 3;
+		r = snprintf(line + n, sizeof(line) - n, "forkcast[%ld] %s: %s: ",
+		    (long)log_pid, log_role, level_names[level]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, sizeof(line) - n,
+		    ".%03ldZ forkcast[%ld] %s: %s: ", ts.tv_nsec / 1000000,
+		    (long)log_pid, log_role, level_names[level]);
+	}
 	if (r > 0)
 		n += (size_t)r;
 	if (n > sizeof(line) - 2)

@@ -23,6 +23,7 @@
 #define FC_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define FC_LOG_LINE_MAX	2048	/* bytes of one line, newline included */
@@ -38,6 +39,19 @@ enum fc_log_level {
  * and caches the pid.  Call again after fork().  role is copied. */
 void fc_log_init(const char *role, enum fc_log_level level);
 void fc_log_set_level(enum fc_log_level level);
+
+/*
+ * Journal format: each line starts with its syslog priority ("<3>" error,
+ * "<4>" warn, "<6>" info, "<7>" debug), the way systemd-journald reads a
+ * service's stderr, and carries no timestamp (the journal stamps it).
+ * Off by default; children inherit it through fork, and the supervisor
+ * passes it to forkcast-capture (--journal).
+ */
+void fc_log_set_journal(bool on);
+bool fc_log_journal(void);
+/* True when stderr is the stream systemd named in JOURNAL_STREAM
+ * ("DEV:INODE" of the descriptor it connected to stderr). */
+bool fc_log_stderr_is_journal(void);
 enum fc_log_level fc_log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns -1 on anything else. */
 int fc_log_level_parse(const char *name);
@@ -69,7 +83,11 @@ struct fc_log_relay {
 };
 
 /* Feeds the n bytes at buf; writes every line they complete to fd.  A
- * failed write drops that line (the log target is gone). */
+ * failed write drops that line (the log target is gone).  In journal
+ * format, a line that starts with '<' but not with one of the four
+ * priorities above gets "<4>" in front: a child cannot raise a line to
+ * critical, alert or emergency (which journald may broadcast to every
+ * terminal). */
 void fc_log_relay_feed(struct fc_log_relay *r, int fd, const void *buf,
     size_t n);
 

@@ -1,7 +1,9 @@
 /* Listening sockets for the configured addresses; see listen.h. */
 #include "listen.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -9,9 +11,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+
+/* Sockets systemd passed (fc_listen_adopt), and whether a listen line
+ * has adopted each. */
+static struct passed {
+	int fd;
+	bool used;
+} passed[FC_CONFIG_MAX_LISTEN];
+static int npassed;
 
 /*
  * The socket files this process made, by path and inode, so that only
@@ -36,6 +47,124 @@ remember(const char *path, const struct stat *st)
 			return;
 		}
 	}
+}
+
+/* "127.0.0.1:8080", "[::1]:8080" or "unix:/path" of a socket, for
+ * messages. */
+static void
+describe(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		snprintf(buf, len, "(unknown address)");
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+
+		snprintf(buf, len, "unix:%.*s", (int)sizeof(un->sun_path),
+		    un->sun_path[0] != '\0' ? un->sun_path : "(abstract)");
+	} else {
+		snprintf(buf, len, "(address family %d)", ss.ss_family);
+	}
+}
+
+int
+fc_listen_adopt(int first, int n, char *err, size_t errlen)
+{
+	if (n > FC_CONFIG_MAX_LISTEN) {
+		snprintf(err, errlen, "socket activation: %d sockets passed, "
+		    "at most %d are served", n, FC_CONFIG_MAX_LISTEN);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = first + i;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			snprintf(err, errlen, "socket activation: descriptor "
+			    "%d is not a listening stream socket", fd);
+			return -1;
+		}
+		passed[i].fd = fd;
+		passed[i].used = false;
+	}
+	npassed = n;
+	return 0;
+}
+
+int
+fc_listen_all_adopted(char *err, size_t errlen)
+{
+	char where[160];
+
+	for (int i = 0; i < npassed; i++) {
+		if (passed[i].used)
+			continue;
+		describe(passed[i].fd, where, sizeof(where));
+		snprintf(err, errlen, "socket activation: the socket for %s "
+		    "(descriptor %d) matches no listen line (write it as a "
+		    "listen line, in the same form)", where, passed[i].fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* The passed socket serving la, or NULL. */
+static struct passed *
+passed_for(const struct fc_listen_addr *la)
+{
+	const char *path = fc_config_unix_path(la);
+
+	for (int i = 0; i < npassed; i++) {
+		int r = path != NULL ?
+		    sd_is_socket_unix(passed[i].fd, SOCK_STREAM, 1, path, 0) :
+		    sd_is_socket_sockaddr(passed[i].fd, SOCK_STREAM,
+		    (const struct sockaddr *)&la->addr, la->addrlen, 1);
+
+		if (r > 0)
+			return &passed[i];
+	}
+	return NULL;
+}
+
+bool
+fc_listen_is_adopted(const struct fc_listen_addr *la)
+{
+	return passed_for(la) != NULL;
+}
+
+/* A descriptor of our own for the passed socket p: close-on-exec,
+ * non-blocking, with cfg's backlog.  -1 with err set. */
+static int
+adopt(const struct fc_config *cfg, const struct fc_listen_addr *la,
+    struct passed *p, char *err, size_t errlen)
+{
+	int fd, fl;
+
+	if ((fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    listen(fd, cfg->backlog) == -1) {
+		snprintf(err, errlen, "listen %s (socket from systemd): %s",
+		    la->text, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	p->used = true;
+	return fd;
 }
 
 /*
@@ -160,8 +289,11 @@ int
 fc_listen_open(const struct fc_config *cfg, const struct fc_listen_addr *la,
     char *err, size_t errlen)
 {
+	struct passed *p;
 	int fd, one = 1;
 
+	if ((p = passed_for(la)) != NULL)
+		return adopt(cfg, la, p, err, errlen);
 	if (la->addr.ss_family == AF_UNIX)
 		return open_unix(cfg, la, err, errlen);
 	fd = socket(la->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -238,7 +370,8 @@ fc_listen_set_access(const struct fc_config *cfg,
 	const char *path = fc_config_unix_path(la);
 	gid_t gid = getegid();
 
-	if (path == NULL)
+	/* systemd's SocketMode= and SocketGroup= are in force there. */
+	if (path == NULL || passed_for(la) != NULL)
 		return 0;
 	if (socket_gid(cfg, la, &gid, err, errlen) == -1)
 		return -1;

@@ -5,13 +5,15 @@
 #ifndef FC_LISTEN_H
 #define FC_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../common/config.h"
 
 /*
  * Opens one non-blocking, close-on-exec listening socket with cfg's
- * backlog.  TCP: SO_REUSEADDR, IPV6_V6ONLY for v6.  unix:/path: a stale
+ * backlog (adopted when systemd passed one for la, see fc_listen_adopt).
+ * TCP: SO_REUSEADDR, IPV6_V6ONLY for v6.  unix:/path: a stale
  * socket file there (connect is refused: its server is gone) is replaced;
  * a socket another process accepts on, or a file that is not a socket,
  * is refused; the new file is made with no permissions (umask 0777 around
@@ -21,6 +23,26 @@
  */
 int fc_listen_open(const struct fc_config *cfg,
     const struct fc_listen_addr *la, char *err, size_t errlen);
+
+/*
+ * Socket activation: records the n listening sockets systemd passed,
+ * from descriptor first on (sd_listen_fds).  fc_listen_open() then
+ * adopts the one that matches an address (same family, address and
+ * port, or the same unix path) instead of binding: a descriptor of its
+ * own (close-on-exec, non-blocking, cfg's backlog), the passed one kept
+ * for later reloads.  An adopted unix socket keeps the owner and mode
+ * systemd gave it (SocketMode=, SocketGroup=): socket_mode and
+ * socket_group do not apply to it.  0, or -1 with err set when one is
+ * not a listening stream socket or there are too many.
+ */
+int fc_listen_adopt(int first, int n, char *err, size_t errlen);
+
+/* 0 when every passed socket was adopted by a listen line; else -1 with
+ * err naming the first one that was not. */
+int fc_listen_all_adopted(char *err, size_t errlen);
+
+/* True when la is served by a socket systemd passed. */
+bool fc_listen_is_adopted(const struct fc_listen_addr *la);
 
 /* Opens every configured address into fds[0..cfg->nlisten-1]; all or
  * nothing.  Returns 0, or -1 with err set and nothing left open (socket

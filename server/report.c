@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../common/clock.h"
+#include "../common/log.h"
 #include "../common/url.h"
 #include "../common/version.h"
 
@@ -425,6 +426,31 @@ status_reload(struct fc_strbuf *out, const struct fc_ctl *ctl)
 		fc_strbuf_printf(out, "%s\"capture.slots\"",
 		    (pending & FC_CTL_PENDING_MAX_FRAME_SIZE) ? ", " : "");
 	fc_strbuf_puts(out, "]}");
+}
+
+void
+fc_report_summary(char *buf, size_t len, const struct fc_bus *bus,
+    const struct fc_ctl *ctl)
+{
+	struct fc_bus_info info;
+	uint64_t viewers = 0, fps_milli;
+	unsigned n = worker_slots(ctl);
+	char source[4 * sizeof(info.source) + 1];
+
+	for (unsigned i = 0; i < n; i++)
+		viewers += gauge(&ctl->hdr->workers[i],
+		    &ctl->hdr->workers[i].streams);
+	fc_bus_get_info(bus, &info);
+	/* Capture wrote it: escaped, so that it cannot end the line (a
+	 * newline in STATUS= would start another sd_notify assignment). */
+	fc_log_escape(source, sizeof(source), NULL, info.source,
+	    strnlen(info.source, sizeof(info.source)));
+	fps_milli = LOAD(&bus->hdr->fps_milli);
+	snprintf(buf, len, "%" PRIu64 " viewer%s, capture %s (%s %" PRIu32
+	    "x%" PRIu32 " at %" PRIu64 ".%" PRIu64 " fps)", viewers,
+	    viewers == 1 ? "" : "s", capture_state_name(info.state),
+	    source, info.width, info.height, fps_milli / 1000,
+	    fps_milli % 1000 / 100);
 }
 
 void

@@ -28,6 +28,11 @@ void fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 void fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl);
 
+/* One line for systemd's STATUS= (and the log): "N viewers, capture
+ * STATE (SOURCE WxH at F fps)", the summary `forkcastctl status` prints. */
+void fc_report_summary(char *buf, size_t len, const struct fc_bus *bus,
+    const struct fc_ctl *ctl);
+
 /* 200 when capture runs or is deliberately paused; 503 when it fails or
  * stalls (no publish for 3 s while running), or when the supervisor holds
  * it (ctl's capture_held; ctl may be NULL).  *why gets a short reason. */

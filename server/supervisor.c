@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@
 #include "../common/sandbox.h"
 #include "frame.h"
 #include "listen.h"
+#include "report.h"
 #include "worker.h"
 
 #define MS (INT64_C(1000000))
@@ -106,6 +109,9 @@ struct supervisor {
 	struct fc_sandbox_user worker_user;	/* resolved before any fork */
 	bool have_empty_dir;			/* FC_SANDBOX_EMPTY_DIR usable */
 	bool stopping;
+	bool ready;			/* READY=1 sent (see notify_progress) */
+	int64_t status_at_ns;		/* next STATUS= check */
+	char status[160];		/* last STATUS= sent */
 	int exit_status;		/* of fc_supervisor_run once stopped */
 	int64_t stop_deadline_ns;
 	struct pid_lock pid;
@@ -308,7 +314,8 @@ run_capture(struct child *c, int parent_rd)
 	snprintf(ctlfd, sizeof(ctlfd), "%d", S.ctl->fd);
 	snprintf(conffd, sizeof(conffd), "%d", S.conf->fd);
 	execl(S.capture_exe, "forkcast-capture", "--bus-fd", busfd, "--ctl-fd", ctlfd,
-	    "--conf-fd", conffd, (char *)NULL);
+	    "--conf-fd", conffd, fc_log_journal() ? "--journal" : (char *)NULL,
+	    (char *)NULL);
 	log_error("exec %s", S.capture_exe);
 	_exit(FC_EXIT_CONFIG);
 }
@@ -612,7 +619,12 @@ static void
 log_listening(const struct fc_config *cfg)
 {
 	for (int i = 0; i < cfg->nlisten; i++) {
-		if (fc_config_unix_path(&cfg->listen[i]) != NULL)
+		if (fc_listen_is_adopted(&cfg->listen[i]))
+			log_info("listening on %s%s%s (socket from systemd)",
+			    fc_config_unix_path(&cfg->listen[i]) ? "" : "http://",
+			    cfg->listen[i].text,
+			    fc_config_unix_path(&cfg->listen[i]) ? "" : "/");
+		else if (fc_config_unix_path(&cfg->listen[i]) != NULL)
 			log_info("listening on %s (mode %04o)",
 			    cfg->listen[i].text, (unsigned)cfg->socket_mode);
 		else
@@ -738,6 +750,9 @@ reload(void)
 		if (logfd != -1) {
 			dup2(logfd, STDERR_FILENO);
 			close(logfd);
+			/* Capture started from now on writes plain lines;
+			 * the running one keeps its format until it restarts. */
+			fc_log_set_journal(false);
 		} else {
 			log_warnx("log file removed from the configuration: "
 			    "logging on where the log already goes");
@@ -845,6 +860,11 @@ check_reload_acks(void)
 		log_info("configuration generation %u in force (%u workers%s)",
 		    S.generation, workers, S.capture.pid > 0 ? " and capture" : "");
 		S.ack_deadline_ns = 0;
+		/* The reload is over (READY=1 ends RELOADING=1); before the
+		 * first READY=1, notify_progress() sends it. */
+		if (S.ready)
+			sd_notifyf(0, "READY=1\nSTATUS=configuration generation "
+			    "%u in force", S.generation);
 		return -1;
 	}
 	/* Workers apply it on their next tick: look again soon. */
@@ -858,10 +878,12 @@ begin_stop(void)
 
 	if (S.stopping) {
 		log_warnx("second stop request: killing children now");
-		S.stop_deadline_ns = 0;
+		/* Due now: tick() kills every child still running. */
+		S.stop_deadline_ns = fc_now_mono_ns();
 		return;
 	}
 	S.stopping = true;
+	sd_notify(0, "STOPPING=1");
 	deadline = fc_now_mono_ns() + ((int64_t)S.cfg.shutdown_grace + 1) * 1000 * MS;
 	S.stop_deadline_ns = deadline;
 	log_info("stopping (grace %d s)", S.cfg.shutdown_grace);
@@ -1198,6 +1220,9 @@ setup(const char *path)
 		dup2(fd, STDERR_FILENO);
 		close(fd);
 	}
+	/* Under systemd without a log file: lines with priorities, for the
+	 * journal (the file's lines keep their timestamps). */
+	fc_log_set_journal(fc_log_stderr_is_journal());
 
 	if (prepare_sandbox(&S.cfg) == -1)
 		return FC_EXIT_CONFIG;
@@ -1237,11 +1262,28 @@ setup(const char *path)
 	 * "address in use". */
 	if ((rc = take_pid_file(S.cfg.pid_file, &S.pid)) != 0)
 		return rc;
+	/* Socket activation: the sockets systemd passed are adopted by the
+	 * listen lines they match (and kept across reloads); sd_listen_fds
+	 * takes LISTEN_FDS and LISTEN_PID out of the environment, so no
+	 * child sees them. */
+	if ((rc = sd_listen_fds(1)) < 0) {
+		log_errorx("socket activation (LISTEN_FDS): %s", strerror(-rc));
+		return FC_EXIT_CONFIG;
+	}
+	if (rc > 0 && fc_listen_adopt(SD_LISTEN_FDS_START, rc, err,
+	    sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return FC_EXIT_CONFIG;
+	}
 	if (fc_listen_open_all(&S.cfg, S.listen_fds, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return FC_EXIT_CONFIG;
 	}
 	S.nlisten = S.cfg.nlisten;
+	if (fc_listen_all_adopted(err, sizeof(err)) == -1) {
+		log_errorx("%s: %s", S.path, err);
+		return FC_EXIT_CONFIG;
+	}
 
 	if ((S.bus = fc_bus_create((unsigned)S.cfg.slots, S.cfg.max_frame_size)) == NULL) {
 		log_error("create frame bus");
@@ -1297,6 +1339,58 @@ relay_logs(void)
 		fc_log_relay_feed(&relay, STDERR_FILENO, buf, (size_t)n);
 }
 
+/* True when every worker that should run serves (has reported it). */
+static bool
+workers_serving(void)
+{
+	for (unsigned i = 0; i < FC_CTL_MAX_WORKERS; i++) {
+		const struct child *c = &S.workers[i];
+
+		if (c->wanted && (c->pid <= 0 ||
+		    atomic_load(&S.ctl->hdr->workers[i].state) !=
+		    FC_WORKER_SERVING))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * systemd's view of the service (sd_notify; nothing without
+ * NOTIFY_SOCKET): READY=1 once the first frame (a "no signal" picture
+ * counts: a missing camera must not keep the unit starting) is on the bus
+ * and every worker serves; then STATUS= with viewers and fps, at most
+ * every STATUS_EVERY_MS and only when the line changed.
+ */
+#define STATUS_EVERY_MS 2000
+static void
+notify_progress(void)
+{
+	int64_t now = fc_now_mono_ns();
+	char line[sizeof(S.status)];
+
+	if (S.stopping)
+		return;
+	if (!S.ready) {
+		if (fc_bus_head(S.bus) == 0 || !workers_serving())
+			return;
+		S.ready = true;
+		fc_report_summary(line, sizeof(line), S.bus, S.ctl);
+		log_info("ready: %s", line);
+		sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+		memcpy(S.status, line, sizeof(line));
+		S.status_at_ns = now + STATUS_EVERY_MS * MS;
+		return;
+	}
+	if (now < S.status_at_ns)
+		return;
+	S.status_at_ns = now + STATUS_EVERY_MS * MS;
+	fc_report_summary(line, sizeof(line), S.bus, S.ctl);
+	if (strcmp(line, S.status) == 0)
+		return;
+	memcpy(S.status, line, sizeof(line));
+	sd_notifyf(0, "STATUS=%s", line);
+}
+
 int
 fc_supervisor_run(const char *path)
 {
@@ -1317,6 +1411,7 @@ fc_supervisor_run(const char *path)
 		timeout = tick();
 		if (S.stopping && !any_child())
 			break;
+		notify_progress();
 		pfd[0].fd = S.sfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = S.log_rd;
@@ -1333,8 +1428,14 @@ fc_supervisor_run(const char *path)
 			case SIGHUP:
 				if (S.stopping)
 					break;
-				if (!reload())
+				sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRId64,
+				    fc_now_mono_ns() / 1000);
+				if (!reload()) {
 					atomic_fetch_add(&S.ctl->hdr->reload_refused, 1);
+					/* Nothing changed: the reload is over. */
+					sd_notify(0, "READY=1\nSTATUS=reload refused: "
+					    "the running configuration stays in force");
+				}
 				atomic_fetch_add(&S.ctl->hdr->reload_requests, 1);
 				break;
 			default:	/* SIGTERM, SIGINT */

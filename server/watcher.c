@@ -17,19 +17,18 @@ watch(void *arg)
 {
 	struct fc_watcher *w = arg;
 	uint32_t seen, last;
-	uint64_t one = 1;
 
 	last = fc_bus_futex_value(w->bus);
 	/* A frame may already be there when the worker starts. */
 	if (fc_bus_head(w->bus) != 0)
-		(void)write(w->efd, &one, sizeof(one));
+		(void)eventfd_write(w->efd, 1);
 	while (!atomic_load(&w->stop)) {
 		seen = fc_bus_futex_value(w->bus);
 		if (seen != last) {
 			last = seen;
 			/* EAGAIN only when the counter is huge: already
 			 * readable, nothing lost. */
-			(void)write(w->efd, &one, sizeof(one));
+			(void)eventfd_write(w->efd, 1);
 		}
 		if (fc_bus_wait(w->bus, seen, WAIT_MS) < 0 && errno != EINTR) {
 			log_warn("bus wait");
@@ -63,9 +62,9 @@ fc_watcher_start(struct fc_watcher *w, struct fc_bus *bus)
 void
 fc_watcher_ack(struct fc_watcher *w)
 {
-	uint64_t v;
+	eventfd_t v;
 
-	(void)read(w->efd, &v, sizeof(v));
+	(void)eventfd_read(w->efd, &v);
 }
 
 void
