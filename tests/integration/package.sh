@@ -75,8 +75,8 @@ dpkg-deb -c "$DEB" >"$TMP/contents"
 actual=$(awk '$1 !~ /^d/ { print $6 }' "$TMP/contents" | sed 's#^\./##' | sort)
 extra=$(comm -13 <(sort <<<"$expected") <(echo "$actual"))
 missing=$(comm -23 <(sort <<<"$expected") <(echo "$actual"))
-[ -z "$extra" ] || echo "  extra in the package: $(echo $extra)"
-[ -z "$missing" ] || echo "  missing from the package: $(echo $missing)"
+[ -z "$extra" ] || echo "  extra in the package: $(tr '\n' ' ' <<<"$extra")"
+[ -z "$missing" ] || echo "  missing from the package: $(tr '\n' ' ' <<<"$missing")"
 check "dpkg-deb -c lists exactly the expected files" [ -z "$extra$missing" ]
 check "the programs are executable (0755)" \
 	[ "$(awk '$6 ~ /\/(forkcast|forkcastctl|forkcast-capture)$/ { print $1 }' "$TMP/contents" | sort -u)" = "-rwxr-xr-x" ]
@@ -176,9 +176,14 @@ check "/status shows version $VERSION" \
 samples=$(realpath "$UNP/usr/share/forkcast/samples")
 check "the log says the pictures came from the unpacked $samples" \
 	grep -q "files: 3 pictures from $samples\$" "$TMP/pkg.log"
-check "a snapshot is one of the packaged samples" \
-	bash -c 'for f in "$1"/*.jpg; do cmp -s "$f" "$2" && exit 0; done; exit 1' _ \
-	"$samples" "$TMP/snap.jpg"
+# same_as_one DIR FILE: FILE is byte for byte one of DIR's pictures.
+same_as_one() {
+	local f
+	for f in "$1"/*.jpg; do cmp -s "$f" "$2" && return 0; done
+	return 1
+}
+check "a snapshot is one of the packaged samples, byte for byte" \
+	same_as_one "$samples" "$TMP/snap.jpg"
 stop_server "$SERVER_PID"
 check "the server stopped on SIGTERM" not kill -0 "$SERVER_PID" 2>/dev/null
 
