@@ -205,12 +205,9 @@ bench: all build/tools/fcclient build/bench/ceiling build/bench/encode_baseline
 	@tests/bench/run
 
 # --- install ---
-# The systemd units name the installed paths (conf/systemd/*.in).
-UNITS = build/systemd/forkcast.service build/systemd/forkcast.socket
-build/systemd/%: conf/systemd/%.in Makefile
-	@mkdir -p $(dir $@)
-	sed -e 's#@SBINDIR@#$(SBINDIR)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' $< > $@
-
+# The systemd units name the installed paths (conf/systemd/*.in, filled
+# in at install time: the paths are install's variables).
+UNITS = forkcast.service forkcast.socket
 # The installed configuration: the default file, with the dedicated
 # forkcast system user instead of nobody.
 build/forkcast.conf.installed: conf/forkcast.conf Makefile
@@ -229,7 +226,7 @@ EMPTY_ROOT = /var/empty/forkcast
 INSTALLED_FILES = $(SBINDIR)/forkcast $(SBINDIR)/forkcastctl \
     $(LIBEXECDIR)/forkcast/forkcast-capture \
     $(SAMPLES:tests/data/samples/%=$(DATADIR)/forkcast/samples/%) \
-    $(UNITDIR)/forkcast.service $(UNITDIR)/forkcast.socket \
+    $(UNITS:%=$(UNITDIR)/%) \
     $(MAN8:conf/man/%=$(MANDIR)/man8/%) $(MAN5:conf/man/%=$(MANDIR)/man5/%)
 INSTALLED_DIRS = $(LIBEXECDIR)/forkcast $(DATADIR)/forkcast/samples \
     $(DATADIR)/forkcast $(EMPTY_ROOT)
@@ -237,7 +234,7 @@ INSTALLED_DIRS = $(LIBEXECDIR)/forkcast $(DATADIR)/forkcast/samples \
 # DESTDIR empty and root: the forkcast system user is made when missing
 # (the Debian package does it in postinst).  uninstall keeps the user
 # and /etc/forkcast/forkcast.conf (the operator's file).
-install: $(BUILD)/forkcast $(BUILD)/forkcast-capture $(UNITS) build/forkcast.conf.installed
+install: $(BUILD)/forkcast $(BUILD)/forkcast-capture build/forkcast.conf.installed
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/forkcast \
 	    $(DESTDIR)$(DATADIR)/forkcast/samples $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
@@ -245,7 +242,11 @@ install: $(BUILD)/forkcast $(BUILD)/forkcast-capture $(UNITS) build/forkcast.con
 	install -m 0755 $(BUILD)/forkcast scripts/forkcastctl $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/forkcast-capture $(DESTDIR)$(LIBEXECDIR)/forkcast/
 	install -m 0644 $(SAMPLES) $(DESTDIR)$(DATADIR)/forkcast/samples/
-	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	for u in $(UNITS); do \
+	    sed -e 's#@SBINDIR@#$(SBINDIR)#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' \
+	        conf/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	@# The workers' empty root: root-owned, nobody may write (not even

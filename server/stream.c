@@ -8,6 +8,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "../common/version.h"
 #include "frame.h"
 
 #define PART_TYPE "Content-Type: image/jpeg\r\n"
@@ -129,6 +130,7 @@ fc_stream_response_head(struct fc_strbuf *sb, enum fc_framing framing,
 {
 	fc_strbuf_puts(sb,
 	    "HTTP/1.1 200 OK\r\n"
+	    FC_SERVER_HEADER
 	    "Content-Type: multipart/x-mixed-replace;boundary="
 	    FC_STREAM_BOUNDARY "\r\n"
 	    "Cache-Control: no-store, no-cache, must-revalidate\r\n"

@@ -17,6 +17,11 @@
  * the supervisor logs "generation N in force" only once every serving
  * worker and capture run N (a child that does not report it within
  * RELOAD_ACK_MS is replaced).
+ *
+ * Under systemd (Type=notify, conf/systemd/forkcast.service.in) it tells
+ * the service manager through sd_notify when it is ready, reloading,
+ * reloaded and stopping (notify_progress), and adopts the listening
+ * sockets of socket activation (fc_listen_adopt) instead of binding them.
  */
 #include "supervisor.h"
 
@@ -367,6 +372,20 @@ spawn(struct child *c)
 	log_info("started %s (pid %ld)", child_name(c, name, sizeof(name)), (long)pid);
 }
 
+/* Sends sig to a child; a refusal is logged (EPERM: the supervisor lacks
+ * CAP_KILL for a child running as another user, e.g. a too narrow
+ * CapabilityBoundingSet=). */
+static void
+signal_child(const struct child *c, int sig)
+{
+	char name[32];
+
+	if (kill(c->pid, sig) == -1 && errno != ESRCH)
+		log_warn("cannot signal %s (pid %ld) with %s",
+		    child_name(c, name, sizeof(name)), (long)c->pid,
+		    sig == SIGKILL ? "SIGKILL" : "SIGTERM");
+}
+
 /* Asks a child to stop: capture with SIGTERM, workers through their stop
  * pipe: EOF alone retires a worker (its clients keep streaming for
  * shutdown_grace), a byte 'S' before it stops it (each client gets the
@@ -381,7 +400,7 @@ ask_stop(struct child *c, int64_t kill_at_ns, bool server_stop)
 		c->stop_fd = -1;
 	}
 	if (c->pid > 0 && c->role == FC_ROLE_CAPTURE)
-		kill(c->pid, SIGTERM);
+		signal_child(c, SIGTERM);
 	c->kill_at_ns = kill_at_ns;
 }
 
@@ -841,7 +860,7 @@ check_reload_acks(void)
 			    "%d ms: replacing it", child_name(c, name,
 			    sizeof(name)), (long)c->pid, S.generation,
 			    RELOAD_ACK_MS);
-			kill(c->pid, SIGKILL);
+			signal_child(c, SIGKILL);
 			c->kill_at_ns = now;
 		}
 	}
@@ -930,7 +949,7 @@ tick(void)
 		if (c->pid > 0 && kill_at != 0 && (S.stopping || !c->wanted ||
 		    c->role == FC_ROLE_CAPTURE)) {
 			if (now >= kill_at) {
-				kill(c->pid, SIGKILL);
+				signal_child(c, SIGKILL);
 				c->kill_at_ns = 0;
 			} else if (kill_at < next) {
 				next = kill_at;

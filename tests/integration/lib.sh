@@ -21,9 +21,25 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	drop_forkcast_user
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+# The forkcast system user of installed runs (the package's postinst and a
+# root `make install` make it): made for the test when the machine has
+# none, and removed again by drop_forkcast_user (cleanup calls it too).
+MADE_FORKCAST_USER=0
+ensure_forkcast_user() {
+	getent passwd forkcast >/dev/null && return 0
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin forkcast || return 1
+	MADE_FORKCAST_USER=1
+}
+drop_forkcast_user() {
+	[ "$MADE_FORKCAST_USER" = 1 ] && userdel forkcast 2>/dev/null
+	MADE_FORKCAST_USER=0
+}
 
 ok() { T_PASS=$((T_PASS + 1)); echo "  ok   - $*"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "  FAIL - $*"; }

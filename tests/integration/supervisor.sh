@@ -108,6 +108,37 @@ for p in $all; do alive "$p" && left="$left $p"; done
 check "SIGTERM: no child left behind ($(echo $all))" [ -n "$all" -a -z "$left" ]
 check "SIGTERM: pid file removed" [ ! -e "$TMP/forkcast-$port.pid" ]
 
+# A second SIGTERM does not wait for shutdown_grace: the children are
+# killed at once.  A viewer that reads nothing keeps its part in flight,
+# so the first SIGTERM alone would wait the whole grace (30 s).
+port=$(free_port) || exit 1
+write_config "$TMP/second.conf" "$port" "workers = 1" "shutdown_grace = 30" \
+	"[capture]" "width = 320" "height = 240"
+start_server "$TMP/second.conf" "$TMP/second.log"
+spid=$SERVER_PID
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(40)' "$port" &
+PIDS+=("$!")
+sleep 2
+kids=$(pgrep -P "$spid" | tr '\n' ' ')
+kill -TERM "$spid"
+sleep 2
+check "first SIGTERM: a viewer that reads nothing holds the stop (grace 30 s)" alive "$spid"
+kill -TERM "$spid"
+for _ in $(seq 1 30); do alive "$spid" || break; sleep 0.1; done
+gone=yes
+alive "$spid" && gone=no
+check "second SIGTERM: the supervisor is gone within 3 s" [ "$gone" = yes ]
+check "  ... and says why" grep -q "second stop request: killing children now" "$TMP/second.log"
+left=""
+for p in $kids; do alive "$p" && left="$left $p"; done
+check "  ... no child left behind ($kids)" [ -n "$kids" -a -z "$left" ]
+
 # forkcastctl with -c: start, status, stop.
 port=$(free_port) || exit 1
 write_config "$TMP/ctl.conf" "$port" "workers = 1" "[capture]" "width = 320" "height = 240" "fps = 10"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -370,6 +371,126 @@ test_relay_target_gone(void **state)
 	sink_close(&s);
 }
 
+/* Journal format: the priority in front, no timestamp, one write. */
+static void
+test_journal_line(void **state)
+{
+	static const struct {
+		void (*fn)(const char *, ...);
+		const char *want;
+	} rows[] = {
+		{ log_errorx, "<3>forkcast[%ld] worker 3: error: a b\n" },
+		{ log_warnx, "<4>forkcast[%ld] worker 3: warn: a b\n" },
+		{ log_info, "<6>forkcast[%ld] worker 3: info: a b\n" },
+		{ log_debug, "<7>forkcast[%ld] worker 3: debug: a b\n" },
+	};
+	char buf[MSG_MAX + 1], want[128];
+	struct sink s;
+
+	(void)state;
+	fc_log_init("worker 3", FC_LOG_DEBUG);
+	fc_log_set_journal(true);
+	assert_true(fc_log_journal());
+	sink_open(&s);
+	sink_redirect(&s);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		rows[i].fn("a %s", "b");
+		snprintf(want, sizeof(want), rows[i].want, (long)getpid());
+		assert_true(sink_next(&s, buf) > 0);
+		assert_string_equal(buf, want);
+	}
+	fc_log_set_journal(false);
+	log_info("plain");
+	assert_true(sink_next(&s, buf) > 0);
+	/* Back to the timestamped form: "2026-...Z forkcast[...". */
+	assert_true(buf[0] >= '0' && buf[0] <= '9');
+	assert_non_null(strstr(buf, "Z forkcast["));
+	sink_close(&s);
+	fc_log_init("forkcast", FC_LOG_INFO);
+}
+
+/* In journal format the relay lets a child's own priorities through and
+ * puts "<4>" in front of any other line that starts with '<', so a child
+ * cannot log at emergency, alert or critical. */
+static void
+test_relay_journal(void **state)
+{
+	static const char text[] =
+	    "<6>forkcast[7] capture: info: fine\n"
+	    "<3>forkcast[7] capture: error: bad\n"
+	    "<0>wall message\n"
+	    "<1>x\n"
+	    "<2>y\n"
+	    "<5>notice\n"
+	    "<12>facility\n"
+	    "<\x1b>\n"
+	    "<6\n"
+	    "plain libcamera line\n";
+	static const char *const want[] = {
+		"<6>forkcast[7] capture: info: fine\n",
+		"<3>forkcast[7] capture: error: bad\n",
+		"<4><0>wall message\n",
+		"<4><1>x\n",
+		"<4><2>y\n",
+		"<4><5>notice\n",
+		"<4><12>facility\n",
+		"<4><\\x1b>\n",
+		"<4><6\n",
+		"plain libcamera line\n",
+		NULL,
+	};
+	static const size_t chunks[] = { 1, 2, 3, 4096 };
+	static const char *const plain[] = { "<0>wall message\n", NULL };
+
+	(void)state;
+	fc_log_set_journal(true);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+		relay_check(text, sizeof(text) - 1, chunks[i], want);
+	/* Without the journal, lines pass as they are. */
+	fc_log_set_journal(false);
+	relay_check(plain[0], strlen(plain[0]), 4096, plain);
+}
+
+/* JOURNAL_STREAM counts only when it names the descriptor on stderr. */
+static void
+test_stderr_is_journal(void **state)
+{
+	char path[] = "/tmp/fc-test-log.XXXXXX", val[64];
+	struct stat st;
+	struct sink s;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(fstat(fd, &st), 0);
+	sink_open(&s);
+	fflush(stderr);
+	s.saved_stderr = dup(STDERR_FILENO);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+
+	unsetenv("JOURNAL_STREAM");
+	assert_false(fc_log_stderr_is_journal());
+	snprintf(val, sizeof(val), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", val, 1);
+	assert_true(fc_log_stderr_is_journal());
+	snprintf(val, sizeof(val), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", val, 1);
+	assert_false(fc_log_stderr_is_journal());
+	snprintf(val, sizeof(val), "%llu:%llux",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", val, 1);
+	assert_false(fc_log_stderr_is_journal());
+	setenv("JOURNAL_STREAM", "", 1);
+	assert_false(fc_log_stderr_is_journal());
+	unsetenv("JOURNAL_STREAM");
+	sink_close(&s);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -381,6 +502,9 @@ main(void)
 		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_relay_long),
 		cmocka_unit_test(test_relay_target_gone),
+		cmocka_unit_test(test_journal_line),
+		cmocka_unit_test(test_relay_journal),
+		cmocka_unit_test(test_stderr_is_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/version.h"
 #include "../../server/frame.h"
 #include "../../server/stream.h"
 
@@ -161,6 +162,7 @@ test_response_head(void **state)
 	struct fc_strbuf sb;
 	const char *full =
 	    "HTTP/1.1 200 OK\r\n"
+	    "Server: forkcast/" FC_VERSION "\r\n"
 	    "Content-Type: multipart/x-mixed-replace;boundary=forkcastframe\r\n"
 	    "Cache-Control: no-store, no-cache, must-revalidate\r\n"
 	    "Pragma: no-cache\r\n"
