@@ -10,6 +10,8 @@
 #ifndef FC_FDS_H
 #define FC_FDS_H
 
+#include <stddef.h>
+
 /*
  * Closes every descriptor of the calling process except the n listed in
  * keep (order and duplicates do not matter; keep is sorted in place).
@@ -25,5 +27,10 @@ int fc_fds_close_except(int *keep, int n);
 /* Clears FD_CLOEXEC on the n descriptors in fds, so they survive an
  * execve().  Returns 0, or -1 with errno at the first failure. */
 int fc_fds_keep_on_exec(const int *fds, int n);
+
+/* The address socket fd is bound to, for messages: "127.0.0.1:8080",
+ * "[::1]:8080", "unix:/run/x.sock", "unix:(abstract)", or "socket N"
+ * when it has none getsockname(2) can tell. */
+void fc_fds_sockname(int fd, char *buf, size_t len);
 
 #endif

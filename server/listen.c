@@ -1,7 +1,6 @@
 /* Listening sockets for the configured addresses; see listen.h. */
 #include "listen.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "../common/fds.h"
 #include "../common/log.h"
 
 /* Sockets systemd passed (fc_listen_adopt), and whether a listen line
@@ -49,38 +49,6 @@ remember(const char *path, const struct stat *st)
 	}
 }
 
-/* "127.0.0.1:8080", "[::1]:8080" or "unix:/path" of a socket, for
- * messages. */
-static void
-describe(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
-		snprintf(buf, len, "(unknown address)");
-	} else if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else if (ss.ss_family == AF_UNIX) {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
-
-		snprintf(buf, len, "unix:%.*s", (int)sizeof(un->sun_path),
-		    un->sun_path[0] != '\0' ? un->sun_path : "(abstract)");
-	} else {
-		snprintf(buf, len, "(address family %d)", ss.ss_family);
-	}
-}
-
 int
 fc_listen_adopt(int first, int n, char *err, size_t errlen)
 {
@@ -112,7 +80,7 @@ fc_listen_all_adopted(char *err, size_t errlen)
 	for (int i = 0; i < npassed; i++) {
 		if (passed[i].used)
 			continue;
-		describe(passed[i].fd, where, sizeof(where));
+		fc_fds_sockname(passed[i].fd, where, sizeof(where));
 		snprintf(err, errlen, "socket activation: the socket for %s "
 		    "(descriptor %d) matches no listen line (write it as a "
 		    "listen line, in the same form)", where, passed[i].fd);

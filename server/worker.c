@@ -52,7 +52,6 @@
  */
 #include "worker.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <inttypes.h>
@@ -66,10 +65,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/fds.h"
 #include "../common/host.h"
 #include "../common/log.h"
 #include "../common/version.h"
@@ -202,45 +201,6 @@ ep_add(int epfd, int fd, uint32_t events, uint64_t tag)
 	ev.events = events;
 	ev.data.u64 = tag;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-/* "127.0.0.1:8080", "[::1]:8080" or "unix:/path": a listening socket's
- * address for the log, read before the sandbox is on. */
-static void
-listener_name(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
-		ss.ss_family = AF_UNSPEC;
-	switch (ss.ss_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
-		break;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-		break;
-	}
-	case AF_UNIX: {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
-
-		snprintf(buf, len, "unix:%.*s", (int)sizeof(un->sun_path),
-		    un->sun_path);
-		break;
-	}
-	default:
-		snprintf(buf, len, "listening socket %d", fd);
-	}
 }
 
 /*
@@ -1440,7 +1400,8 @@ fc_worker_main(const struct fc_worker_args *args)
 		fatalx("%d listening sockets: at most %d", w.nlisten,
 		    FC_CONFIG_MAX_LISTEN);
 	for (int i = 0; i < w.nlisten; i++)
-		listener_name(w.listen_fds[i], w.lst[i].name,
+		/* Read before the sandbox is on. */
+		fc_fds_sockname(w.listen_fds[i], w.lst[i].name,
 		    sizeof(w.lst[i].name));
 	w.stats = &w.ctl->hdr->workers[w.index];
 	w.env.cfg = w.cfg;

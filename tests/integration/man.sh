@@ -152,6 +152,17 @@ man_keys() {
 	END { flush() }' "$1"
 }
 
+# key_diff THEIRS MANKEYS NAME: a line for each "SECTION KEY" in one
+# sorted list and not the other.
+key_diff() {
+	comm -23 "$1" "$2" | while read -r sec key; do
+		echo "[$sec] $key: in $3, not in the man page"
+	done
+	comm -13 "$1" "$2" | while read -r sec key; do
+		echo "[$sec] $key: in the man page, not in $3"
+	done
+}
+
 # check_conf_page PAGE: prints one line per disagreement between PAGE
 # and the code's keys (and conf/forkcast.conf's); prints nothing when
 # they agree.
@@ -165,18 +176,8 @@ check_conf_page() {
 	grep -v '^DUP ' "$d.man" | awk '{ print $1, $2 }' | sort >"$d.mankeys"
 	awk '{ print $1, $2 }' "$TMP/code.keys" | sort >"$d.codekeys"
 	awk '{ print $1, $2 }' "$TMP/conf.keys" | sort >"$d.confkeys"
-	comm -23 "$d.codekeys" "$d.mankeys" | while read -r sec key; do
-		echo "[$sec] $key: in the code (--default-config), not in the man page"
-	done
-	comm -13 "$d.codekeys" "$d.mankeys" | while read -r sec key; do
-		echo "[$sec] $key: in the man page, not in the code (--default-config)"
-	done
-	comm -23 "$d.confkeys" "$d.mankeys" | while read -r sec key; do
-		echo "[$sec] $key: in conf/forkcast.conf, not in the man page"
-	done
-	comm -13 "$d.confkeys" "$d.mankeys" | while read -r sec key; do
-		echo "[$sec] $key: in the man page, not in conf/forkcast.conf"
-	done
+	key_diff "$d.codekeys" "$d.mankeys" "the code (--default-config)"
+	key_diff "$d.confkeys" "$d.mankeys" "conf/forkcast.conf"
 	# Defaults, ranges and restart notes of the keys both have.
 	while read -r sec key def; do
 		read -r _ _ mdef mn < <(grep "^$sec $key " "$d.man" | head -n 1) ||
@@ -282,6 +283,21 @@ man_opts() {
 		grep -oE 'Fl -?[a-zA-Z][-a-z]*' | sed 's/^Fl /-/' | sort -u
 }
 
+
+# same_lists CODE MAN PAGE SECTION WHAT SOURCE: the sorted lists CODE (what
+# SOURCE has) and MAN (what SECTION of PAGE documents) are equal; each
+# item on one side only is a failure of its own.
+same_lists() {
+	local x
+	for x in $(comm -23 "$1" "$2"); do
+		not_ok "$3: $5 $x of $6 is not under $4"
+	done
+	for x in $(comm -13 "$1" "$2"); do
+		not_ok "$3: $5 $x is documented but $6 does not have it"
+	done
+	check "$3: $4 documents exactly $(tr '\n' ' ' <"$1")" cmp -s "$1" "$2"
+}
+
 "$BUILD/forkcast" -h >"$TMP/forkcast.h"
 rc=$?
 check "forkcast -h exits 0" test "$rc" = 0
@@ -294,14 +310,7 @@ check "forkcast --help exits 0 with the same usage" \
 man_opts "$MAN/forkcast.8" OPTIONS >"$TMP/fc.man"
 check "forkcast -h lists options (-c, -n, --paths found)" \
     eval 'grep -qx -- -c "$TMP/fc.code" && grep -qx -- -n "$TMP/fc.code" && grep -qx -- --paths "$TMP/fc.code"'
-for o in $(comm -23 "$TMP/fc.code" "$TMP/fc.man"); do
-	not_ok "forkcast.8: option $o of forkcast -h is not under OPTIONS"
-done
-for o in $(comm -13 "$TMP/fc.code" "$TMP/fc.man"); do
-	not_ok "forkcast.8: option $o is documented but forkcast -h does not have it"
-done
-check "forkcast.8: OPTIONS documents exactly $(tr '\n' ' ' <"$TMP/fc.code")" \
-    cmp -s "$TMP/fc.code" "$TMP/fc.man"
+same_lists "$TMP/fc.code" "$TMP/fc.man" forkcast.8 OPTIONS option "forkcast -h"
 
 # --- forkcastctl(8) commands and options ------------------------------
 "$ROOT/scripts/forkcastctl" -h >"$TMP/ctl.h"
@@ -313,23 +322,9 @@ awk '/^\.Sh / { in_s = ($2 == "COMMANDS"); next } in_s && /^\.It Cm / { print $3
     "$MAN/forkcastctl.8" | sort -u >"$TMP/ctl.mancmds"
 check "forkcastctl -h usage line parsed (start, logs, run found)" \
     eval 'grep -qx start "$TMP/ctl.cmds" && grep -qx logs "$TMP/ctl.cmds" && grep -qx run "$TMP/ctl.cmds"'
-for c in $(comm -23 "$TMP/ctl.cmds" "$TMP/ctl.mancmds"); do
-	not_ok "forkcastctl.8: command $c of forkcastctl -h is not under COMMANDS"
-done
-for c in $(comm -13 "$TMP/ctl.cmds" "$TMP/ctl.mancmds"); do
-	not_ok "forkcastctl.8: command $c is documented but forkcastctl -h does not have it"
-done
-check "forkcastctl.8: COMMANDS documents exactly $(tr '\n' ' ' <"$TMP/ctl.cmds")" \
-    cmp -s "$TMP/ctl.cmds" "$TMP/ctl.mancmds"
+same_lists "$TMP/ctl.cmds" "$TMP/ctl.mancmds" forkcastctl.8 COMMANDS command "forkcastctl -h"
 usage_opts <"$TMP/ctl.h" >"$TMP/ctl.opts"
 man_opts "$MAN/forkcastctl.8" OPTIONS >"$TMP/ctl.manopts"
-for o in $(comm -23 "$TMP/ctl.opts" "$TMP/ctl.manopts"); do
-	not_ok "forkcastctl.8: option $o of forkcastctl -h is not under OPTIONS"
-done
-for o in $(comm -13 "$TMP/ctl.opts" "$TMP/ctl.manopts"); do
-	not_ok "forkcastctl.8: option $o is documented but forkcastctl -h does not have it"
-done
-check "forkcastctl.8: OPTIONS documents exactly $(tr '\n' ' ' <"$TMP/ctl.opts")" \
-    cmp -s "$TMP/ctl.opts" "$TMP/ctl.manopts"
+same_lists "$TMP/ctl.opts" "$TMP/ctl.manopts" forkcastctl.8 OPTIONS option "forkcastctl -h"
 
 finish

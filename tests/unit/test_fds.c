@@ -13,7 +13,13 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,6 +152,58 @@ test_keep_on_exec(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/* fc_fds_sockname: the bound address of each kind of socket, and a
+ * descriptor that is no socket. */
+static void
+test_sockname(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	socklen_t sl = sizeof(in);
+	char buf[160], want[160];
+	int fd, p[2];
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &sl), 0);
+	fc_fds_sockname(fd, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(in.sin_port));
+	assert_string_equal(buf, want);
+	close(fd);
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	snprintf(un.sun_path, sizeof(un.sun_path), "/tmp/fc-test-fds.%ld",
+	    (long)getpid());
+	unlink(un.sun_path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	fc_fds_sockname(fd, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "unix:%s", un.sun_path);
+	assert_string_equal(buf, want);
+	unlink(un.sun_path);
+	close(fd);
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(un.sun_path, 0, sizeof(un.sun_path));
+	memcpy(un.sun_path + 1, "fc-abstract", 11);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un,
+	    offsetof(struct sockaddr_un, sun_path) + 12), 0);
+	fc_fds_sockname(fd, buf, sizeof(buf));
+	assert_string_equal(buf, "unix:(abstract)");
+	close(fd);
+
+	assert_int_equal(pipe(p), 0);
+	fc_fds_sockname(p[0], buf, sizeof(buf));
+	snprintf(want, sizeof(want), "socket %d", p[0]);
+	assert_string_equal(buf, want);
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
@@ -154,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_proc_fallback),
 		cmocka_unit_test(test_negative_refused),
 		cmocka_unit_test(test_keep_on_exec),
+		cmocka_unit_test(test_sockname),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
