@@ -65,6 +65,25 @@ check "the checkout's forkcast reads the checkout's conf/forkcast.conf" \
 check "installed forkcastctl defaults to /etc/forkcast/forkcast.conf" \
 	bash -c '"$1" -h | grep -q "(default: /etc/forkcast/forkcast.conf)"' _ "$D$P/sbin/forkcastctl"
 
+echo "# make install as root without DESTDIR makes the forkcast user"
+if getent passwd forkcast >/dev/null; then
+	echo "  (the forkcast user exists already on this machine: not checked)"
+else
+	P2=$TMP/prefix
+	mk install PREFIX="$P2" SYSCONFDIR="$P2/etc" UNITDIR="$P2/units" \
+		>"$TMP/install-root.out" 2>&1
+	check "make install (no DESTDIR) succeeds" [ $? = 0 ]
+	getent passwd forkcast >/dev/null && MADE_FORKCAST_USER=1
+	check "  ... and made the system user forkcast" getent passwd forkcast
+	check "  ... in the video group" bash -c 'id -nG forkcast | grep -qw video'
+	check "  ... with no login shell" \
+		[ "$(getent passwd forkcast | cut -d: -f7)" = /usr/sbin/nologin ]
+	mk uninstall PREFIX="$P2" SYSCONFDIR="$P2/etc" UNITDIR="$P2/units" \
+		>"$TMP/uninstall-root.out" 2>&1
+	check "  ... make uninstall leaves no file there" [ -z "$(files_in "$P2")" ]
+	check "  ... and keeps the user" getent passwd forkcast
+fi
+
 check "the forkcast user exists (made for this test when missing)" ensure_forkcast_user
 
 echo "# the installed tree runs with the installed configuration"
