@@ -79,19 +79,13 @@ bundled_dir(struct fc_source *src, char *buf, size_t bufsize)
 		"../../../tests/data/samples",
 		"../../share/forkcast/samples",
 	};
-	char tidy[PATH_MAX];
-
 	if (fc_path_find(buf, bufsize, rel, sizeof(rel) / sizeof(rel[0]),
-	    1) == -1) {
+	    FC_PATH_DIR) == -1) {
 		snprintf(src->error, sizeof(src->error),
 		    "bundled samples not found near %.100s (set "
 		    "capture.directory)", buf);
 		return -1;
 	}
-	/* Tidy for the log line; the unresolved path works just as well if
-	 * this fails. */
-	if (realpath(buf, tidy) != NULL && strlen(tidy) < bufsize)
-		memcpy(buf, tidy, strlen(tidy) + 1);
 	return 0;
 }
 

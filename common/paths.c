@@ -33,9 +33,9 @@ fc_path_exe_dir(char *buf, size_t len)
 
 int
 fc_path_find(char *buf, size_t len, const char *const *rel, size_t n,
-    int want_dir)
+    enum fc_path_kind kind)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], tidy[PATH_MAX];
 	struct stat st;
 
 	if (fc_path_exe_dir(dir, sizeof(dir)) == -1) {
@@ -44,13 +44,16 @@ fc_path_find(char *buf, size_t len, const char *const *rel, size_t n,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((size_t)snprintf(buf, len, "%s/%s", dir, rel[i]) >= len)
+		if ((size_t)snprintf(buf, len, "%s/%s", dir, rel[i]) >= len ||
+		    stat(buf, &st) != 0)
 			continue;
-		if (stat(buf, &st) != 0)
-			continue;
-		if (want_dir ? S_ISDIR(st.st_mode) :
-		    S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+		if (kind == FC_PATH_DIR ? S_ISDIR(st.st_mode) :
+		    S_ISREG(st.st_mode) &&
+		    (kind == FC_PATH_FILE || access(buf, X_OK) == 0)) {
+			if (realpath(buf, tidy) != NULL && strlen(tidy) < len)
+				memcpy(buf, tidy, strlen(tidy) + 1);
 			return 0;
+		}
 	}
 	snprintf(buf, len, "%s", dir);
 	return -1;
@@ -64,31 +67,19 @@ fc_path_capture_exe(char *buf, size_t len)
 		"../libexec/forkcast/forkcast-capture",		/* installed */
 	};
 
-	return fc_path_find(buf, len, rel, sizeof(rel) / sizeof(rel[0]), 0);
+	return fc_path_find(buf, len, rel, sizeof(rel) / sizeof(rel[0]),
+	    FC_PATH_EXEC);
 }
 
 void
 fc_path_default_config(char *buf, size_t len)
 {
-	char dir[PATH_MAX];
-	struct stat st;
-
 	/* build/forkcast and build/san/forkcast of a checkout. */
-	if (fc_path_exe_dir(dir, sizeof(dir)) == 0) {
-		static const char *const rel[] = {
-			"../conf/forkcast.conf", "../../conf/forkcast.conf",
-		};
+	static const char *const rel[] = {
+		"../conf/forkcast.conf", "../../conf/forkcast.conf",
+	};
 
-		char tidy[PATH_MAX];
-
-		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			if ((size_t)snprintf(buf, len, "%s/%s", dir, rel[i]) >=
-			    len || stat(buf, &st) != 0 || !S_ISREG(st.st_mode))
-				continue;
-			if (realpath(buf, tidy) != NULL && strlen(tidy) < len)
-				memcpy(buf, tidy, strlen(tidy) + 1);
-			return;
-		}
-	}
-	snprintf(buf, len, "%s/forkcast/forkcast.conf", FC_SYSCONFDIR);
+	if (fc_path_find(buf, len, rel, sizeof(rel) / sizeof(rel[0]),
+	    FC_PATH_FILE) == -1)
+		snprintf(buf, len, "%s/forkcast/forkcast.conf", FC_SYSCONFDIR);
 }

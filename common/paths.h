@@ -31,14 +31,22 @@
  */
 int fc_path_exe_dir(char *buf, size_t len);
 
+/* What a candidate of fc_path_find must be. */
+enum fc_path_kind {
+	FC_PATH_DIR,		/* a directory */
+	FC_PATH_FILE,		/* a regular file */
+	FC_PATH_EXEC,		/* a regular file this process may execute */
+};
+
 /*
  * The first of the candidates (relative to the executable's directory)
- * that exists with the wanted type (want_dir: a directory, else an
- * executable regular file), into buf.  0, or -1 when none does (buf then
- * holds the executable's directory, for the message).
+ * that exists as the wanted kind, into buf, with "." and ".." resolved
+ * where realpath(3) can (for log lines; the unresolved path is as good).
+ * 0, or -1 when none does (buf then holds the executable's directory,
+ * for the message).
  */
 int fc_path_find(char *buf, size_t len, const char *const *rel, size_t n,
-    int want_dir);
+    enum fc_path_kind kind);
 
 /* forkcast-capture next to the supervisor, or in the installed libexec
  * folder.  0, or -1 as fc_path_find. */

@@ -1,6 +1,6 @@
 /*
  * forkcast's version: VERSION in the Makefile, passed as -DFC_VERSION
- * (debian/changelog carries the same number; tests/integration/install.sh
+ * (debian/changelog carries the same number; tests/integration/package.sh
  * checks that they agree).  Printed by `forkcast -V`, sent in every
  * response's Server header and shown in /status.
  */

@@ -89,6 +89,7 @@ struct child {
 	int64_t respawn_at_ns;	/* earliest next start */
 	int64_t kill_at_ns;	/* retiring: SIGKILL after this, 0 = none */
 	unsigned quick_deaths;	/* consecutive deaths before STABLE_MS */
+	pid_t refused_pid;	/* its signal was refused (logged once) */
 };
 
 /* Most descriptors a child keeps (see kept_fds): stdin, stdout, stderr,
@@ -372,18 +373,21 @@ spawn(struct child *c)
 	log_info("started %s (pid %ld)", child_name(c, name, sizeof(name)), (long)pid);
 }
 
-/* Sends sig to a child; a refusal is logged (EPERM: the supervisor lacks
- * CAP_KILL for a child running as another user, e.g. a too narrow
- * CapabilityBoundingSet=). */
+/* Sends sig to a child; a refusal is logged once per child process
+ * (EPERM: the supervisor lacks CAP_KILL for a child running as another
+ * user, e.g. a too narrow CapabilityBoundingSet=; tick() tries again). */
 static void
-signal_child(const struct child *c, int sig)
+signal_child(struct child *c, int sig)
 {
 	char name[32];
 
-	if (kill(c->pid, sig) == -1 && errno != ESRCH)
+	if (kill(c->pid, sig) == -1 && errno != ESRCH &&
+	    c->refused_pid != c->pid) {
+		c->refused_pid = c->pid;
 		log_warn("cannot signal %s (pid %ld) with %s",
 		    child_name(c, name, sizeof(name)), (long)c->pid,
 		    sig == SIGKILL ? "SIGKILL" : "SIGTERM");
+	}
 }
 
 /* Asks a child to stop: capture with SIGTERM, workers through their stop

@@ -67,9 +67,6 @@ check "upstream X-Timestamp kept as capture time" test "$ts_ok" = yes
 check "frame size taken from the JPEG (160x120)" \
 	awk '$5 == 0 && ($3 != 160 || $4 != 120) { exit 1 }' "$TMP/normal/frames.txt"
 
-# not COMMAND...: succeeds when COMMAND fails.
-not() { ! "$@"; }
-
 # printable FILE: every byte is printable ASCII or a newline.
 printable() {
 	[ "$(LC_ALL=C tr -d '\n\040-\176' <"$1" | wc -c)" -eq 0 ]

@@ -24,6 +24,13 @@ have() { command -v "$1" >/dev/null 2>&1; }
 now() { date +%s.%N; }
 # within VALUE LOW HIGH: LOW <= VALUE <= HIGH (decimals).
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+# duration_of FILE, frames_of FILE: a recording's length in seconds and
+# its decoded video frames, as ffprobe reads them (empty when it cannot).
+duration_of() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1" 2>/dev/null; }
+frames_of() {
+	ffprobe -v error -count_frames -select_streams v:0 \
+		-show_entries stream=nb_read_frames -of csv=p=0 "$1" 2>/dev/null
+}
 
 port=$(free_port) || exit 1
 write_config "$TMP/a.conf" "$port" "workers = 2" \
@@ -79,9 +86,8 @@ if have ffprobe && have ffmpeg; then
 	ffmpeg -nostdin -v error -use_wallclock_as_timestamps 1 -i "$URL" -t 5 \
 		-c copy "$TMP/rec.mkv" 2>"$TMP/rec.err"
 	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/rec.mkv")
-	n=$(ffprobe -v error -count_frames -select_streams v:0 \
-		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/rec.mkv")
+	dur=$(duration_of "$TMP/rec.mkv")
+	n=$(frames_of "$TMP/rec.mkv")
 	echo "  ffmpeg -use_wallclock_as_timestamps 1 -t 5 -c copy: duration $dur s, $n frames, wall $wall s"
 	check "recording: no error output" [ ! -s "$TMP/rec.err" ]
 	check "recording: duration $dur s matches 5 s of wall time (4.7..5.3)" within "${dur:-0}" 4.7 5.3
@@ -95,9 +101,8 @@ if have ffprobe && have ffmpeg; then
 	ffmpeg -nostdin -v error -r $FPS -i "$URL" -t 5 -c:v mjpeg \
 		"$TMP/rate.mkv" 2>"$TMP/rate.err"
 	wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/rate.mkv")
-	n=$(ffprobe -v error -count_frames -select_streams v:0 \
-		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/rate.mkv")
+	dur=$(duration_of "$TMP/rate.mkv")
+	n=$(frames_of "$TMP/rate.mkv")
 	echo "  ffmpeg -r $FPS -i URL -t 5 -c:v mjpeg: duration $dur s, $n frames, wall $wall s"
 	check "recording with -r $FPS: no error output" [ ! -s "$TMP/rate.err" ]
 	check "recording with -r $FPS: wall time $wall s matches 5 s (4.5..6.0)" within "$wall" 4.5 6.0
@@ -105,8 +110,7 @@ if have ffprobe && have ffmpeg; then
 		within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1)) && within "${dur:-0}" 4.9 5.1
 	# With -c copy, -r does not apply: 2 s of file are 50 frames.
 	ffmpeg -nostdin -v error -r $FPS -i "$URL" -t 2 -c copy "$TMP/ratecopy.mkv" 2>/dev/null
-	n=$(ffprobe -v error -count_frames -select_streams v:0 \
-		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/ratecopy.mkv")
+	n=$(frames_of "$TMP/ratecopy.mkv")
 	check "-r $FPS with -c copy does not apply: -t 2 holds $n frames (25 fps)" [ "$n" = 50 ]
 else
 	skip "ffmpeg/ffprobe not installed (Debian package ffmpeg)"
@@ -143,9 +147,8 @@ if have gst-launch-1.0 && gst-inspect-1.0 souphttpsrc >/dev/null 2>&1 &&
 			filesink location="$TMP/gst.mkv" >"$TMP/gstrec.out" 2>&1
 		rc=$?
 		wall=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-		dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/gst.mkv" 2>/dev/null)
-		n=$(ffprobe -v error -count_frames -select_streams v:0 \
-			-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/gst.mkv" 2>/dev/null)
+		dur=$(duration_of "$TMP/gst.mkv")
+		n=$(frames_of "$TMP/gst.mkv")
 		echo "  GStreamer videorate recording: exit $rc, duration $dur s, $n frames, wall $wall s"
 		check "GStreamer recording: exit 0, no output" [ "$rc" = 0 ] && [ ! -s "$TMP/gstrec.out" ]
 		if have ffprobe; then
@@ -292,7 +295,7 @@ if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
 		out=$(ffprobe -v error -count_frames -select_streams v:0 \
 			-show_entries stream=codec_name,width,height,r_frame_rate,nb_read_frames \
 			-of csv=p=0 "$TMP/vlc/rec.avi" 2>&1)
-		dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/vlc/rec.avi" 2>/dev/null)
+		dur=$(duration_of "$TMP/vlc/rec.avi")
 		n=${out##*,}
 		echo "  cvlc --mjpeg-fps $FPS /stream.mjpg?maxtime=4 --sout avi: exit $rc, duration $dur s, ffprobe: $out"
 		check "VLC records /stream.mjpg into AVI (exit $rc)" [ "$rc" = 0 ]
@@ -309,8 +312,7 @@ if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
 	vlc_nobody 6 --run-time 1 "$URL" --sout "#std{access=file,mux=mpjpeg,dst=$TMP/vlc/rt.mjpg}" \
 		vlc://quit >/dev/null 2>&1
 	rc=$?
-	n=$(ffprobe -v error -count_frames -select_streams v:0 \
-		-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/vlc/rt.mjpg" 2>/dev/null)
+	n=$(frames_of "$TMP/vlc/rt.mjpg")
 	echo "  cvlc --run-time 1 URL: ended by timeout after 6 s (exit $rc), $n frames"
 	check "VLC --run-time 1 does not stop a live /stream (still recording at 6 s: exit $rc, $n frames)" \
 		[ "$rc" = 124 ] && [ "${n:-0}" -gt $((FPS * 3)) ]

@@ -47,6 +47,8 @@ check() {	# check "description" command...
 	local what=$1; shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# not CMD...: succeeds when CMD fails (for check, which runs a command).
+not() { ! "$@"; }
 finish() {
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]

@@ -8,8 +8,6 @@
 # Nothing is installed on this machine.
 . "$(dirname "$0")/lib.sh"
 
-not() { ! "$@"; }
-
 for t in dpkg-buildpackage dh lintian; do
 	command -v "$t" >/dev/null 2>&1 ||
 		{ echo "skip: $t not found (scripts/install-deps --package installs it)"; exit 77; }

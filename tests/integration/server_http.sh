@@ -48,6 +48,20 @@ check "/?action=stream_0&maxtime=1 ends by itself" \
 check "/?action=stream_0&fps=0 is a bad request" \
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/?action=stream_0&fps=0")" = 400 ]
 
+# Every kind of response names the server and its version.
+version=$(sed -n 's/^VERSION = //p' "$ROOT/Makefile")
+server_of() {	# server_of CURL-ARGS...: the Server header of the response
+	curl -s -D - -o /dev/null --max-time 1 "$@" 2>/dev/null | tr -d '\r' |
+		sed -n 's/^Server: *//Ip' | head -n 1
+}
+for req in "$BASE/status" "$BASE/nope" "$BASE/stream" "$BASE/events" \
+    "$BASE/snapshot" "-X OPTIONS $BASE/status" "-X POST $BASE/status" \
+    "-H Host: $BASE/status"; do
+	# shellcheck disable=SC2086
+	check "Server: forkcast/$version on curl $req" \
+		[ "$(server_of $req)" = "forkcast/$version" ]
+done
+
 # CORS preflight with allow_origin set: 204 and the allow headers.
 curl -s -X OPTIONS -D "$TMP/pf" -o "$TMP/pfbody" -w '%{http_code}' \
 	-H 'Origin: http://page.example' -H 'Access-Control-Request-Method: GET' \
