@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "tls.h"
 #include "url.h"
 
 #include <arpa/inet.h>
@@ -107,7 +108,8 @@ static const struct key_def keys[] = {
 	{ "server", "listen", KT_LISTEN, 0, 0, "127.0.0.1:8080", NULL,
 	  FIELD(listen), NULL, NULL,
 	  "host:port (numeric IPv4, * = all), [v6]:port or unix:/absolute/path; "
-	  "repeat for more" },
+	  "repeat for more; \"host:port tls\" serves HTTPS with [tls] "
+	  "certificate and key" },
 	{ "server", "workers", KT_INT, 1, 256, "2", NULL,
 	  FIELD(workers), NULL, NULL,
 	  "prefork worker processes" },
@@ -205,6 +207,17 @@ static const struct key_def keys[] = {
 	  FIELD(slots), NULL, NULL,
 	  "frame bus slots" },
 
+	{ "tls", "certificate", KT_STRING, 0, 0, NULL,
+	  "/etc/letsencrypt/live/cam.example.org/fullchain.pem",
+	  FIELD(tls_certificate), NULL, NULL,
+	  "PEM certificate, then its chain, for listen addresses marked tls; "
+	  "read by the supervisor at start and at every reload" },
+	{ "tls", "key", KT_STRING, 0, 0, NULL,
+	  "/etc/letsencrypt/live/cam.example.org/privkey.pem",
+	  FIELD(tls_key), NULL, NULL,
+	  "PEM private key of that certificate, unencrypted, not readable "
+	  "by other users" },
+
 	{ "log", "level", KT_ENUM, 0, 0, "info", NULL,
 	  FIELD(log_level), level_names, NULL,
 	  "least severe messages logged" },
@@ -215,7 +228,7 @@ static const struct key_def keys[] = {
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "server", "capture", "log" };
+static const char *const sections[] = { "server", "capture", "tls", "log" };
 #define NSECTIONS	(sizeof(sections) / sizeof(sections[0]))
 
 /* State of one load: the configuration being built and what was seen. */
@@ -470,8 +483,44 @@ parse_port(const char *s)
  * Parses "a.b.c.d:port", "*:port" or "[v6]:port" (numeric only: the
  * supervisor must not depend on DNS at start).  Returns NULL or why not.
  */
+static const char *parse_address(const char *, struct fc_listen_addr *);
+
+/* An address, then optionally blanks and "tls" (HTTPS on it). */
 static const char *
 parse_listen(const char *v, struct fc_listen_addr *la)
+{
+	char addr[FC_LISTEN_TEXT_MAX + 8];
+	size_t n = strlen(v);
+	const char *bad;
+	bool tls = false;
+
+	if (n >= 4 && strcmp(v + n - 3, "tls") == 0 &&
+	    (v[n - 4] == ' ' || v[n - 4] == '\t')) {
+		tls = true;
+		for (n -= 4; n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+			;
+	}
+	if (n >= sizeof(addr))
+		return "too long for a listen address";
+	memcpy(addr, v, n);
+	addr[n] = '\0';
+	/* A unix: path may hold blanks; an address may not. */
+	if (strncmp(addr, "unix:", 5) == 0 && !tls)
+		return parse_address(v, la);
+	if (strncmp(addr, "unix:", 5) != 0 && strpbrk(addr, " \t") != NULL)
+		return "expected ADDRESS:PORT, optionally followed by tls";
+	if ((bad = parse_address(addr, la)) != NULL)
+		return bad;
+	if (tls && la->addr.ss_family == AF_UNIX)
+		return "tls is for TCP addresses (a proxy on a unix: socket "
+		    "terminates TLS itself)";
+	la->tls = tls;
+	return NULL;
+}
+
+/* ADDRESS:PORT or unix:PATH alone. */
+static const char *
+parse_address(const char *v, struct fc_listen_addr *la)
 {
 	char host[64];
 	const char *colon;
@@ -992,6 +1041,17 @@ check_whole(struct loader *ld)
 	    ld->first_line[url] == 0)
 		error_at(ld, ld->first_line[src], "capture.source",
 		    "source http needs capture.url");
+
+	/* HTTPS needs both files. */
+	for (int i = 0; i < cfg->nlisten; i++) {
+		if (!cfg->listen[i].tls)
+			continue;
+		if (cfg->tls_certificate[0] == '\0' || cfg->tls_key[0] == '\0')
+			error_at(ld, ld->listen_line[i], "server.listen",
+			    "%s tls needs [tls] certificate and key",
+			    cfg->listen[i].text);
+		break;
+	}
 }
 
 /*
@@ -1184,6 +1244,31 @@ check_environment(struct loader *ld)
 			    strerror(errno) : "no such group");
 	}
 
+	/* HTTPS: the supervisor reads both files at start and at every
+	 * reload (fc_tls_read_files); whatever it would refuse, refuse now. */
+	if (fc_config_has_tls(cfg)) {
+		struct fc_tls_pem *pem = malloc(sizeof(*pem));
+		enum fc_tls_file which;
+		char why[256];
+		size_t ki;
+
+		if (pem == NULL) {
+			error_at(ld, 0, "tls", "out of memory");
+		} else if (fc_tls_read_files(cfg->tls_certificate, cfg->tls_key,
+		    pem, &which, why, sizeof(why)) == -1) {
+			ki = (size_t)(find_key("tls", which == FC_TLS_KEY ?
+			    "key" : "certificate") - keys);
+			error_at(ld, ld->first_line[ki], which == FC_TLS_KEY ?
+			    "tls.key" : "tls.certificate", "%s: %s",
+			    which == FC_TLS_KEY ? cfg->tls_key :
+			    cfg->tls_certificate, why);
+		}
+		if (pem != NULL) {
+			fc_tls_pem_wipe(pem);
+			free(pem);
+		}
+	}
+
 	/* unix: listen paths: the supervisor binds them in a folder that
 	 * must exist, and refuses a path that exists as anything but a
 	 * socket (a stale or live socket is its business at bind time). */
@@ -1245,6 +1330,15 @@ check_environment(struct loader *ld)
 				    dir, strerror(errno));
 		}
 	}
+}
+
+bool
+fc_config_has_tls(const struct fc_config *cfg)
+{
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (cfg->listen[i].tls)
+			return true;
+	return false;
 }
 
 void

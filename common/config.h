@@ -57,6 +57,7 @@ struct fc_listen_addr {
 	socklen_t addrlen;
 	/* as written: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
 	char text[FC_LISTEN_TEXT_MAX];
+	bool tls;	/* "ADDR:PORT tls": HTTPS with [tls] certificate, key */
 };
 
 struct fc_config {
@@ -97,6 +98,10 @@ struct fc_config {
 	uint64_t max_frame_size;		/* bytes per bus slot (size: 64K..64M) */
 	int slots;				/* bus slots K, 3..64 */
 
+	/* [tls] PEM files for listen addresses marked tls, "" = none */
+	char tls_certificate[FC_CONFIG_PATH_MAX];
+	char tls_key[FC_CONFIG_PATH_MAX];
+
 	/* [log] */
 	int log_level;			/* enum fc_log_level */
 	char log_file[FC_CONFIG_PATH_MAX];	/* "" = stderr */
@@ -127,6 +132,9 @@ const char *fc_config_source_name(enum fc_source_kind kind);
 /* Port of the first TCP listen address (for the default pid file and
  * forkcast --paths); 0 when every listen address is a unix: socket. */
 int fc_config_first_port(const struct fc_config *cfg);
+
+/* Whether some listen address is marked tls. */
+bool fc_config_has_tls(const struct fc_config *cfg);
 
 /* Index of the first TCP listen address, or -1 when there is none. */
 int fc_config_first_tcp(const struct fc_config *cfg);

@@ -26,14 +26,17 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "tls.h"
 
 #define FC_CONFREG_MAGIC UINT64_C(0x4746434e4f435446)	/* "FTCONCFG" */
-#define FC_CONFREG_VERSION 1
+#define FC_TLSREG_MAGIC UINT64_C(0x534c544e4f435446)	/* "FTCONTLS" */
+#define FC_CONFREG_VERSION 2
 
 struct fc_confreg_header {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t config_size;		/* sizeof(struct fc_config) of the writer */
+	uint32_t payload_size;		/* sizeof the struct that follows, as the
+					 * writer built it */
 	_Atomic uint32_t seq;		/* odd while the struct is being written */
 	_Atomic uint32_t generation;	/* of the struct below, 0 = none yet */
 	uint8_t reserved[40];
@@ -45,7 +48,8 @@ struct fc_confreg {
 	int fd;				/* memfd, -1 when closed */
 	size_t map_size;
 	struct fc_confreg_header *hdr;
-	const struct fc_config *cfg;	/* in the mapping, after hdr */
+	const void *payload;		/* in the mapping, after hdr */
+	size_t payload_size;
 };
 
 /* Creates the region (supervisor).  NULL + errno. */
@@ -76,5 +80,21 @@ uint32_t fc_confreg_generation(const struct fc_confreg *r);
  * tries again later).  Every string of the copy is NUL-terminated.
  */
 uint32_t fc_confreg_read(const struct fc_confreg *r, struct fc_config *out);
+
+/*
+ * The TLS region: the same kind of region holding a struct fc_tls_pem
+ * (the certificate chain and private key the supervisor read), created
+ * only when some listen address is marked tls and mapped only by workers
+ * (capture never gets its descriptor: the key is no business of a process
+ * that parses camera and upstream data).  A reload publishes renewed files
+ * under the next generation; each worker builds a new SSL_CTX from them.
+ * fc_confreg_generation() and fc_confreg_close() work on it.
+ */
+struct fc_confreg *fc_tlsreg_create(void);
+struct fc_confreg *fc_tlsreg_attach(int fd);
+void fc_tlsreg_publish(struct fc_confreg *r, const struct fc_tls_pem *pem,
+    uint32_t gen);
+/* As fc_confreg_read(); lengths are checked to fit their arrays. */
+uint32_t fc_tlsreg_read(const struct fc_confreg *r, struct fc_tls_pem *out);
 
 #endif

@@ -199,8 +199,9 @@ fc_ctl_reset_worker(struct fc_ctl *ctl, unsigned i)
 	atomic_store_explicit(&w->addr_live, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->addr_used, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->addr_untracked, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->tls_user, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->tls_ktls, 0, memory_order_relaxed);
 	w->pad0 = 0;
-	memset(w->reserved, 0, sizeof(w->reserved));
 
 	/* The table: a hole punched in the memfd reads as zeros and gives
 	 * the pages back; where that fails, zero it word by word. */

@@ -54,7 +54,8 @@
 #include <sys/socket.h>
 
 #define FC_CTL_MAGIC UINT64_C(0x4c5254435453524b)	/* "KRSTCTRL" */
-#define FC_CTL_VERSION 3	/* 2: status[] counts 421; 3: admission and address tables */
+#define FC_CTL_VERSION 4	/* 2: status[] counts 421; 3: admission and
+				 * address tables; 4: TLS connections */
 #define FC_CTL_MAX_WORKERS 256
 #define FC_CTL_AGE_BUCKETS 17	/* frame age histogram, see fc_ctl_age_bounds_ms */
 
@@ -143,7 +144,10 @@ struct fc_ctl_worker {
 	_Atomic uint64_t addr_used;		/* table words not empty */
 	_Atomic uint64_t addr_untracked;	/* streams admitted uncounted
 						 * (table full, no limit set) */
-	uint8_t reserved[16];
+	/* TLS connections open now whose handshake is done, by who writes
+	 * the records: OpenSSL in the worker, or the kernel (kTLS). */
+	_Atomic uint64_t tls_user;
+	_Atomic uint64_t tls_ktls;
 };
 _Static_assert(sizeof(struct fc_ctl_worker) % 64 == 0,
     "worker slots do not share cache lines");

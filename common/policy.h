@@ -68,6 +68,7 @@
 
 /* common/policy_worker.c */
 extern const struct fc_sc_table fc_policy_worker;
+extern const struct fc_sc_table fc_policy_worker_tls;	/* with tls listeners */
 
 /* common/policy_capture.c: the calls of every allowlisted source, and what
  * each source adds; libcamera has a denylist of its own. */

@@ -20,7 +20,13 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <linux/tls.h>
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
 
 #include "policy.h"
 
@@ -154,3 +160,30 @@ static const struct fc_sc_rule worker_rules[] = {
 };
 
 SC_TABLE(fc_policy_worker, "worker", FC_SC_DEFAULT_KILL, worker_rules);
+
+/*
+ * Added to the worker's filter only when some listen address is marked
+ * tls (common/role.c): what OpenSSL needs beyond the calls above, which
+ * its reads and writes already use (read, write, mmap, futex).
+ */
+static const struct fc_sc_rule worker_tls_rules[] = {
+	SC_ALLOW_IF("getrandom", SC_ARGMASK(2, GRND_RANDOM, 0),
+	    "OpenSSL's random generator (common/tls.c, client.c): key "
+	    "shares, nonces, reseeding after fork"),
+	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, IPPROTO_TCP),
+	    SC_ARG32(2, TCP_ULP),
+	    "kTLS (SSL_OP_ENABLE_KTLS): OpenSSL asks for the kernel's tls "
+	    "layer after the handshake; without it (no tls module) the call "
+	    "fails and OpenSSL writes the records itself"),
+	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_TLS), SC_ARG32(2, TLS_TX),
+	    "kTLS: hands the sending keys to the kernel"),
+	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_TLS), SC_ARG32(2, TLS_RX),
+	    "kTLS: hands the receiving keys to the kernel (TLS 1.2)"),
+	SC_ALLOW("sendmsg", "kTLS: OpenSSL sends alerts and handshake "
+	    "records with their record type as a control message"),
+	SC_ALLOW("recvmsg", "kTLS receive: OpenSSL reads a record with its "
+	    "type as a control message"),
+};
+
+SC_TABLE(fc_policy_worker_tls, "worker, TLS", FC_SC_DEFAULT_KILL,
+    worker_tls_rules);

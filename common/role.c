@@ -25,6 +25,7 @@ static const char *const slot_names[FC_FD_SLOT_COUNT] = {
 	[FC_FD_BUS] = "bus",
 	[FC_FD_CTL] = "ctl",
 	[FC_FD_CONF] = "conf",
+	[FC_FD_TLS] = "tls",
 	[FC_FD_LISTEN] = "listen",
 	[FC_FD_PARENT] = "parent",
 	[FC_FD_SIGNAL] = "signal",
@@ -63,6 +64,9 @@ static const struct fc_role_fd supervisor_fds[] = {
 	    "slot when it respawns it" },
 	{ FC_FD_CONF, "publishes the validated configuration, and each "
 	    "reload's next generation, in the configuration region" },
+	{ FC_FD_TLS, "publishes the certificate chain and key it read for "
+	    "listen addresses marked tls, again at each reload, in the TLS "
+	    "region (made only when an address is marked tls)" },
 	{ FC_FD_SIGNAL, "every signal reaches its loop through a signalfd" },
 	{ FC_FD_LOG_READ, "reads the children's log lines and relays them" },
 	{ FC_FD_STOP, "tells each worker to retire or stop" },
@@ -136,11 +140,11 @@ static const struct fc_role_path capture_paths[] = {
 };
 
 static const struct fc_role_seccomp capture_seccomp[] = {
-	{ &fc_policy_capture, NOT_LIBCAMERA },
-	{ &fc_policy_capture_files, SRC(FILES) },
-	{ &fc_policy_capture_v4l2, SRC(V4L2) },
-	{ &fc_policy_capture_http, SRC(HTTP) },
-	{ &fc_policy_capture_libcamera, SRC(LIBCAMERA) },
+	{ &fc_policy_capture, NOT_LIBCAMERA, false },
+	{ &fc_policy_capture_files, SRC(FILES), false },
+	{ &fc_policy_capture_v4l2, SRC(V4L2), false },
+	{ &fc_policy_capture_http, SRC(HTTP), false },
+	{ &fc_policy_capture_libcamera, SRC(LIBCAMERA), false },
 };
 
 /* --- workers --- */
@@ -153,6 +157,10 @@ static const struct fc_role_fd worker_fds[] = {
 	{ FC_FD_CONF, "the supervisor's descriptor, reopened read-only "
 	    "(fc_confreg_attach) and closed before the sandbox is entered; "
 	    "each reload's next generation is read from the read-only one" },
+	{ FC_FD_TLS, "with listen addresses marked tls: the supervisor's "
+	    "descriptor, reopened read-only (fc_tlsreg_attach) and closed "
+	    "before the sandbox is entered; the certificate and key, and each "
+	    "reload's renewed ones, are read from the read-only mapping" },
 	{ FC_FD_LISTEN, "accepts clients (shared by every worker)" },
 	{ FC_FD_PARENT, "EOF: retire; 'S' then EOF: stop" },
 };
@@ -170,7 +178,8 @@ static const struct fc_role_rlimit worker_rlimits[] = {
 };
 
 static const struct fc_role_seccomp worker_seccomp[] = {
-	{ &fc_policy_worker, FC_SOURCES_ALL },
+	{ &fc_policy_worker, FC_SOURCES_ALL, false },
+	{ &fc_policy_worker_tls, FC_SOURCES_ALL, true },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -184,7 +193,8 @@ const struct fc_role fc_roles[FC_ROLE_COUNT] = {
 		.layers = 0,
 		.fds = supervisor_fds, .nfds = N(supervisor_fds),
 		.can = "reads the configuration file, binds the listening "
-		    "sockets, creates the three shared-memory regions, forks "
+		    "sockets, creates the three shared-memory regions (four "
+		    "with TLS), reads the TLS certificate and key, forks "
 		    "the children and respawns them, creates, locks and writes "
 		    "its own pid file, relays the children's log lines; never "
 		    "reads a byte from a client",
@@ -467,7 +477,8 @@ fc_role_enter(const struct fc_role *row, const struct fc_role_ctx *ctx,
 	/* 8. seccomp, last: everything above needs calls it forbids. */
 	if (L & FC_LAYER_SECCOMP) {
 		for (size_t i = 0; i < row->nseccomp; i++) {
-			if (!(row->seccomp[i].sources & bit))
+			if (!(row->seccomp[i].sources & bit) ||
+			    (row->seccomp[i].tls_only && !ctx->tls))
 				continue;
 			if (nt == sizeof(tables) / sizeof(tables[0])) {
 				snprintf(err, errlen, "too many seccomp tables");
@@ -553,6 +564,9 @@ fc_role_kept_fds(const struct fc_role *row, const struct fc_role_fdnums *nums,
 			break;
 		case FC_FD_CONF:
 			keep(out, &n, max, nums->conf);
+			break;
+		case FC_FD_TLS:
+			keep(out, &n, max, nums->tls);
 			break;
 		case FC_FD_LISTEN:
 			for (int j = 0; j < nums->nlisten; j++)

@@ -46,6 +46,7 @@ enum fc_fd_slot {
 	FC_FD_BUS,		/* frame bus memfd */
 	FC_FD_CTL,		/* control region memfd */
 	FC_FD_CONF,		/* configuration region memfd (read-only) */
+	FC_FD_TLS,		/* TLS region memfd (read-only), workers only */
 	FC_FD_LISTEN,		/* listening sockets (one per `listen`) */
 	FC_FD_PARENT,		/* worker: read end of its supervisor pipe */
 	FC_FD_SIGNAL,		/* supervisor: its signalfd */
@@ -114,6 +115,7 @@ struct fc_role_path {
 struct fc_role_seccomp {
 	const struct fc_sc_table *table;
 	unsigned sources;		/* FC_SOURCE_BIT set */
+	bool tls_only;			/* only when fc_role_ctx.tls */
 };
 
 struct fc_role {
@@ -155,6 +157,9 @@ struct fc_role_ctx {
 	const char *directory;		/* "$directory" */
 	rlim_t frame_file_max;		/* a worker's largest frame file
 					 * (server/frame.h FC_FRAME_FILE_MAX) */
+	bool tls;			/* a worker serving listen addresses
+					 * marked tls: adds the tls_only
+					 * seccomp tables */
 };
 
 /* What fc_role_enter() did, for the log line fc_role_lockdown() writes. */
@@ -189,7 +194,7 @@ int fc_role_lockdown(const struct fc_role *row, const struct fc_role_ctx *ctx);
 
 /* The numbers of one spawn's descriptors, by slot (-1: none). */
 struct fc_role_fdnums {
-	int bus, ctl, conf;
+	int bus, ctl, conf, tls;
 	const int *listen;		/* nlisten listening sockets */
 	int nlisten;
 	int parent;			/* a worker's end of its supervisor pipe */

@@ -11,11 +11,15 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "../common/clock.h"
 #include "respond.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define DRAIN_READS 16		/* reads per event on a stream's input */
+#define TLS_RECORD 16384	/* plaintext of one full TLS record */
+#define SENDFILE_CHUNK (1u << 30)	/* largest SSL_sendfile() asked */
 
 static void
 add(_Atomic uint64_t *ctr, uint64_t n)
@@ -85,6 +89,9 @@ fc_client_free(struct fc_client *c)
 {
 	if (c == NULL)
 		return;
+	if (c->tls_gauge != NULL)
+		atomic_fetch_sub_explicit(c->tls_gauge, 1, memory_order_relaxed);
+	SSL_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	fc_frame_unref(c->frame);
@@ -92,6 +99,118 @@ fc_client_free(struct fc_client *c)
 	fc_strbuf_free(&c->body);
 	rq_free(c->rq);
 	free(c);
+}
+
+/* --- TLS --- */
+
+/* The handshake just ended: count the connection by who writes its
+ * records (/status "tls"). */
+static void
+tls_check_ready(struct fc_client *c)
+{
+	if (c->tls_gauge != NULL || !SSL_is_init_finished(c->tls))
+		return;
+	c->tls_ktls = fc_tls_ktls_send(c->tls);
+	if (c->tls_stats == NULL)
+		return;
+	c->tls_gauge = c->tls_ktls ? &c->tls_stats->tls_ktls :
+	    &c->tls_stats->tls_user;
+	atomic_fetch_add_explicit(c->tls_gauge, 1, memory_order_relaxed);
+}
+
+/* After an SSL_* call that did not succeed: -1 with EAGAIN when it waits
+ * for the socket, 0 at the end of input (close_notify, or the peer just
+ * closed: SSL_OP_IGNORE_UNEXPECTED_EOF), else -1 with errno. */
+static ssize_t
+tls_failed(struct fc_client *c, int ret)
+{
+	int saved = errno;
+
+	switch (SSL_get_error(c->tls, ret)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		errno = saved != 0 ? saved : ECONNRESET;
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+/* read(2) for either kind of connection. */
+static ssize_t
+conn_read(struct fc_client *c, void *buf, size_t len)
+{
+	size_t n;
+	int ret;
+
+	if (c->tls == NULL)
+		return read(c->fd, buf, len);
+	ERR_clear_error();
+	errno = 0;
+	ret = SSL_read_ex(c->tls, buf, len, &n);
+	tls_check_ready(c);
+	return ret == 1 ? (ssize_t)n : tls_failed(c, ret);
+}
+
+/* fc_iovq_write() through OpenSSL: full records gathered from the queue,
+ * or the frame range with SSL_sendfile() once the kernel encrypts. */
+static enum fc_io_result
+tls_write(struct fc_client *c, size_t *written)
+{
+	struct fc_iovq *q = &c->q;
+	char rec[TLS_RECORD];
+	const char *map = NULL;
+	size_t len, n;
+	ossl_ssize_t sent;
+	int ret;
+
+	*written = 0;
+	while (q->left > 0) {
+		ERR_clear_error();
+		errno = 0;
+		if (c->tls_ktls && q->idx >= q->cnt) {
+			sent = SSL_sendfile(c->tls, q->file_fd, q->file_off,
+			    q->file_left < SENDFILE_CHUNK ? q->file_left :
+			    SENDFILE_CHUNK, 0);
+			if (sent <= 0)
+				goto failed;
+			n = (size_t)sent;
+		} else {
+			if (q->file_left > 0 && map == NULL &&
+			    (c->frame == NULL || c->frame->fd != q->file_fd ||
+			    (map = fc_frame_map(c->frame)) == NULL))
+				return FC_IO_ERROR;
+			len = fc_iovq_gather(q, map, rec, sizeof(rec));
+			ret = SSL_write_ex(c->tls, rec, len, &n);
+			if (ret != 1) {
+				sent = ret;
+				goto failed;
+			}
+			c->tls_wpending = false;
+		}
+		fc_iovq_advance(q, n);
+		*written += n;
+	}
+	return FC_IO_DONE;
+failed:
+	if (tls_failed(c, (int)sent) == -1 && errno == EAGAIN) {
+		/* A record OpenSSL built waits in it (not after a kTLS
+		 * sendfile, which leaves nothing behind). */
+		if (!(c->tls_ktls && q->idx >= q->cnt))
+			c->tls_wpending = true;
+		return FC_IO_AGAIN;
+	}
+	if (errno == 0)
+		errno = EPIPE;
+	return FC_IO_ERROR;
 }
 
 /* Writes what is queued; keeps the byte counter and the blocked timer. */
@@ -106,7 +225,8 @@ flush(struct fc_client *c, struct fc_client_env *env)
 	if (!c->writable) {
 		r = FC_IO_AGAIN;
 	} else {
-		r = fc_iovq_write(&c->q, c->fd, &n);
+		r = c->tls != NULL ? tls_write(c, &n) :
+		    fc_iovq_write(&c->q, c->fd, &n);
 		if (n > 0) {
 			add(&env->stats->bytes, n);
 			c->bytes_out += n;
@@ -143,6 +263,12 @@ start_lingering(struct fc_client *c, struct fc_client_env *env)
 	release_output(c);
 	c->state = FC_CLIENT_LINGERING;
 	c->linger_end_ns = env->now_mono_ns + FC_CLIENT_LINGER_NS;
+	/* TLS: close_notify first (best effort: a full socket drops it). */
+	if (c->tls != NULL && SSL_is_init_finished(c->tls)) {
+		ERR_clear_error();
+		(void)SSL_shutdown(c->tls);
+		ERR_clear_error();
+	}
 	(void)shutdown(c->fd, SHUT_WR);
 }
 
@@ -174,7 +300,7 @@ read_request(struct fc_client *c, struct fc_client_env *env)
 		}
 		if (c->peer_eof)
 			return FC_STEP_CLOSE;
-		n = read(c->fd, c->rq->in + c->rq->in_len,
+		n = conn_read(c, c->rq->in + c->rq->in_len,
 		    sizeof(c->rq->in) - c->rq->in_len);
 		if (n > 0) {
 			c->rq->in_len += (size_t)n;
@@ -352,7 +478,8 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		if (c->q.left > 0) {
 			before = c->q.left;
 			r = flush(c, env);
-			if (c->part_queued && c->q.left < before)
+			if (c->part_queued && (c->q.left < before ||
+			    c->tls_wpending))
 				commit_part(c, env);
 			if (r == FC_IO_ERROR)
 				return FC_STEP_CLOSE;
@@ -473,7 +600,7 @@ drain_input(struct fc_client *c)
 	int i;
 
 	for (i = 0; i < DRAIN_READS; i++) {
-		n = read(c->fd, junk, sizeof(junk));
+		n = conn_read(c, junk, sizeof(junk));
 		if (n > 0)
 			continue;
 		if (n == 0) {
@@ -501,7 +628,7 @@ wait_input(struct fc_client *c, uint32_t events)
 	if (events & EPOLLRDHUP)
 		return FC_STEP_CLOSE;
 	while (c->rq != NULL && c->rq->in_len < sizeof(c->rq->in)) {
-		n = read(c->fd, c->rq->in + c->rq->in_len,
+		n = conn_read(c, c->rq->in + c->rq->in_len,
 		    sizeof(c->rq->in) - c->rq->in_len);
 		if (n > 0) {
 			c->rq->in_len += (size_t)n;

@@ -24,6 +24,16 @@
  * then at most one range of a referenced frame's sealed file, sent with
  * sendfile() (frame.h): frame bytes are never copied per client.
  *
+ * TLS connections (a listen address marked tls) read and write through
+ * OpenSSL: the same state machine, with SSL_read for read() and, for
+ * output, 16 KiB records gathered from the queue (the frame's bytes from
+ * its read-only mapping) and written with SSL_write, or, when the kernel
+ * took the connection over (kTLS), the frame range with SSL_sendfile.
+ * One difference in frame choice: a record that found the socket full
+ * stays inside OpenSSL and must be written again with the same bytes, so
+ * a TLS part that began is never abandoned for a newer frame; the part
+ * still only starts when the socket was writable.
+ *
  * Streaming frame choice (DESIGN.md "Fan-out rules"): a part is started
  * only when the socket is writable and then always from the worker's
  * newest frame.  If the first write of a part finds the socket full (no
@@ -53,6 +63,7 @@
 #include "../common/config.h"
 #include "../common/control.h"
 #include "../common/strbuf.h"
+#include "../common/tls.h"
 #include "frame.h"
 #include "http.h"
 #include "router.h"
@@ -164,6 +175,15 @@ struct fc_client {
 	uint64_t fresh_after;
 	int64_t fresh_until_ns;
 	bool wait_keep;			/* WAITING: keep-alive after the answer */
+
+	/* TLS (common/tls.h); NULL on a plain connection.  Every read and
+	 * write goes through it (see "TLS" in client.c). */
+	SSL *tls;
+	struct fc_ctl_worker *tls_stats;	/* counted there once ready */
+	_Atomic uint64_t *tls_gauge;	/* ... in this gauge, NULL = not yet */
+	bool tls_ktls;			/* the kernel writes the records */
+	bool tls_wpending;		/* SSL_write must be called again with
+					 * the same bytes: the queue stays */
 
 	/* Limits (worker.c): the places this client holds in the control
 	 * region besides its connection, given back when it closes. */

@@ -60,6 +60,8 @@ frame_free(struct fc_frame *f)
 {
 	int saved = errno;
 
+	if (f->map != NULL)
+		munmap(f->map, f->map_len);
 	close(f->fd);
 	free(f);
 	errno = saved;
@@ -167,6 +169,24 @@ struct fc_frame_range
 fc_frame_part(const struct fc_frame *f, enum fc_framing framing)
 {
 	return framing == FC_FRAMING_ADVANCE ? f->advance : f->full;
+}
+
+const char *
+fc_frame_map(struct fc_frame *f)
+{
+	size_t len = (size_t)f->advance.off + f->advance.len;
+	void *p;
+
+	if (f->map != NULL)
+		return f->map;
+	/* Read-only and shared: the file is sealed against writes, and
+	 * the mapping could not change it anyway. */
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, f->fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	f->map = p;
+	f->map_len = len;
+	return f->map;
 }
 
 struct fc_frame_range

@@ -60,6 +60,8 @@ struct fc_frame {
 	struct fc_frame_meta meta;	/* meta.len bytes of JPEG */
 	struct fc_frame_range full;	/* a part in the full framing */
 	struct fc_frame_range advance;	/* ... in the advance framing */
+	void *map;			/* fc_frame_map(), NULL until then */
+	size_t map_len;
 };
 
 /*
@@ -87,6 +89,14 @@ void fc_frame_unref(struct fc_frame *f);
 /* The range of one multipart part of f in framing. */
 struct fc_frame_range fc_frame_part(const struct fc_frame *f,
     enum fc_framing framing);
+
+/*
+ * The whole file mapped read-only, made on first use and kept until the
+ * frame goes (NULL with errno when mmap fails): TLS connections whose
+ * records OpenSSL writes encrypt from it, since sendfile() cannot help
+ * them.  The advance part ends the file, so every range lies within.
+ */
+const char *fc_frame_map(struct fc_frame *f);
 
 /* The range of f's JPEG alone (snapshots). */
 struct fc_frame_range fc_frame_jpeg(const struct fc_frame *f);

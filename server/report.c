@@ -203,6 +203,7 @@ ns_since(int64_t stamp_ns, int64_t now_ns)
 struct totals {
 	uint64_t streams, connections, bytes, frames_sent, frames_skipped;
 	uint64_t events, lock_timeouts, refused[FC_CTL_REFUSALS];
+	uint64_t tls_user, tls_ktls;
 };
 
 /* {"connections": n, "clients": n, ...}: refusals by limit. */
@@ -335,7 +336,7 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 	unsigned i, k, n = worker_slots(ctl);
 	uint32_t state;
 	uint64_t streams, conns, bytes, sent, skipped, events, timeouts;
-	uint64_t refused[FC_CTL_REFUSALS];
+	uint64_t refused[FC_CTL_REFUSALS], tls_user, tls_ktls;
 	bool first = true;
 
 	fc_strbuf_puts(out, "[");
@@ -350,6 +351,10 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 		skipped = LOAD(&w->frames_skipped);
 		events = gauge(w, &w->events);
 		timeouts = LOAD(&w->lock_timeouts);
+		tls_user = gauge(w, &w->tls_user);
+		tls_ktls = gauge(w, &w->tls_ktls);
+		t->tls_user += tls_user;
+		t->tls_ktls += tls_ktls;
 		t->streams += streams;
 		t->connections += conns;
 		t->bytes += bytes;
@@ -387,7 +392,8 @@ status_workers(struct fc_strbuf *out, const struct fc_ctl *ctl,
 		    gauge(w, &w->addr_live),
 		    (uint64_t)LOAD(&w->addr_untracked), timeouts);
 		put_refused(out, refused);
-		fc_strbuf_puts(out, "}");
+		fc_strbuf_printf(out, ", \"tls\": {\"user_space\": %" PRIu64
+		    ", \"ktls\": %" PRIu64 "}}", tls_user, tls_ktls);
 		first = false;
 	}
 	fc_strbuf_puts(out, "]");
@@ -501,6 +507,10 @@ fc_report_status_json(struct fc_strbuf *out, const struct fc_config *cfg,
 		out->failed = true;
 	else
 		fc_strbuf_append(out, workers.data, workers.len);
+	/* TLS connections by who writes their records: OpenSSL in the
+	 * worker (user_space) or the kernel (ktls). */
+	fc_strbuf_printf(out, ", \"tls\": {\"user_space\": %" PRIu64
+	    ", \"ktls\": %" PRIu64 "}", t.tls_user, t.tls_ktls);
 	fc_strbuf_printf(out, ", \"bytes\": %" PRIu64 ", \"frames_sent\": %"
 	    PRIu64 ", \"frames_skipped\": %" PRIu64 "}\n", t.bytes,
 	    t.frames_sent, t.frames_skipped);

@@ -87,6 +87,25 @@ fc_iovq_advance(struct fc_iovq *q, size_t n)
 		q->file_fd = -1;
 }
 
+size_t
+fc_iovq_gather(const struct fc_iovq *q, const char *file_map, char *buf,
+    size_t len)
+{
+	size_t got = 0, n;
+
+	for (int i = q->idx; i < q->cnt && got < len; i++) {
+		n = q->iov[i].iov_len < len - got ? q->iov[i].iov_len : len - got;
+		memcpy(buf + got, q->iov[i].iov_base, n);
+		got += n;
+	}
+	if (got < len && q->file_left > 0 && file_map != NULL) {
+		n = q->file_left < len - got ? q->file_left : len - got;
+		memcpy(buf + got, file_map + q->file_off, n);
+		got += n;
+	}
+	return got;
+}
+
 enum fc_io_result
 fc_iovq_write(struct fc_iovq *q, int fd, size_t *written)
 {

@@ -68,6 +68,15 @@ void fc_iovq_advance(struct fc_iovq *q, size_t n);
  * by this call.  EINTR is retried.
  */
 enum fc_io_result fc_iovq_write(struct fc_iovq *q, int fd, size_t *written);
+/*
+ * Copies the next bytes of the queue, at most len, into buf without
+ * marking them sent (a TLS record is built from them); the file range's
+ * bytes come from file_map, the whole file mapped (frame.h
+ * fc_frame_map()), and are left out when it is NULL.  Returns the count.
+ * Called again before q advances, it copies the same bytes.
+ */
+size_t fc_iovq_gather(const struct fc_iovq *q, const char *file_map,
+    char *buf, size_t len);
 
 /*
  * Appends the stream response head: status line, Content-Type with the

@@ -93,14 +93,18 @@ struct child {
 };
 
 /* Most descriptors a child keeps (see kept_fds): stdin, stdout, stderr,
- * the three shared regions, the listening sockets and a parent pipe. */
-#define KEPT_MAX (3 + 3 + FC_CONFIG_MAX_LISTEN + 1)
+ * the shared regions, the listening sockets and a parent pipe. */
+#define KEPT_MAX (3 + 4 + FC_CONFIG_MAX_LISTEN + 1)
 
 struct supervisor {
 	char path[FC_CONFIG_PATH_MAX];	/* the configuration file */
 	struct fc_config cfg;		/* the running configuration */
 	struct fc_confreg *conf;	/* ... as published to the children */
 	uint32_t generation;		/* its generation */
+	/* TLS region (common/confreg.h fc_tlsreg_*): the certificate and
+	 * key last read, for workers; NULL until an address is marked tls. */
+	struct fc_confreg *tls;
+	uint32_t tls_generation;
 	int64_t ack_deadline_ns;	/* reload: children report it by then,
 					 * 0 = every running child did */
 	char capture_exe[PATH_MAX];	/* forkcast-capture (common/paths.h) */
@@ -156,6 +160,54 @@ load_config(const char *path, struct fc_config *cfg)
 	return n == 0 ? 0 : -1;
 }
 
+/*
+ * Reads cfg's [tls] files (the same checks as fc_config_load made) into a
+ * new heap block for the TLS region.  NULL when cfg marks no address tls
+ * or on failure (*failed then says which; logged).
+ */
+static struct fc_tls_pem *
+read_tls(const struct fc_config *cfg, bool *failed)
+{
+	struct fc_tls_pem *pem;
+	enum fc_tls_file which;
+	char why[256];
+
+	*failed = false;
+	if (!fc_config_has_tls(cfg))
+		return NULL;
+	if ((pem = malloc(sizeof(*pem))) == NULL) {
+		log_warn("TLS material");
+		*failed = true;
+		return NULL;
+	}
+	if (fc_tls_read_files(cfg->tls_certificate, cfg->tls_key, pem, &which,
+	    why, sizeof(why)) == -1) {
+		log_errorx("%s: %s: %s", which == FC_TLS_KEY ? "tls.key" :
+		    "tls.certificate", which == FC_TLS_KEY ? cfg->tls_key :
+		    cfg->tls_certificate, why);
+		free(pem);
+		*failed = true;
+		return NULL;
+	}
+	return pem;
+}
+
+/* Publishes pem as the next TLS generation (before the configuration's:
+ * a worker that reports the new configuration generation has seen it)
+ * and frees it. */
+static void
+publish_tls(struct fc_tls_pem *pem)
+{
+	if (pem == NULL)
+		return;
+	S.tls_generation++;
+	fc_tlsreg_publish(S.tls, pem, S.tls_generation);
+	log_info("TLS certificate %s and key %s read (TLS generation %u)",
+	    S.cfg.tls_certificate, S.cfg.tls_key, S.tls_generation);
+	fc_tls_pem_wipe(pem);
+	free(pem);
+}
+
 static _Noreturn void run_capture(struct child *c, int parent_rd);
 static _Noreturn void run_worker(struct child *c, int parent_rd);
 
@@ -193,6 +245,7 @@ kept_fds(const struct child *c, int parent_rd, int *out)
 {
 	struct fc_role_fdnums nums = {
 		.bus = S.bus->fd, .ctl = S.ctl->fd, .conf = S.conf->fd,
+		.tls = S.tls != NULL ? S.tls->fd : -1,
 		.listen = S.listen_fds, .nlisten = S.nlisten,
 		.parent = parent_rd,
 	};
@@ -270,6 +323,7 @@ worker_lockdown(void *arg)
 	ctx.pdeathsig = runners[FC_ROLE_WORKER].pdeathsig;
 	ctx.parent = getppid();
 	ctx.frame_file_max = worker_frame_file_max;
+	ctx.tls = fc_config_has_tls(&S.cfg);
 	return fc_role_lockdown(&fc_roles[FC_ROLE_WORKER], &ctx);
 }
 
@@ -277,7 +331,7 @@ static _Noreturn void
 run_worker(struct child *c, int parent_rd)
 {
 	struct fc_worker_args args;
-	struct fc_confreg *conf;
+	struct fc_confreg *conf, *tls = NULL;
 	struct fc_bus *ro;
 
 	/* Workers see the bus and the configuration read-only: drop the
@@ -291,10 +345,16 @@ run_worker(struct child *c, int parent_rd)
 		fatal("attach the configuration region read-only");
 	fc_confreg_close(S.conf);
 	S.conf = NULL;
+	if (S.tls != NULL && fc_config_has_tls(&S.cfg) &&
+	    (tls = fc_tlsreg_attach(S.tls->fd)) == NULL)
+		fatal("attach the TLS region read-only");
+	fc_confreg_close(S.tls);
+	S.tls = NULL;
 
 	memset(&args, 0, sizeof(args));
 	args.cfg = &S.cfg;
 	args.conf = conf;
+	args.tls = tls;
 	args.generation = S.generation;
 	args.index = c->index;
 	args.bus = ro;
@@ -583,7 +643,8 @@ listen_changed(const struct fc_config *a, const struct fc_config *b)
 	if (a->nlisten != b->nlisten)
 		return true;
 	for (int i = 0; i < a->nlisten; i++)
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0 ||
+		    a->listen[i].tls != b->listen[i].tls)
 			return true;
 	return false;
 }
@@ -651,7 +712,8 @@ log_listening(const struct fc_config *cfg)
 			log_info("listening on %s (mode %04o)",
 			    cfg->listen[i].text, (unsigned)cfg->socket_mode);
 		else
-			log_info("listening on http://%s/", cfg->listen[i].text);
+			log_info("listening on %s://%s/", cfg->listen[i].tls ?
+			    "https" : "http", cfg->listen[i].text);
 	}
 }
 
@@ -704,11 +766,21 @@ reload(void)
 	int fds[FC_CONFIG_MAX_LISTEN], nfds = 0, logfd = -1;
 	char err[256], pending[128];
 	uint32_t pending_bits = 0;
-	bool restart_capture, new_sockets, new_user, new_log;
+	bool restart_capture, new_sockets, new_user, new_log, tls_failed;
+	struct fc_tls_pem *pem = NULL;
 
 	log_info("reloading %s", S.path);
 	if (load_config(S.path, &next) == -1)
 		goto refused;
+	/* Renewed certificates (certbot, ACME clients) are read at every
+	 * reload; the files just checked are read once more here. */
+	pem = read_tls(&next, &tls_failed);
+	if (tls_failed)
+		goto refused;
+	if (pem != NULL && S.tls == NULL && (S.tls = fc_tlsreg_create()) == NULL) {
+		log_warn("create the TLS region");
+		goto refused;
+	}
 	new_sockets = listen_changed(&S.cfg, &next);
 	new_user = strcmp(next.user, S.cfg.user) != 0;
 	new_log = strcmp(next.log_file, S.cfg.log_file) != 0;
@@ -789,6 +861,8 @@ reload(void)
 	fc_log_set_level((enum fc_log_level)S.cfg.log_level);
 
 	/* Running children apply it from the configuration region. */
+	publish_tls(pem);
+	pem = NULL;
 	S.generation++;
 	fc_confreg_publish(S.conf, &S.cfg, S.generation);
 	atomic_store(&S.ctl->hdr->generation, S.generation);
@@ -821,6 +895,10 @@ reload(void)
 	return true;
 
 refused:
+	if (pem != NULL) {
+		fc_tls_pem_wipe(pem);
+		free(pem);
+	}
 	log_errorx("reload refused: the running configuration stays in force");
 	release_pid_file(&moved);
 	fc_listen_close_all(fds, nfds);
@@ -1320,6 +1398,19 @@ setup(const char *path)
 		log_error("create configuration region");
 		return 1;
 	}
+	{
+		bool tls_failed;
+		struct fc_tls_pem *pem = read_tls(&S.cfg, &tls_failed);
+
+		if (tls_failed)
+			return FC_EXIT_CONFIG;
+		if (pem != NULL && (S.tls = fc_tlsreg_create()) == NULL) {
+			log_error("create TLS region");
+			free(pem);
+			return 1;
+		}
+		publish_tls(pem);
+	}
 	S.generation = 1;
 	fc_confreg_publish(S.conf, &S.cfg, S.generation);
 	atomic_store(&S.ctl->hdr->generation, S.generation);
@@ -1339,6 +1430,7 @@ teardown(void)
 	fc_bus_close(S.bus);
 	fc_ctl_close(S.ctl);
 	fc_confreg_close(S.conf);
+	fc_confreg_close(S.tls);
 	if (S.sfd != -1)
 		close(S.sfd);
 	if (S.log_rd != -1)

@@ -67,6 +67,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "../common/clock.h"
 #include "../common/fds.h"
 #include "../common/host.h"
@@ -124,6 +126,7 @@ struct listener {
 	int64_t error_delay_ns;	/* backoff step after such errors, 0 = none */
 	int64_t retry_at_ns;	/* kept out of the set until then */
 	char name[128];		/* address, for the log */
+	bool tls;		/* HTTPS: clients get an SSL from tls_ctx */
 };
 
 /* Connections refused by max_connections whose answer is out: drained
@@ -136,6 +139,11 @@ struct worker {
 	struct fc_config cfg_next;	/* scratch for a reload */
 	const struct fc_confreg *conf;	/* where reloads come from, or NULL */
 	uint32_t generation;		/* of cfg_now */
+	/* HTTPS (common/tls.h): the context new TLS connections get, built
+	 * from the TLS region's generation tls_generation. */
+	const struct fc_confreg *tls;	/* NULL: no listen address has tls */
+	uint32_t tls_generation;
+	SSL_CTX *tls_ctx;
 	unsigned index;
 	struct fc_bus *bus;
 	struct fc_ctl *ctl;
@@ -464,6 +472,58 @@ refused_expire(struct worker *w)
 			refused_close(w, i);
 }
 
+/* --- TLS --- */
+
+/*
+ * Builds the SSL_CTX from the TLS region when it holds a generation this
+ * worker has not built yet (at start, and on the tick after a reload
+ * published renewed files).  Connections already open keep the context
+ * they began with (an SSL holds a reference).  A context that cannot be
+ * built leaves the previous one in force (the supervisor checked the same
+ * text, so this is out of memory).
+ */
+static void
+tls_update(struct worker *w)
+{
+	struct fc_tls_pem *pem;
+	uint32_t gen;
+	SSL_CTX *ctx;
+	char why[256];
+
+	if (w->tls == NULL || fc_confreg_generation(w->tls) == w->tls_generation)
+		return;
+	if ((pem = malloc(sizeof(*pem))) == NULL)
+		return;
+	if ((gen = fc_tlsreg_read(w->tls, pem)) != 0 && gen != w->tls_generation) {
+		if ((ctx = fc_tls_ctx_new(pem, why, sizeof(why))) == NULL) {
+			log_warnx("TLS material of generation %u not used: %s",
+			    gen, why);
+		} else {
+			SSL_CTX_free(w->tls_ctx);
+			w->tls_ctx = ctx;
+			log_debug("TLS material generation %u in use", gen);
+		}
+		/* Tried once either way: the same text would fail again. */
+		w->tls_generation = gen;
+	}
+	fc_tls_pem_wipe(pem);
+	free(pem);
+}
+
+/* A new client on a tls listener: its SSL, server side. */
+static int
+tls_attach(struct worker *w, struct fc_client *c)
+{
+	if (w->tls_ctx == NULL || (c->tls = SSL_new(w->tls_ctx)) == NULL ||
+	    SSL_set_fd(c->tls, c->fd) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_accept_state(c->tls);
+	c->tls_stats = w->stats;
+	return 0;
+}
+
 static void
 accept_clients(struct worker *w, int li)
 {
@@ -515,15 +575,28 @@ accept_clients(struct worker *w, int li)
 			l->error_delay_ns = 0;
 			l->retry_at_ns = 0;
 		}
-		/* max_connections over the whole server (control.h). */
+		/* max_connections over the whole server (control.h).  A
+		 * TLS client could not read a plain 503: it is closed. */
 		if (fc_ctl_admit_connection(w->ctl, w->index,
 		    (uint64_t)w->cfg->max_connections) != FC_CTL_ADMITTED) {
-			refuse_connection(w, fd);
+			if (l->tls) {
+				atomic_fetch_add_explicit(
+				    &w->stats->status[FC_ST_503], 1,
+				    memory_order_relaxed);
+				close(fd);
+			} else {
+				refuse_connection(w, fd);
+			}
 			continue;
 		}
 		if ((c = fc_client_new(fd, (struct sockaddr *)&ss, len,
 		    w->env.now_mono_ns)) == NULL) {
 			close(fd);
+			fc_ctl_release_connection(w->ctl, w->index);
+			continue;
+		}
+		if (l->tls && tls_attach(w, c) == -1) {
+			fc_client_free(c);
 			fc_ctl_release_connection(w->ctl, w->index);
 			continue;
 		}
@@ -1131,6 +1204,9 @@ apply_reload(struct worker *w)
 			closed++;
 		}
 	}
+	/* The supervisor published renewed TLS material before this
+	 * generation: in use before the generation is reported. */
+	tls_update(w);
 	atomic_store_explicit(&w->stats->generation, gen, memory_order_relaxed);
 	log_debug("configuration generation %u applied%s", gen,
 	    auth_changed ? " (auth changed)" : "");
@@ -1146,6 +1222,7 @@ tick(struct worker *w)
 	int64_t now = w->env.now_mono_ns;
 
 	apply_reload(w);
+	tls_update(w);
 	refused_expire(w);
 	/* Keepalive resends need the newest frame too. */
 	if (w->nstreams > 0 && !w->finishing)
@@ -1366,6 +1443,8 @@ cleanup(struct worker *w)
 	fc_frame_unref(w->env.current);
 	w->env.current = NULL;
 	fc_strbuf_free(&w->scratch);
+	SSL_CTX_free(w->tls_ctx);
+	w->tls_ctx = NULL;
 	if (w->sigfd >= 0)
 		close(w->sigfd);
 	if (w->epfd >= 0)
@@ -1388,6 +1467,7 @@ fc_worker_main(const struct fc_worker_args *args)
 	w.cfg = &w.cfg_now;
 	w.conf = args->conf;
 	w.generation = args->generation;
+	w.tls = args->tls;
 	w.index = args->index;
 	w.bus = args->bus;
 	w.ctl = args->ctl;
@@ -1399,10 +1479,25 @@ fc_worker_main(const struct fc_worker_args *args)
 	if (w.nlisten < 0 || w.nlisten > FC_CONFIG_MAX_LISTEN)
 		fatalx("%d listening sockets: at most %d", w.nlisten,
 		    FC_CONFIG_MAX_LISTEN);
-	for (int i = 0; i < w.nlisten; i++)
+	for (int i = 0; i < w.nlisten; i++) {
 		/* Read before the sandbox is on. */
 		fc_fds_sockname(w.listen_fds[i], w.lst[i].name,
 		    sizeof(w.lst[i].name));
+		/* As the worker was started: a reload that changes listen
+		 * replaces the worker. */
+		w.lst[i].tls = i < args->cfg->nlisten && args->cfg->listen[i].tls;
+		if (w.lst[i].tls && w.tls == NULL)
+			fatalx("%s is marked tls but the worker has no TLS "
+			    "material", w.lst[i].name);
+	}
+	if (w.tls != NULL) {
+		/* OpenSSL's setup, and the first context, before the
+		 * sandbox (no configuration file is read). */
+		fc_tls_init();
+		tls_update(&w);
+		if (w.tls_ctx == NULL)
+			fatalx("no usable TLS material");
+	}
 	w.stats = &w.ctl->hdr->workers[w.index];
 	w.env.cfg = w.cfg;
 	w.env.stats = w.stats;

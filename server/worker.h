@@ -18,6 +18,10 @@ struct fc_worker_args {
 	/* Configuration region (read-only): later generations are applied
 	 * from here on the worker's tick.  NULL: cfg stays for good. */
 	const struct fc_confreg *conf;
+	/* TLS region (read-only, common/confreg.h fc_tlsreg_*): the
+	 * certificate and key for listen addresses marked tls, renewed by
+	 * reloads.  NULL when no address is marked tls. */
+	const struct fc_confreg *tls;
 	unsigned index;			/* slot in the control region */
 	struct fc_bus *bus;		/* attached read-only */
 	struct fc_ctl *ctl;

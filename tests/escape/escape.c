@@ -378,6 +378,9 @@ enter(struct env *e)
 		/* What the supervisor gives a worker (worker_lockdown()). */
 		ctx.frame_file_max =
 		    (rlim_t)FC_FRAME_FILE_MAX(fc_bus_capacity(G.bus));
+		/* The widest worker filter: with the TLS table a server
+		 * with a listen address marked tls adds (role.c). */
+		ctx.tls = true;
 	} else {
 		ctx.user = &G.capture_user;
 		ctx.device = "/dev/null";

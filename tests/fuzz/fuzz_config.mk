@@ -1,1 +1,1 @@
-fuzz_config_DEPS := common/config.c common/host.c common/url.c
+fuzz_config_DEPS := common/config.c common/tls.c common/host.c common/url.c

@@ -77,11 +77,13 @@ cell(const char *s)
 }
 
 static void
-print_table(const struct fc_sc_table *t, unsigned bits, bool per_source)
+print_table(const struct fc_sc_table *t, unsigned bits, bool per_source,
+    bool tls_only)
 {
 	char sb[128];
 
 	printf("\n#### seccomp: %s (%s, %s)\n\n", t->name,
+	    tls_only ? "only when a listen address is marked tls" :
 	    per_source ? sources(bits, sb, sizeof(sb)) : "always",
 	    t->deflt == FC_SC_DEFAULT_KILL ?
 	    "allowlist: any other call kills the process" :
@@ -185,7 +187,8 @@ print_role(const struct fc_role *r)
 	}
 	for (size_t i = 0; (r->layers & FC_LAYER_SECCOMP) && i < r->nseccomp; i++)
 		print_table(r->seccomp[i].table, r->seccomp[i].sources,
-		    r->seccomp[i].sources != FC_SOURCES_ALL);
+		    r->seccomp[i].sources != FC_SOURCES_ALL,
+		    r->seccomp[i].tls_only);
 }
 
 static void

@@ -1,1 +1,1 @@
-test_config_DEPS := common/config.c common/host.c common/url.c
+test_config_DEPS := common/config.c common/tls.c common/host.c common/url.c

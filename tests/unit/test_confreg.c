@@ -100,7 +100,7 @@ test_read_only(void **state)
 
 static void bad_magic(struct fc_confreg_header *h) { h->magic ^= 1; }
 static void bad_version(struct fc_confreg_header *h) { h->version = 99; }
-static void bad_size(struct fc_confreg_header *h) { h->config_size--; }
+static void bad_size(struct fc_confreg_header *h) { h->payload_size--; }
 
 static void
 test_attach_checks(void **state)

@@ -306,6 +306,9 @@ test_status_populated(void **state)
 	    1);
 	atomic_store(&f->ctl->hdr->workers[2].refused[
 	    FC_CTL_OVER_CONNECTIONS - 1], 9);
+	atomic_store(&f->ctl->hdr->workers[0].tls_user, 2);
+	atomic_store(&f->ctl->hdr->workers[2].tls_user, 1);
+	atomic_store(&f->ctl->hdr->workers[2].tls_ktls, 4);
 
 	fc_report_status_json(&f->out, &cfg, f->bus, f->ctl);
 	assert_false(f->out.failed);
@@ -350,7 +353,13 @@ test_status_populated(void **state)
 	assert_contains(f->out.data, "\"events\": 4, \"addresses\": 2, "
 	    "\"untracked_streams\": 0, \"lock_timeouts\": 0, \"refused\": "
 	    "{\"connections\": 0, \"clients\": 0, \"clients_per_ip\": 6, "
-	    "\"address_table_full\": 0}}");
+	    "\"address_table_full\": 0}, \"tls\": {\"user_space\": 2, "
+	    "\"ktls\": 0}}");
+	/* TLS connections by who writes the records: per worker, total. */
+	assert_contains(f->out.data, "\"tls\": {\"user_space\": 1, "
+	    "\"ktls\": 4}}");
+	assert_contains(f->out.data, "\"tls\": {\"user_space\": 3, "
+	    "\"ktls\": 4}, \"bytes\": 3000");
 }
 
 /*
