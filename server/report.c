@@ -896,7 +896,7 @@ fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
 /* --- /events --- */
 
 void
-fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
+fc_report_event_json(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl)
 {
 	const struct fc_bus_header *h = bus->hdr;
@@ -917,7 +917,7 @@ fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
 	}
 
 	/* One line: a newline inside "data:" would split the event. */
-	fc_strbuf_puts(out, "event: status\ndata: {\"source\":");
+	fc_strbuf_puts(out, "{\"source\":");
 	fc_strbuf_json_string(out, info.source);
 	fc_strbuf_printf(out, ",\"width\":%" PRIu32 ",\"height\":%" PRIu32
 	    ",\"fps\":", info.width, info.height);
@@ -939,7 +939,16 @@ fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
 		fc_strbuf_puts(out, "null");
 	else
 		fc_strbuf_json_string(out, info.error);
-	fc_strbuf_puts(out, "}\n\n");
+	fc_strbuf_puts(out, "}");
+}
+
+void
+fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl)
+{
+	fc_strbuf_puts(out, "event: status\ndata: ");
+	fc_report_event_json(out, cfg, bus, ctl);
+	fc_strbuf_puts(out, "\n\n");
 }
 
 /* --- /healthz --- */

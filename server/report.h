@@ -23,9 +23,16 @@ void fc_report_metrics(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl);
 
 /* One server-sent event ("event: status\ndata: {...}\n\n") for /events:
- * a compact status object (source, width, height, fps, viewers, clients,
- * capture state, latest frame's capture time). */
+ * the object of fc_report_event_json. */
 void fc_report_event(struct fc_strbuf *out, const struct fc_config *cfg,
+    const struct fc_bus *bus, const struct fc_ctl *ctl);
+
+/* The compact status object of an /events event, on one line and without
+ * a newline: source, width, height, fps, fps_target, viewers (streams),
+ * connections, state (capture), frames, frame_ts_ms (latest frame's
+ * capture time, or null), now_ms (the server's clock), error.  Also the
+ * answer to /status?view=page, which the viewer page polls. */
+void fc_report_event_json(struct fc_strbuf *out, const struct fc_config *cfg,
     const struct fc_bus *bus, const struct fc_ctl *ctl);
 
 /* One line for systemd's STATUS= (and the log): "N viewers, capture

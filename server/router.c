@@ -57,6 +57,13 @@ apply_option(struct fc_route_match *m, struct span key, struct span val,
 			return false;
 		return true;
 	}
+	if (span_is(key, "view")) {
+		/* The only other view of /status is the default one. */
+		if (!span_is(val, "page"))
+			return false;
+		m->view_page = 1;
+		return true;
+	}
 	if (span_is(key, "action"))
 		*action = val;
 	return true;
@@ -133,7 +140,8 @@ fc_router_match(const char *url, size_t len, struct fc_route_match *m)
 	else if (span_is(path, "/snapshot"))
 		m->route = FC_ROUTE_SNAPSHOT;
 	else if (span_is(path, "/status"))
-		m->route = FC_ROUTE_STATUS;
+		m->route = m->view_page ? FC_ROUTE_STATUS_PAGE :
+		    FC_ROUTE_STATUS;
 	else if (span_is(path, "/metrics"))
 		m->route = FC_ROUTE_METRICS;
 	else if (span_is(path, "/events"))
@@ -170,6 +178,7 @@ fc_router_name(enum fc_route route)
 	case FC_ROUTE_STREAM: return "stream";
 	case FC_ROUTE_SNAPSHOT: return "snapshot";
 	case FC_ROUTE_STATUS: return "status";
+	case FC_ROUTE_STATUS_PAGE: return "status-page";
 	case FC_ROUTE_METRICS: return "metrics";
 	case FC_ROUTE_EVENTS: return "events";
 	case FC_ROUTE_HEALTH: return "healthz";

@@ -10,16 +10,19 @@
  *   /snapshot,
  *   /?action=snapshot,
  *   /?action=snapshot_0       FC_ROUTE_SNAPSHOT
- *   /status /metrics /events /healthz
+ *   /status                   FC_ROUTE_STATUS
+ *   /status?view=page         FC_ROUTE_STATUS_PAGE (the viewer page's poll)
+ *   /metrics /events /healthz
  *   anything else             FC_ROUTE_NOT_FOUND
  * The stream_0 / snapshot_0 actions and /stream.mjpg are the URLs of
  * mjpg-streamer's first input and of ustreamer-style clients, so players
  * and home-automation integrations written for those servers work here.
  *
- * Query options (on every route; only streams use them):
+ * Query options (on every route; only streams use the first three):
  *   fps=N        1..240, caps this client's frame rate
  *   maxtime=S    1..FC_ROUTER_MAX_MAXTIME, ends the stream after S seconds
  *   framing=full|advance
+ *   view=page    on /status: the compact object of one /events event
  * A bad value makes the request FC_ROUTE_BAD (400).  Unknown keys are
  * ignored.  The target may be origin-form ("/a?b") or absolute-form
  * ("http://host/a?b").
@@ -39,6 +42,7 @@ enum fc_route {
 	FC_ROUTE_STREAM,
 	FC_ROUTE_SNAPSHOT,
 	FC_ROUTE_STATUS,
+	FC_ROUTE_STATUS_PAGE,	/* /status?view=page: one event's object */
 	FC_ROUTE_METRICS,
 	FC_ROUTE_EVENTS,
 	FC_ROUTE_HEALTH,
@@ -55,6 +59,7 @@ struct fc_route_match {
 	int fps;			/* 0 = no cap */
 	int maxtime;			/* seconds, 0 = unlimited */
 	enum fc_framing framing;
+	int view_page;			/* view=page was given */
 };
 
 /* Routes the request target url (len bytes, need not be NUL-ended).

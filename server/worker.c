@@ -1109,6 +1109,13 @@ dispatch(struct worker *w, struct fc_client *c)
 		fc_report_status_json(&c->body, w->cfg, w->bus, w->ctl);
 		respond_body(w, c, "application/json", keep);
 		break;
+	case FC_ROUTE_STATUS_PAGE:
+		/* The viewer page's poll: a short request, not a client of
+		 * max_clients (a page holds only its stream open). */
+		fc_report_event_json(&c->body, w->cfg, w->bus, w->ctl);
+		fc_strbuf_puts(&c->body, "\n");
+		respond_body(w, c, "application/json", keep);
+		break;
 	case FC_ROUTE_METRICS:
 		fc_report_metrics(&c->body, w->cfg, w->bus, w->ctl);
 		respond_body(w, c, "text/plain; version=0.0.4; charset=utf-8",

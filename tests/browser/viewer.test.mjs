@@ -2,7 +2,8 @@
 // playwright-core.  Starts build/forkcast on a free loopback port (test
 // pattern 640x360 at 15 fps, 2 workers), opens the viewer page in several
 // browser contexts at once, measures what the pages actually display, kills
-// a worker, and stops the server by its PID at the end.  Prints one line per
+// a worker, opens six tabs in one context (one browser's pool of six
+// connections per host), and stops the server by its PID at the end.  Prints one line per
 // test, figures as plain numbers (never asserted tightly), and closes with
 // "N passed, N failed".  Exit 0 only when every test passed.
 //
@@ -47,7 +48,9 @@ const WIDTH = 640, HEIGHT = 360;
 const PAGES = 4;
 const MIN_RATE = 5;		// distinct pictures per second, loose bound for 15 fps
 const RECOVER_MS = 3000;	// a page must play again this soon after a worker dies
-const TOTAL_MS = 150000;	// whole run, hard limit
+const TABS = 6;			// Chromium's connections per host (HTTP/1.1)
+const BACK_MS = 8000;		// figures return this soon after a tab frees a socket
+const TOTAL_MS = 150000;	// whole run, hard limit (about 55 s when all pass)
 
 let passed = 0, failed = 0;
 let server = null, browser = null, tmp = null;
@@ -307,12 +310,26 @@ async function pngColours(b64) {
 
 // --- helpers on the node side -------------------------------------------
 
-async function openViewer(urlPath = '/', opts = {}) {
-	const ctx = await browser.newContext({
+async function newContext(opts = {}) {
+	return browser.newContext({
 		viewport: opts.viewport || { width: 960, height: 600 },
 		javaScriptEnabled: opts.javaScriptEnabled !== false,
 		acceptDownloads: true,
 	});
+}
+
+// Width of the first <img>'s picture, 0 before one arrived (or before the
+// document itself arrived: an evaluate may then wait for it, so it is
+// given 1 s).
+async function pictureWidth(page) {
+	return Promise.race([page.evaluate(() => {
+		const img = document.querySelector('img');
+		return img ? img.naturalWidth : 0;
+	}).catch(() => 0), sleep(1000).then(() => 0)]);
+}
+
+async function openViewer(urlPath = '/', opts = {}) {
+	const ctx = await newContext(opts);
 	const page = await ctx.newPage();
 	page.on('pageerror', (e) => pageErrors.push(`${urlPath}: ${e.message}`));
 	// A multipart document or image never finishes loading: do not wait
@@ -321,16 +338,45 @@ async function openViewer(urlPath = '/', opts = {}) {
 	// Polled from here: with JavaScript off, the page runs no timers, so
 	// waitForFunction's own polling would never fire again.
 	for (let i = 0; ; i++) {
-		const w = await page.evaluate(() => {
-			const img = document.querySelector('img');
-			return img ? img.naturalWidth : 0;
-		});
-		if (w > 0)
+		if (await pictureWidth(page) > 0)
 			break;
 		assert(i < 100, `${urlPath}: no picture in the page after 10 s`);
 		await sleep(100);
 	}
 	return { ctx, page };
+}
+
+// The live figures of the viewer page, as shown.
+async function figures(page) {
+	return page.evaluate(() => ({
+		src: document.getElementById('src').textContent,
+		res: document.getElementById('res').textContent,
+		fps: document.getElementById('fps').textContent,
+		viewers: document.getElementById('viewers').textContent,
+		lat: document.getElementById('lat').textContent,
+		state: document.getElementById('state').textContent,
+	}));
+}
+
+// What is wrong with figures ui for a server with n streams ('' if
+// nothing); with stale allowed, "\u2013" (no figure) is accepted for
+// the live figures.
+function wrongFigures(ui, n, stale) {
+	const dash = (x) => stale && x === '\u2013';
+	const bad = [];
+	if (!ui.src.includes('testpattern') && !(stale && ui.src === 'forkcast'))
+		bad.push(`source "${ui.src}"`);
+	if (ui.res !== `${WIDTH}\u00d7${HEIGHT}` && !dash(ui.res))
+		bad.push(`resolution "${ui.res}"`);
+	if (!(Math.abs(Number(ui.fps) - FPS) < 3) && !dash(ui.fps))
+		bad.push(`fps "${ui.fps}"`);
+	if (ui.viewers !== String(n) && !dash(ui.viewers))
+		bad.push(`viewers "${ui.viewers}"`);
+	if (!/\d+ m?s/.test(ui.lat) && !dash(ui.lat))
+		bad.push(`latency "${ui.lat}"`);
+	if (ui.state !== 'running' && !(stale && ui.state === 'live'))
+		bad.push(`state "${ui.state}"`);
+	return bad.join(', ');
 }
 
 async function changes(page) {
@@ -379,6 +425,8 @@ async function main() {
 	// Four viewers at once, each in its own context (own cookies, cache,
 	// connections), as four people would be.
 	let viewers = [];
+	let tabCtx = null, tabsPlay = false;
+	const tabs = [];
 	await test(`${PAGES} pages open / at once and each shows >= ${MIN_RATE} new pictures/s`, async () => {
 		viewers = await Promise.all(Array.from({ length: PAGES }, () => openViewer('/')));
 		await Promise.all(viewers.map((v) => v.page.evaluate(probeInstall)));
@@ -412,29 +460,23 @@ async function main() {
 		return `/status clients ${st.clients}, per worker ${st.workers.map((w) => w.clients).join('+')}`;
 	});
 
-	await test('each page shows source, resolution, fps and viewer count from /events', async () => {
+	await test('each page shows source, resolution, fps and viewer count from the shared status poll', async () => {
 		for (const [i, v] of viewers.entries()) {
 			await v.page.waitForFunction((n) =>
 			    document.getElementById('viewers').textContent === String(n),
 			    PAGES, { timeout: 4000 }).catch(() => {});
-			const ui = await v.page.evaluate(() => ({
-				src: document.getElementById('src').textContent,
-				res: document.getElementById('res').textContent,
-				fps: document.getElementById('fps').textContent,
-				viewers: document.getElementById('viewers').textContent,
-				lat: document.getElementById('lat').textContent,
-				state: document.getElementById('state').textContent,
-			}));
-			assert(ui.src.includes('testpattern'), `page ${i + 1}: source "${ui.src}"`);
-			assert(ui.res === `${WIDTH}\u00d7${HEIGHT}`, `page ${i + 1}: resolution "${ui.res}"`);
-			assert(Math.abs(Number(ui.fps) - FPS) < 3, `page ${i + 1}: fps "${ui.fps}"`);
-			assert(ui.viewers === String(PAGES), `page ${i + 1}: viewers "${ui.viewers}"`);
-			assert(/\d+ m?s/.test(ui.lat), `page ${i + 1}: latency "${ui.lat}"`);
-			assert(ui.state === 'running', `page ${i + 1}: state "${ui.state}"`);
+			const ui = await figures(v.page);
+			const bad = wrongFigures(ui, PAGES, false);
+			assert(bad === '', `page ${i + 1}: ${bad}`);
 			if (i === 0)
 				v.note = `"${ui.src}" ${ui.res} ${ui.fps} fps, ${ui.viewers} viewers, latency ${ui.lat}`;
 		}
-		return viewers[0].note;
+		// The figures came from short requests, not from an event stream.
+		const st = await getJSON(server.base + '/status');
+		assert(st.events === 0, `/status counts ${st.events} event streams`);
+		const polls = await Promise.all(viewers.map((v) => v.page.evaluate(() => window.forkcast.polls)));
+		assert(polls.every((n) => n > 0), `polls per page ${polls.join(', ')}: a page in its own context polls itself`);
+		return `${viewers[0].note}; /status events ${st.events}, polls per page ${polls.join(', ')}`;
 	});
 
 	await test(`latency with ${PAGES} pages (figures)`, async () => {
@@ -481,6 +523,140 @@ async function main() {
 		return `killed worker ${victim.pid} (${victim.clients} streams): ${note}`;
 	});
 	await Promise.all(viewers.map((v) => v.ctx.close()));
+
+	// Browsers open at most 6 HTTP/1.1 connections per host, shared by
+	// every tab of a profile: one context here, as one person's browser.
+	// A page that held 2 connections (the stream and an EventSource)
+	// played in 3 tabs only; the 4th never loaded.
+	await test(`${TABS} tabs of / in one browser context all play >= ${MIN_RATE} new pictures/s, no event streams`, async () => {
+		tabCtx = await newContext();
+		for (let i = 0; i < TABS; i++) {
+			const page = await tabCtx.newPage();
+			page.on('pageerror', (e) => pageErrors.push(`tab ${i + 1}: ${e.message}`));
+			// Not awaited: in a full socket pool the document itself
+			// waits; every tab gets the same 10 s below.
+			page.goto(server.base + '/', { waitUntil: 'commit', timeout: 10000 }).catch(() => {});
+			tabs.push(page);
+			await sleep(300);
+		}
+		const loadedAt = new Array(TABS).fill(null), t0 = Date.now();
+		while (Date.now() - t0 < 10000 && loadedAt.includes(null)) {
+			for (const [i, p] of tabs.entries())
+				if (loadedAt[i] === null && await pictureWidth(p) > 0)
+					loadedAt[i] = Date.now() - t0;
+			await sleep(100);
+		}
+		const missing = loadedAt.flatMap((t, i) => t === null ? [i + 1] : []);
+		assert(missing.length === 0, `${TABS - missing.length} of ${TABS} tabs show a picture after 10 s; ` +
+		    `no picture in tab ${missing.join(', ')}`);
+		await Promise.all(tabs.map((p) => p.evaluate(probeInstall)));
+		await sleep(300);
+		const from = Date.now();
+		await sleep(5000);
+		const to = Date.now();
+		const rates = [];
+		for (const p of tabs)
+			rates.push(rateIn(await changes(p), from, to));
+		const note = rates.map((r, i) => `tab ${i + 1} ${f1(r.rate)}/s`).join(', ');
+		for (const [i, r] of rates.entries())
+			assert(r.rate >= MIN_RATE, `tab ${i + 1}: ${f1(r.rate)} distinct pictures/s < ${MIN_RATE} (${note})`);
+		let st = null;
+		for (let i = 0; i < 30; i++) {
+			st = await getJSON(server.base + '/status');
+			if (st.clients === TABS && st.events === 0)
+				break;
+			await sleep(200);
+		}
+		assert(st.clients === TABS, `/status counts ${st.clients} streams, want ${TABS}`);
+		assert(st.events === 0, `/status counts ${st.events} event streams, want 0`);
+		tabsPlay = true;
+		return `${note}; /status ${st.clients} streams, ${st.events} event streams`;
+	});
+
+	await test(`the figures in ${TABS} tabs are never wrong, and come back within ${BACK_MS} ms when a tab closes`, async () => {
+		// (A tab whose document never came would stall page.evaluate.)
+		assert(tabsPlay, `the ${TABS} tabs did not all play`);
+		// Every socket is held by a stream: the poll waits in the
+		// browser's queue, so the figures may be stale ("-"), never
+		// wrong, and the picture keeps playing without a reattach.
+		const uis = await Promise.all(tabs.map(figures));
+		for (const [i, ui] of uis.entries()) {
+			const bad = wrongFigures(ui, TABS, true);
+			assert(bad === '', `tab ${i + 1} with ${TABS} streams: ${bad}`);
+		}
+		const staleTabs = uis.filter((ui) => ui.viewers === '\u2013').length;
+		const fc = await Promise.all(tabs.map((p) => p.evaluate(() => ({
+			leader: window.forkcast.leader, reconnects: window.forkcast.reconnects,
+		}))));
+		for (const [i, f] of fc.entries())
+			assert(f.reconnects === 0, `tab ${i + 1} reattached its stream ${f.reconnects} times`);
+		// Close the tab that polls (the others must take over), or the
+		// first one.
+		let gone = fc.findIndex((f) => f.leader);
+		const closedLeader = gone >= 0;
+		if (gone < 0)
+			gone = 0;
+		await tabs[gone].close();
+		const rest = tabs.filter((_, i) => i !== gone);
+		const tClose = Date.now();
+		const backAt = new Array(rest.length).fill(null);
+		let last = [];
+		while (Date.now() - tClose < BACK_MS && backAt.includes(null)) {
+			last = await Promise.all(rest.map(figures));
+			for (const [i, ui] of last.entries())
+				if (backAt[i] === null && wrongFigures(ui, TABS - 1, false) === '')
+					backAt[i] = Date.now() - tClose;
+			await sleep(100);
+		}
+		for (const [i, t] of backAt.entries())
+			assert(t !== null, `a remaining tab has no figures ${BACK_MS} ms after a tab closed: ${wrongFigures(last[i], TABS - 1, false)}`);
+		// Roughly one tab polls for all: count the requests of 4 s.
+		const p0 = await Promise.all(rest.map((p) => p.evaluate(() => window.forkcast.polls)));
+		await sleep(4000);
+		const p1 = await Promise.all(rest.map((p) => p.evaluate(() => window.forkcast.polls)));
+		const polls = p1.map((n, i) => n - p0[i]);
+		const total = polls.reduce((a, n) => a + n, 0);
+		assert(total <= 8, `${total} status requests in 4 s from ${rest.length} tabs (${polls.join(', ')})`);
+		const again = await Promise.all(rest.map((p) => p.evaluate(() => window.forkcast.reconnects)));
+		assert(again.every((n) => n === 0), `reattaches after the close: ${again.join(', ')}`);
+		return `with ${TABS} streams ${staleTabs} of ${TABS} tabs showed stale figures, none wrong; ` +
+		    `closed tab ${gone + 1}${closedLeader ? ' (the polling one)' : ''}: figures back in ` +
+		    `${backAt.join(', ')} ms; status requests in 4 s per tab ${polls.join(', ')}`;
+	});
+	if (tabCtx)
+		await tabCtx.close();
+
+	await test('without BroadcastChannel every tab of a context polls for itself', async () => {
+		const ctx = await newContext();
+		try {
+			await ctx.addInitScript(() => { delete window.BroadcastChannel; });
+			const pages = [];
+			for (let i = 0; i < 2; i++) {
+				const page = await ctx.newPage();
+				page.on('pageerror', (e) => pageErrors.push(`no channel, tab ${i + 1}: ${e.message}`));
+				await page.goto(server.base + '/', { waitUntil: 'commit', timeout: 10000 });
+				pages.push(page);
+			}
+			for (const p of pages)
+				await p.waitForFunction(() => document.getElementById('viewers').textContent === '2',
+				    null, { timeout: 5000 });
+			const p0 = await Promise.all(pages.map((p) => p.evaluate(() => window.forkcast.polls)));
+			await sleep(3000);
+			const fc = await Promise.all(pages.map((p) => p.evaluate(() => ({
+				shared: window.forkcast.shared, polls: window.forkcast.polls,
+			}))));
+			const polls = fc.map((f, i) => f.polls - p0[i]);
+			assert(fc.every((f) => f.shared === false), 'a page still found a BroadcastChannel');
+			assert(polls.every((n) => n >= 2), `status requests in 3 s per tab ${polls.join(', ')}`);
+			for (const [i, p] of pages.entries()) {
+				const bad = wrongFigures(await figures(p), 2, false);
+				assert(bad === '', `tab ${i + 1}: ${bad}`);
+			}
+			return `status requests in 3 s per tab ${polls.join(', ')}`;
+		} finally {
+			await ctx.close();
+		}
+	});
 
 	for (const framing of ['advance', 'full']) {
 		await test(`latency with 1 page, /?framing=${framing} (figures)`, async () => {

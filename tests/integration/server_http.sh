@@ -1,8 +1,9 @@
 #!/bin/bash
 # The HTTP API end to end: every endpoint and alias, HEAD, streamed bytes
 # equal what capture published, per-client options on every alias,
-# /metrics format, /events, auth, CORS and its preflight (OPTIONS),
-# strict request heads and allowed_hosts.
+# /metrics format, /events and /status?view=page (the viewer page's poll),
+# auth, CORS and its preflight (OPTIONS), strict request heads and
+# allowed_hosts.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
@@ -54,7 +55,7 @@ server_of() {	# server_of CURL-ARGS...: the Server header of the response
 	curl -s -D - -o /dev/null --max-time 1 "$@" 2>/dev/null | tr -d '\r' |
 		sed -n 's/^Server: *//Ip' | head -n 1
 }
-for req in "$BASE/status" "$BASE/nope" "$BASE/stream" "$BASE/events" \
+for req in "$BASE/status" "$BASE/status?view=page" "$BASE/nope" "$BASE/stream" "$BASE/events" \
     "$BASE/snapshot" "-X OPTIONS $BASE/status" "-X POST $BASE/status" \
     "-H Host: $BASE/status"; do
 	# shellcheck disable=SC2086
@@ -106,13 +107,13 @@ for path in /snapshot '/?action=snapshot' '/?action=snapshot_0'; do
 done
 
 # HEAD works wherever GET does, with the same Content-Length.
-for path in / /snapshot /status /healthz /metrics; do
+for path in / /snapshot /status '/status?view=page' /healthz /metrics; do
 	get_len=$(curl -s -o /dev/null -w '%{size_download}' "$BASE$path")
 	head_out=$(curl -s -I "$BASE$path" | tr -d '\r')
 	head_code=$(head -n 1 <<<"$head_out" | cut -d' ' -f2)
 	head_len=$(sed -n 's/^Content-Length: *//Ip' <<<"$head_out")
 	check "HEAD $path: 200" [ "$head_code" = 200 ]
-	if [ "$path" != /metrics ] && [ "$path" != /status ]; then
+	if [ "$path" != /metrics ] && [ "${path%%\?*}" != /status ]; then
 		check "HEAD $path: Content-Length $head_len = GET body $get_len" [ "$head_len" = "$get_len" ]
 	fi
 done
@@ -153,6 +154,28 @@ check "/events delivered $n status events in 2.6 s" [ "$n" -ge 2 ]
 check "/events is text/event-stream" \
 	bash -c "curl -s -o /dev/null --max-time 1 -w '%{content_type}' '$BASE/events' | grep -q text/event-stream"
 
+# /status?view=page: the object of one /events event, once, as JSON (the
+# viewer page polls it instead of holding an event stream open).
+keys_of() {	# keys_of JSON: its top-level key names, one a line, sorted
+	grep -o '"[a-z_]*":' <<<"$1" | tr -d '":' | sort
+}
+code=$(curl -s -D "$TMP/vh" -o "$TMP/v" -w '%{http_code} %{content_type}' "$BASE/status?view=page")
+check "/status?view=page is 200 application/json" [ "$code" = "200 application/json" ]
+check "/status?view=page is not cached" grep -qi '^Cache-Control: no-store' "$TMP/vh"
+check "/status?view=page has a Content-Length" grep -qi '^Content-Length: [0-9]' "$TMP/vh"
+check "/status?view=page is one line" [ "$(wc -l <"$TMP/v")" = 1 ]
+ev=$(curl -s --max-time 1.5 "$BASE/events" | sed -n 's/^data: //p' | head -n 1)
+check "/status?view=page has the keys of an /events event" \
+	[ -n "$ev" -a "$(keys_of "$(cat "$TMP/v")")" = "$(keys_of "$ev")" ]
+for key in source width height fps viewers state frames frame_ts_ms now_ms error; do
+	check "/status?view=page has \"$key\"" grep -q "\"$key\":" "$TMP/v"
+done
+check "/status?view=page reports the files source" grep -q '"source":"files"' "$TMP/v"
+check "/status?view=bad is a bad request" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status?view=bad")" = 400 ]
+n=$(curl -s -v "$BASE/status?view=page" "$BASE/status?view=page" 2>&1 | grep -c 'Re-using existing connection\|Reusing existing')
+check "/status?view=page keeps the connection alive" [ "$n" -ge 1 ]
+
 check "/healthz is 200" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ]
 check "unknown path is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/nope")" = 404 ]
 
@@ -184,7 +207,7 @@ stop_server "$SERVER_PID"
 
 # allowed_hosts: other names get 421 (DNS rebinding); /healthz answers any.
 port=$(free_port) || exit 1
-write_config "$TMP/h.conf" "$port" "workers = 1" \
+write_config "$TMP/h.conf" "$port" "workers = 1" "max_clients = 1" \
 	"allowed_hosts = cam.example.org, 127.0.0.1 [::1]" \
 	"[capture]" "width = 320" "height = 240" "fps = 10"
 start_server "$TMP/h.conf" "$TMP/h.log" || exit 1
@@ -198,6 +221,8 @@ check "other IPv6 literal: 421" \
 	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: [::2]\r\n\r\n')" = 421 ]
 check "other host: 421" \
 	[ "$(raw_status "$port" 'GET /status HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
+check "other host on /status?view=page: 421" \
+	[ "$(raw_status "$port" 'GET /status?view=page HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
 check "other host on /stream: 421" \
 	[ "$(raw_status "$port" 'GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')" = 421 ]
 check "HTTP/1.0 without Host: 421" \
@@ -207,13 +232,28 @@ check "/healthz with another host: 200" \
 check "/healthz without Host (HAProxy httpchk): 200" \
 	[ "$(raw_status "$port" 'GET /healthz HTTP/1.0\r\n\r\n')" = 200 ]
 check "421s are counted in /metrics" \
-	grep -q '^forkcast_http_responses_total{code="421"} 4$' <(curl -s "$BASE/metrics")
+	grep -q '^forkcast_http_responses_total{code="421"} 5$' <(curl -s "$BASE/metrics")
 check "OPTIONS with another host: 421 (allowed_hosts comes first)" \
 	[ "$(raw_status "$port" 'OPTIONS /stream HTTP/1.1\r\nHost: rebound.example\r\n\r\n')" = 421 ]
 check "OPTIONS without allow_origin: 405" \
 	[ "$(curl -s -X OPTIONS -o /dev/null -w '%{http_code}' "$BASE/stream")" = 405 ]
 check "... with Allow: GET, HEAD" \
 	bash -c "curl -s -X OPTIONS -D - -o /dev/null '$BASE/stream' | tr -d '\r' | grep -qx 'Allow: GET, HEAD'"
+# max_clients = 1: one stream fills it; the page's poll is a short request
+# like /status and is still answered, while an event stream is refused.
+curl -s --max-time 6 -o /dev/null "$BASE/stream" &
+holder=$!
+PIDS+=($holder)
+sleep 1
+check "at max_clients a second stream gets 503" \
+	[ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$BASE/stream")" = 503 ]
+check "at max_clients /events gets 503" \
+	[ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$BASE/events")" = 503 ]
+check "at max_clients /status?view=page is answered" \
+	[ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$BASE/status?view=page")" = 200 ]
+check "... and counts the one stream" grep -q '"viewers":1,' <(curl -s --max-time 2 "$BASE/status?view=page")
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 stop_server "$SERVER_PID"
 
 # Basic auth on every path but /healthz (and the CORS preflight).
@@ -226,6 +266,10 @@ check "no credentials: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/s
 check "401 asks for Basic" bash -c "curl -s -D - -o /dev/null '$BASE/' | grep -qi '^WWW-Authenticate: Basic'"
 check "wrong password: 401" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:nope "$BASE/status")" = 401 ]
 check "right password: 200" [ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret "$BASE/status")" = 200 ]
+check "/status?view=page without credentials: 401" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/status?view=page")" = 401 ]
+check "/status?view=page with credentials: 200" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret "$BASE/status?view=page")" = 200 ]
 check "stream behind auth plays" bash -c "curl -s --max-time 1.5 -u alice:s3cret '$BASE/stream' | grep -acq 'image/jpeg'"
 check "/healthz needs no credentials" [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200 ]
 check "preflight without credentials: 204" \

@@ -707,6 +707,45 @@ test_event(void **state)
 	free(one);
 }
 
+/* /status?view=page answers with exactly the object of an event. */
+static void
+test_event_json(void **state)
+{
+	struct fixture *f = *state;
+	struct fc_strbuf ev;
+	const char *want;
+
+	fc_bus_set_info(f->bus, "testpattern", 640, 360, 15,
+	    FC_CAPTURE_RUNNING, "cam \"gone\"");
+	set_worker(f->ctl, 0, 1001, 2, 3, 0, 0, 0);
+	publish(f->bus, fc_now_real_ns());
+
+	fc_report_event_json(&f->out, NULL, f->bus, f->ctl);
+	assert_false(f->out.failed);
+	assert_true(f->out.len > 2);
+	assert_int_equal(f->out.data[0], '{');
+	assert_int_equal(f->out.data[f->out.len - 1], '}');
+	assert_null(memchr(f->out.data, '\n', f->out.len));
+	if (!json_valid(f->out.data))
+		fail_msg("invalid JSON: %s", f->out.data);
+	assert_contains(f->out.data, "\"viewers\":2,\"connections\":3,"
+	    "\"state\":\"running\"");
+	assert_contains(f->out.data, "\"error\":\"cam \\\"gone\\\"\"}");
+
+	/* The event wraps the same object (now_ms aside, which may have
+	 * moved on by a millisecond: compare up to it). */
+	fc_strbuf_init(&ev, 0);
+	fc_report_event(&ev, NULL, f->bus, f->ctl);
+	assert_false(ev.failed);
+	want = strstr(f->out.data, "\"now_ms\":");
+	assert_non_null(want);
+	assert_int_equal(strncmp(ev.data, "event: status\ndata: ", 20), 0);
+	assert_int_equal(strncmp(ev.data + 20, f->out.data,
+	    (size_t)(want - f->out.data)), 0);
+	assert_int_equal(strcmp(ev.data + ev.len - 2, "\n\n"), 0);
+	fc_strbuf_free(&ev);
+}
+
 static void
 test_event_torn_head(void **state)
 {
@@ -818,6 +857,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_metrics_label_escaping,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_json, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_event_torn_head, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),

@@ -43,6 +43,12 @@ test_paths(void **state)
 		{ "/stream.mjpeg", FC_ROUTE_NOT_FOUND },
 		{ "/?action=snapshot_0&action=", FC_ROUTE_NOT_FOUND },
 		{ "/status", FC_ROUTE_STATUS },
+		{ "/status?view=page", FC_ROUTE_STATUS_PAGE },
+		{ "/status?x=1&view=page&fps=3", FC_ROUTE_STATUS_PAGE },
+		{ "http://cam.example/status?view=page", FC_ROUTE_STATUS_PAGE },
+		{ "/status/?view=page", FC_ROUTE_NOT_FOUND },
+		{ "/events?view=page", FC_ROUTE_EVENTS },
+		{ "/?view=page", FC_ROUTE_PAGE },
 		{ "/metrics", FC_ROUTE_METRICS },
 		{ "/events", FC_ROUTE_EVENTS },
 		{ "/healthz", FC_ROUTE_HEALTH },
@@ -85,6 +91,8 @@ test_length(void **state)
 	(void)state;
 	assert_int_equal(fc_router_match("/streamXYZ", 7, &m), FC_ROUTE_STREAM);
 	assert_int_equal(fc_router_match("/status?fps=999", 7, &m),
+	    FC_ROUTE_STATUS);
+	assert_int_equal(fc_router_match("/status?view=page", 7, &m),
 	    FC_ROUTE_STATUS);
 }
 
@@ -158,6 +166,9 @@ test_bad_values(void **state)
 		"/?action=stream&fps=1000",
 		"/?action=stream_0&fps=0", "/stream.mjpg?maxtime=x",
 		"/?action=snapshot_0&framing=none",
+		"/status?view=", "/status?view", "/status?view=full",
+		"/status?view=Page", "/status?view=page&view=pagex",
+		"/stream?view=x",
 	};
 	struct fc_route_match m;
 	size_t i;
@@ -199,6 +210,8 @@ test_names(void **state)
 	assert_string_equal(fc_router_name(FC_ROUTE_STREAM), "stream");
 	assert_string_equal(fc_router_name(FC_ROUTE_NOT_FOUND), "not-found");
 	assert_string_equal(fc_router_name(FC_ROUTE_HEALTH), "healthz");
+	assert_string_equal(fc_router_name(FC_ROUTE_STATUS_PAGE),
+	    "status-page");
 }
 
 int
