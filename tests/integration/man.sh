@@ -213,8 +213,8 @@ ini_notes "$TMP/default.conf" >"$TMP/code.notes"
 ini_keys "$ROOT/conf/forkcast.conf" >"$TMP/conf.keys"
 nkeys=$(wc -l <"$TMP/code.keys")
 # The parse found the table: three sections, the keys known to exist.
-check "--default-config parsed: $nkeys keys in [server] [capture] [log]" \
-    test "$(awk '{ print $1 }' "$TMP/code.keys" | sort -u | tr '\n' ' ')" = "capture log server "
+check "--default-config parsed: $nkeys keys in [server] [capture] [tls] [log]" \
+    test "$(awk '{ print $1 }' "$TMP/code.keys" | sort -u | tr '\n' ' ')" = "capture log server tls "
 check "--default-config parsed: [server] listen defaults to 127.0.0.1:8080" \
     grep -qx 'server listen 127.0.0.1:8080' "$TMP/code.keys"
 check "--default-config parsed: [capture] slots is a restart key with range 3..64" \

@@ -842,6 +842,56 @@ test_socket_keys(void **state)
 	    "group name longer than 32 characters");
 }
 
+/* "ADDRESS:PORT tls": HTTPS there, with [tls] certificate and key. */
+static void
+test_listen_tls(void **state)
+{
+	struct fc_config cfg;
+
+	(void)state;
+	load_ok(&cfg, "[server]\nlisten = 127.0.0.1:8080\n"
+	    "listen = 0.0.0.0:8443 tls\nlisten = [::1]:9443 \t tls\n"
+	    "[tls]\ncertificate = /etc/c.pem\nkey = /etc/k.pem\n");
+	assert_int_equal(cfg.nlisten, 3);
+	assert_false(cfg.listen[0].tls);
+	assert_true(cfg.listen[1].tls);
+	assert_string_equal(cfg.listen[1].text, "0.0.0.0:8443");
+	assert_true(cfg.listen[2].tls);
+	assert_string_equal(cfg.listen[2].text, "[::1]:9443");
+	assert_true(fc_config_has_tls(&cfg));
+	assert_string_equal(cfg.tls_certificate, "/etc/c.pem");
+	assert_string_equal(cfg.tls_key, "/etc/k.pem");
+	load_ok(&cfg, "[server]\nlisten = 127.0.0.1:8080\n");
+	assert_false(fc_config_has_tls(&cfg));
+	/* The files alone do not turn TLS on. */
+	load_ok(&cfg, "[tls]\ncertificate = /etc/c.pem\nkey = /etc/k.pem\n");
+	assert_false(fc_config_has_tls(&cfg));
+
+	load_bad("[server]\nlisten = 127.0.0.1:8443 tls\n", 1,
+	    NAME ":2: server.listen: 127.0.0.1:8443 tls needs [tls] "
+	    "certificate and key\n");
+	load_bad("[server]\nlisten = 127.0.0.1:8443 tls\n[tls]\n"
+	    "certificate = /etc/c.pem\n", 1,
+	    NAME ":2: server.listen: 127.0.0.1:8443 tls needs [tls] "
+	    "certificate and key\n");
+	bad_value("server", "listen", "127.0.0.1:8443 tlsx",
+	    "'127.0.0.1:8443 tlsx': expected ADDRESS:PORT, optionally "
+	    "followed by tls");
+	bad_value("server", "listen", "127.0.0.1:8443 ssl",
+	    "'127.0.0.1:8443 ssl': expected ADDRESS:PORT, optionally "
+	    "followed by tls");
+	bad_value("server", "listen", "tls",
+	    "'tls': missing :port");
+	bad_value("server", "listen", "unix:/run/x.sock tls",
+	    "'unix:/run/x.sock tls': tls is for TCP addresses (a proxy on a "
+	    "unix: socket terminates TLS itself)");
+	/* The same address with and without tls is still the same. */
+	load_bad("[server]\nlisten = 127.0.0.1:8080\n"
+	    "listen = 127.0.0.1:8080 tls\n[tls]\ncertificate = /c\nkey = /k\n",
+	    1, NAME ":3: server.listen: 127.0.0.1:8080 tls is already given "
+	    "on line 2\n");
+}
+
 static void
 test_listen_duplicate(void **state)
 {
@@ -1634,6 +1684,7 @@ main(void)
 		cmocka_unit_test(test_string_keys),
 		cmocka_unit_test(test_listen_valid),
 		cmocka_unit_test(test_listen_invalid),
+		cmocka_unit_test(test_listen_tls),
 		cmocka_unit_test(test_listen_duplicate),
 		cmocka_unit_test(test_listen_unix),
 		cmocka_unit_test(test_socket_keys),

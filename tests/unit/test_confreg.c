@@ -98,6 +98,61 @@ test_read_only(void **state)
 	fc_confreg_close(w);
 }
 
+/*
+ * The TLS region: the same publish/read under a generation, attached
+ * read-only, and neither kind of region passes for the other (a
+ * configuration region handed over as the TLS one, or the reverse, is
+ * refused on attach).
+ */
+static void
+test_tls_region(void **state)
+{
+	struct fc_confreg *w, *r, *conf;
+	struct fc_tls_pem *a = calloc(1, sizeof(*a)), *got = malloc(sizeof(*got));
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(got);
+	w = fc_tlsreg_create();
+	assert_non_null(w);
+	r = fc_tlsreg_attach(w->fd);
+	assert_non_null(r);
+	assert_int_equal(fc_confreg_generation(r), 0);
+	assert_int_equal(fc_tlsreg_read(r, got), 0);
+	a->cert_len = (uint32_t)snprintf(a->cert, sizeof(a->cert), "CERT one");
+	a->key_len = (uint32_t)snprintf(a->key, sizeof(a->key), "KEY one");
+	fc_tlsreg_publish(w, a, 1);
+	assert_int_equal(fc_tlsreg_read(r, got), 1);
+	assert_string_equal(got->cert, "CERT one");
+	assert_string_equal(got->key, "KEY one");
+	assert_int_equal(got->key_len, 7);
+	a->key_len = (uint32_t)snprintf(a->key, sizeof(a->key), "KEY two");
+	fc_tlsreg_publish(w, a, 2);
+	assert_int_equal(fc_confreg_generation(r), 2);
+	assert_int_equal(fc_tlsreg_read(r, got), 2);
+	assert_string_equal(got->key, "KEY two");
+	assert_int_equal(fcntl(r->fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(mprotect(r->hdr, r->map_size, PROT_READ | PROT_WRITE), -1);
+	/* A length past its array is never handed on. */
+	a->key_len = sizeof(a->key);
+	fc_tlsreg_publish(w, a, 3);
+	assert_int_equal(fc_tlsreg_read(r, got), 0);
+
+	conf = fc_confreg_create();
+	assert_non_null(conf);
+	errno = 0;
+	assert_null(fc_tlsreg_attach(conf->fd));
+	assert_int_equal(errno, EPROTO);
+	errno = 0;
+	assert_null(fc_confreg_attach(w->fd));
+	assert_int_equal(errno, EPROTO);
+	fc_confreg_close(conf);
+	fc_confreg_close(r);
+	fc_confreg_close(w);
+	free(a);
+	free(got);
+}
+
 static void bad_magic(struct fc_confreg_header *h) { h->magic ^= 1; }
 static void bad_version(struct fc_confreg_header *h) { h->version = 99; }
 static void bad_size(struct fc_confreg_header *h) { h->payload_size--; }
@@ -201,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_attach_checks),
+		cmocka_unit_test(test_tls_region),
 		cmocka_unit_test(test_no_torn_reads),
 	};
 

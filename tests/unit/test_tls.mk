@@ -1,0 +1,1 @@
+test_tls_DEPS := common/tls.c
