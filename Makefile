@@ -33,7 +33,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wcast-qual
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -g \
           -DFC_VERSION='"$(VERSION)"' -DFC_SYSCONFDIR='"$(SYSCONFDIR)"'
-LIBS    = -lturbojpeg -linih -lhttp_parser -lseccomp -lssl -lcrypto -lpthread -lm
+LIBS    = -lturbojpeg -linih -lhttp_parser -lseccomp -lssl -lcrypto -lnghttp2 -lpthread -lm
 # The supervisor only: sd_notify and socket activation (server/systemd.c).
 SERVER_LIBS = -lsystemd
 
@@ -53,7 +53,7 @@ CFLAGS_ALL += $(OPTFLAGS) $(CPPFLAGS) $(CFLAGS)
 # Headers/tools whose absence means scripts/install-deps must run first.
 NEED_BUILD = /usr/include/turbojpeg.h /usr/include/ini.h \
              /usr/include/http_parser.h /usr/include/seccomp.h \
-             /usr/include/systemd/sd-daemon.h /usr/include/openssl/ssl.h \
+             /usr/include/systemd/sd-daemon.h /usr/include/openssl/ssl.h /usr/include/nghttp2/nghttp2.h \
              /usr/bin/pkg-config /usr/bin/curl
 NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium /usr/sbin/haproxy \
              /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a \

@@ -168,12 +168,13 @@ use_pem(SSL_CTX *ctx, const struct fc_tls_pem *pem, enum fc_tls_file *which,
 	return 0;
 }
 
-/* ALPN: HTTP/1.1 when the client offers it; no ALPN answer otherwise. */
+/* ALPN: h2 when the client offers it, else HTTP/1.1; no ALPN answer
+ * when it offers neither. */
 static int
 select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char ours[] = "\x08http/1.1";
+	static const unsigned char ours[] = "\x02h2\x08http/1.1";
 	unsigned char *sel;
 
 	(void)ssl;

@@ -14,7 +14,7 @@
  * with AES-GCM or ChaCha20-Poly1305, for TLS 1.3 OpenSSL's default
  * suites; no compression, no renegotiation, no session cache or tickets
  * (each worker has its own keys, so a ticket from one would not resume on
- * another); ALPN "http/1.1"; SSL_OP_ENABLE_KTLS, so the kernel encrypts
+ * another); ALPN "h2" (server/h2.h), else "http/1.1"; SSL_OP_ENABLE_KTLS, so the kernel encrypts
  * when it offers the `tls` ULP and OpenSSL writes records itself when it
  * does not (fc_tls_ktls_send tells which).
  */

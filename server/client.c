@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "../common/clock.h"
+#include "h2.h"
 #include "respond.h"
 
 #define NS_PER_S INT64_C(1000000000)
@@ -91,6 +92,7 @@ fc_client_free(struct fc_client *c)
 		return;
 	if (c->tls_gauge != NULL)
 		atomic_fetch_sub_explicit(c->tls_gauge, 1, memory_order_relaxed);
+	fc_h2_free(c);
 	SSL_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -108,9 +110,14 @@ fc_client_free(struct fc_client *c)
 static void
 tls_check_ready(struct fc_client *c)
 {
+	const unsigned char *alpn;
+	unsigned int alen;
+
 	if (c->tls_gauge != NULL || !SSL_is_init_finished(c->tls))
 		return;
 	c->tls_ktls = fc_tls_ktls_send(c->tls);
+	SSL_get0_alpn_selected(c->tls, &alpn, &alen);
+	c->h2_alpn = alen == 2 && memcmp(alpn, "h2", 2) == 0;
 	if (c->tls_stats == NULL)
 		return;
 	c->tls_gauge = c->tls_ktls ? &c->tls_stats->tls_ktls :
@@ -194,7 +201,7 @@ tls_write(struct fc_client *c, size_t *written)
 				sent = ret;
 				goto failed;
 			}
-			c->tls_wpending = false;
+			c->out_pending = false;
 		}
 		fc_iovq_advance(q, n);
 		*written += n;
@@ -205,7 +212,7 @@ failed:
 		/* A record OpenSSL built waits in it (not after a kTLS
 		 * sendfile, which leaves nothing behind). */
 		if (!(c->tls_ktls && q->idx >= q->cnt))
-			c->tls_wpending = true;
+			c->out_pending = true;
 		return FC_IO_AGAIN;
 	}
 	if (errno == 0)
@@ -222,7 +229,17 @@ flush(struct fc_client *c, struct fc_client_env *env)
 
 	if (c->q.left == 0)
 		return FC_IO_DONE;
-	if (!c->writable) {
+	if (c->is_stream) {
+		/* An HTTP/2 stream: nghttp2 pulls the queue (h2.h) when the
+		 * windows allow; writable again when it asks for more. */
+		if (c->h2conn == NULL)
+			return FC_IO_ERROR;
+		fc_h2_stream_output(c, env);
+		if (c->q.left == 0)
+			return FC_IO_DONE;	/* a head alone */
+		c->out_pending = true;
+		r = FC_IO_AGAIN;
+	} else if (!c->writable) {
 		r = FC_IO_AGAIN;
 	} else {
 		r = c->tls != NULL ? tls_write(c, &n) :
@@ -239,6 +256,17 @@ flush(struct fc_client *c, struct fc_client_env *env)
 			c->blocked_since_ns = env->now_mono_ns;
 	}
 	return r;
+}
+
+void
+fc_client_sent(struct fc_client *c, struct fc_client_env *env, size_t n)
+{
+	fc_iovq_advance(&c->q, n);
+	add(&env->stats->bytes, n);
+	c->bytes_out += n;
+	c->blocked_since_ns = 0;
+	if (c->q.left == 0)
+		c->out_pending = false;
 }
 
 /* Drops the output of a finished response. */
@@ -280,6 +308,8 @@ read_request(struct fc_client *c, struct fc_client_env *env)
 	ssize_t n;
 
 	for (;;) {
+		if (c->h2_alpn)
+			return FC_STEP_H2;	/* not HTTP/1.1 from here on */
 		if (c->rq->in_len > 0) {
 			r = fc_http_feed(&c->rq->hp, c->rq->in, c->rq->in_len, &used);
 			if (used > c->rq->in_len)
@@ -475,11 +505,13 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 	size_t before;
 
 	for (;;) {
-		if (c->q.left > 0) {
+		/* (An HTTP/2 stream's queue is emptied by nghttp2 between
+		 * calls: the part it held is finished here.) */
+		if (c->q.left > 0 || c->frame != NULL) {
 			before = c->q.left;
 			r = flush(c, env);
 			if (c->part_queued && (c->q.left < before ||
-			    c->tls_wpending))
+			    c->out_pending))
 				commit_part(c, env);
 			if (r == FC_IO_ERROR)
 				return FC_STEP_CLOSE;
@@ -536,6 +568,63 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 	}
 }
 
+/*
+ * An HTTP/2 connection: everything readable goes to nghttp2 (its
+ * callbacks route the requests and may add output), then its output is
+ * written through TLS, one buffer at a time: a buffer is refilled only
+ * once all of it is out (OpenSSL may have to be called again with the
+ * same bytes).
+ */
+static enum fc_client_step
+h2_io(struct fc_client *c, struct fc_client_env *env)
+{
+	uint8_t buf[TLS_RECORD];
+	enum fc_io_result r;
+	const char *out;
+	size_t len;
+	ssize_t n;
+	bool failed = false;
+
+	for (;;) {
+		n = conn_read(c, buf, sizeof(buf));
+		if (n > 0) {
+			if (fc_h2_recv(c, env, buf, (size_t)n) == -1) {
+				failed = true;
+				break;
+			}
+			continue;
+		}
+		if (n == 0) {
+			c->peer_eof = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		return FC_STEP_CLOSE;
+	}
+	if (c->peer_eof)
+		return FC_STEP_CLOSE;
+	for (;;) {
+		if (c->q.left > 0) {
+			r = flush(c, env);
+			if (r == FC_IO_ERROR)
+				return FC_STEP_CLOSE;
+			if (r == FC_IO_AGAIN)
+				return FC_STEP_OK;
+		}
+		if ((len = fc_h2_fill(c, env, &out)) == 0)
+			break;
+		fc_iovq_reset(&c->q);
+		(void)fc_iovq_add(&c->q, out, len);
+	}
+	/* Idle time (client_timeout) counts while no stream is open. */
+	if (fc_h2_streams(c) > 0)
+		c->request_start_ns = env->now_mono_ns;
+	return failed || fc_h2_done(c) ? FC_STEP_CLOSE : FC_STEP_OK;
+}
+
 enum fc_client_step
 fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 {
@@ -545,7 +634,7 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 	/* A stream never parses again: give the request side back (the
 	 * caller has finished with c->rq->hp.req by now). */
 	if (c->rq != NULL && (c->state == FC_CLIENT_STREAMING ||
-	    c->state == FC_CLIENT_EVENTS)) {
+	    c->state == FC_CLIENT_EVENTS || c->state == FC_CLIENT_H2)) {
 		rq_free(c->rq);
 		c->rq = NULL;
 	}
@@ -554,6 +643,8 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 			return FC_STEP_CLOSE;	/* out of memory: this client */
 		switch (c->state) {
 		case FC_CLIENT_READING:
+			if (c->is_stream)
+				return FC_STEP_OK;	/* h2.c fills it */
 			step = read_request(c, env);
 			if (step != FC_STEP_OK || c->state == FC_CLIENT_READING)
 				return step;
@@ -564,6 +655,8 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 				return FC_STEP_OK;
 			if (r == FC_IO_ERROR)
 				return FC_STEP_CLOSE;
+			if (c->close_after && c->is_stream)
+				return FC_STEP_CLOSE;	/* the stream ended */
 			if (c->close_after) {
 				start_lingering(c, env);
 				continue;
@@ -586,6 +679,8 @@ fc_client_pump(struct fc_client *c, struct fc_client_env *env)
 			    FC_STEP_CLOSE;
 		case FC_CLIENT_WAITING:
 			return FC_STEP_OK;	/* the worker answers */
+		case FC_CLIENT_H2:
+			return h2_io(c, env);
 		}
 		return FC_STEP_CLOSE;
 	}
@@ -805,6 +900,12 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 		return FC_STEP_OK;
 	case FC_CLIENT_LINGERING:
 		return now >= c->linger_end_ns ? FC_STEP_CLOSE : FC_STEP_OK;
+	case FC_CLIENT_H2:
+		/* As an idle keep-alive connection: closed after
+		 * client_timeout without a stream. */
+		return fc_h2_streams(c) == 0 &&
+		    now - c->request_start_ns >= cfg->client_timeout * NS_PER_S ?
+		    FC_STEP_CLOSE : FC_STEP_OK;
 	default:
 		return FC_STEP_OK;
 	}

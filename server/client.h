@@ -93,6 +93,8 @@ enum fc_client_state {
 	FC_CLIENT_LINGERING,	/* answer sent, write side shut: draining */
 	FC_CLIENT_WAITING,	/* a snapshot waiting for a fresh frame; the
 				 * worker answers it (fc_client_respond) */
+	FC_CLIENT_H2,		/* an HTTP/2 connection (h2.h): its requests
+				 * are stream clients of their own */
 };
 
 /* What the worker must do after a client call. */
@@ -100,6 +102,8 @@ enum fc_client_step {
 	FC_STEP_OK = 0,		/* wait for the next event */
 	FC_STEP_REQUEST,	/* c->hp.req holds a request: route it */
 	FC_STEP_CLOSE,		/* close and free the client */
+	FC_STEP_H2,		/* TLS chose h2: the worker makes the
+				 * connection HTTP/2 (fc_h2_start), then pumps */
 };
 
 /* Worker-wide facts the state machine reads and counters it bumps. */
@@ -108,6 +112,9 @@ struct fc_client_env {
 	struct fc_ctl_worker *stats;	/* this worker's slot (single writer) */
 	struct fc_frame *current;	/* newest frame copied from the bus */
 	int64_t now_mono_ns;		/* loop time, set before each call */
+	/* HTTP/2 connections with output to send once the current work is
+	 * done (h2.h; list through h2_dirty_next). */
+	struct fc_client *h2_dirty;
 };
 
 /*
@@ -182,8 +189,31 @@ struct fc_client {
 	struct fc_ctl_worker *tls_stats;	/* counted there once ready */
 	_Atomic uint64_t *tls_gauge;	/* ... in this gauge, NULL = not yet */
 	bool tls_ktls;			/* the kernel writes the records */
-	bool tls_wpending;		/* SSL_write must be called again with
-					 * the same bytes: the queue stays */
+	bool out_pending;		/* bytes of the queue are promised to
+					 * the transport (SSL_write must be
+					 * called again with them, or nghttp2
+					 * will pull them): the queue stays */
+	bool h2_alpn;			/* the TLS handshake chose h2 */
+
+	/* HTTP/2 (h2.h).  A connection has its session in h2; a stream
+	 * client (is_stream) has its connection in h2conn (NULL once
+	 * detached) and no socket (fd -1). */
+	struct fc_h2 *h2;
+	bool h2_dirty;			/* on env->h2_dirty */
+	struct fc_client *h2_dirty_next;
+	bool is_stream;
+	struct fc_client *h2conn;
+	struct fc_client *h2prev, *h2next;	/* the connection's streams */
+	int32_t h2_id;
+	uint32_t h2_hdr_bytes;		/* request header list so far */
+	int h2_status;			/* a problem in the request: its 4xx */
+	bool h2_method;			/* :method is one we serve */
+	bool h2_requested;		/* the request was answered or routed */
+	bool h2_head_sent;		/* HEADERS submitted */
+	bool h2_deferred;		/* nghttp2 waits for its data */
+	bool h2_ended;			/* END_STREAM or RST submitted */
+	bool closed;			/* closed by the worker (freed after the
+					 * batch) */
 
 	/* Limits (worker.c): the places this client holds in the control
 	 * region besides its connection, given back when it closes. */
@@ -200,6 +230,11 @@ struct fc_client *fc_client_new(int fd, const struct sockaddr *peer,
 
 /* Closes the socket and releases everything; accepts NULL. */
 void fc_client_free(struct fc_client *c);
+
+/* An HTTP/2 stream client's n next queued bytes went into a DATA frame
+ * (h2.c): counted as sent. */
+void fc_client_sent(struct fc_client *c, struct fc_client_env *env,
+    size_t n);
 
 /*
  * Handles epoll events (EPOLLIN/OUT/RDHUP/HUP/ERR) then does all the

@@ -77,6 +77,7 @@
 #include "auth.h"
 #include "client.h"
 #include "frame.h"
+#include "h2.h"
 #include "report.h"
 #include "respond.h"
 #include "router.h"
@@ -158,6 +159,7 @@ struct worker {
 	struct fc_client_env env;
 
 	struct fc_client *clients;	/* every open connection */
+	struct fc_client *vclients;	/* every HTTP/2 stream client (h2.h) */
 	struct fc_client *streams;	/* streaming ones (also in clients) */
 	struct fc_client *dead;		/* closed this batch, freed after it */
 	uint64_t nclients, nstreams, nevents;
@@ -331,10 +333,20 @@ update_listening(struct worker *w)
 static void
 close_client(struct worker *w, struct fc_client *c)
 {
-	if (c->fd < 0)
+	struct fc_client *s;
+
+	if (c->closed)
 		return;		/* already closed in this batch */
-	close(c->fd);
-	c->fd = -1;
+	c->closed = true;
+	/* An HTTP/2 connection's streams go with it. */
+	while ((s = fc_h2_first_stream(c)) != NULL)
+		close_client(w, s);
+	if (c->is_stream)
+		fc_h2_stream_detach(c);
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
 	if (c->sprev != NULL || w->streams == c) {
 		if (c->sprev != NULL)
 			c->sprev->snext = c->snext;
@@ -356,12 +368,16 @@ close_client(struct worker *w, struct fc_client *c)
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
+	else if (c->is_stream)
+		w->vclients = c->next;
 	else
 		w->clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	w->nclients--;
-	fc_ctl_release_connection(w->ctl, w->index);
+	if (!c->is_stream) {
+		w->nclients--;
+		fc_ctl_release_connection(w->ctl, w->index);
+	}
 	/* Freed after the batch: an event for it may still be queued. */
 	c->prev = NULL;
 	c->next = w->dead;
@@ -471,6 +487,47 @@ refused_expire(struct worker *w)
 		    w->env.now_mono_ns >= w->refused[i].until_ns)
 			refused_close(w, i);
 }
+
+/* --- HTTP/2 (h2.h) --- */
+
+/* A new request stream of conn: a stream client, on the vclients list
+ * (not a connection: max_connections and the balance count conn). */
+static struct fc_client *
+h2_open(void *arg, struct fc_client *conn)
+{
+	struct worker *w = arg;
+	struct fc_client *s;
+
+	if ((s = fc_client_new(-1, (const struct sockaddr *)&conn->peer,
+	    conn->peerlen, w->env.now_mono_ns)) == NULL)
+		return NULL;
+	s->is_stream = true;
+	s->next = w->vclients;
+	if (w->vclients != NULL)
+		w->vclients->prev = s;
+	w->vclients = s;
+	return s;
+}
+
+static void dispatch(struct worker *, struct fc_client *);
+
+static void
+h2_request(void *arg, struct fc_client *s)
+{
+	struct worker *w = arg;
+
+	dispatch(w, s);
+	if (fc_client_pump(s, &w->env) == FC_STEP_CLOSE)
+		close_client(w, s);
+}
+
+static void
+h2_closed(void *arg, struct fc_client *s)
+{
+	close_client(arg, s);
+}
+
+static const struct fc_h2_ops h2_ops = { h2_open, h2_request, h2_closed };
 
 /* --- TLS --- */
 
@@ -796,7 +853,8 @@ serve_waiting(struct worker *w)
 	if (w->nwaiting == 0)
 		return;
 	update_frame(w);
-	for (c = w->clients; c != NULL; c = next) {
+	for (int l = 0; l < 2; l++)
+	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != FC_CLIENT_WAITING)
 			continue;
@@ -885,6 +943,9 @@ stream_socket_options(struct fc_client *c)
 {
 	int one = 1, lowat = NOTSENT_LOWAT, fd = c->fd;
 	int sndbuf = UNIX_SNDBUF;
+
+	if (c->is_stream)
+		return;		/* HTTP/2: flow control per stream (h2.h) */
 
 	/* A unix: socket (a reverse proxy on this host) has neither
 	 * TCP_NOTSENT_LOWAT nor TCP_INFO: a small send buffer is what keeps
@@ -1135,12 +1196,34 @@ client_event(struct worker *w, struct fc_client *c, uint32_t events)
 	if (c->fd < 0)
 		return;
 	step = fc_client_handle(c, &w->env, events);
-	while (step == FC_STEP_REQUEST) {
-		dispatch(w, c);
+	while (step == FC_STEP_REQUEST || step == FC_STEP_H2) {
+		if (step == FC_STEP_H2 &&
+		    fc_h2_start(c, &h2_ops, w, &w->env) == -1) {
+			step = FC_STEP_CLOSE;
+			break;
+		}
+		if (step == FC_STEP_REQUEST)
+			dispatch(w, c);
 		step = fc_client_pump(c, &w->env);
 	}
 	if (step == FC_STEP_CLOSE)
 		close_client(w, c);
+}
+
+/* HTTP/2 connections with output (h2.h): sent now, before the batch's
+ * closed clients are freed. */
+static void
+send_h2(struct worker *w)
+{
+	struct fc_client *c;
+
+	while ((c = w->env.h2_dirty) != NULL) {
+		w->env.h2_dirty = c->h2_dirty_next;
+		c->h2_dirty = false;
+		c->h2_dirty_next = NULL;
+		if (!c->closed && fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
 }
 
 /* --- housekeeping --- */
@@ -1153,7 +1236,8 @@ send_events(struct worker *w)
 
 	if (w->nevents == 0)
 		return;
-	for (c = w->clients; c != NULL; c = next) {
+	for (int l = 0; l < 2; l++)
+	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != FC_CLIENT_EVENTS || c->q.left > 0)
 			continue;	/* a slow one skips this second */
@@ -1202,7 +1286,8 @@ apply_reload(struct worker *w)
 	w->generation = gen;
 	fc_log_set_level((enum fc_log_level)w->cfg->log_level);
 	if (auth_changed && w->cfg->auth[0] != '\0') {
-		for (c = w->clients; c != NULL; c = next) {
+		for (int l = 0; l < 2; l++)
+		for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
 			next = c->next;
 			if (c->state != FC_CLIENT_STREAMING &&
 			    c->state != FC_CLIENT_EVENTS)
@@ -1236,7 +1321,8 @@ tick(struct worker *w)
 		update_frame(w);
 	/* Waiting snapshots whose wait is over. */
 	serve_waiting(w);
-	for (c = w->clients; c != NULL; c = next) {
+	for (int l = 0; l < 2; l++)
+	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
 		next = c->next;
 		if (fc_client_tick(c, &w->env) == FC_STEP_CLOSE)
 			close_client(w, c);
@@ -1270,12 +1356,18 @@ start_retiring(struct worker *w)
 	    memory_order_relaxed);
 	set_listening(w, false);
 	(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->parent_fd, NULL);
-	/* Idle keep-alive connections have nothing to finish. */
+	/* Idle keep-alive connections have nothing to finish; HTTP/2
+	 * connections take no new stream (GOAWAY). */
 	for (c = w->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == FC_CLIENT_READING && c->rq != NULL &&
 		    !fc_http_started(&c->rq->hp))
 			close_client(w, c);
+		else if (c->state == FC_CLIENT_H2) {
+			fc_h2_goaway(c);
+			if (fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+				close_client(w, c);
+		}
 	}
 }
 
@@ -1286,7 +1378,8 @@ finish_streams(struct worker *w)
 {
 	struct fc_client *c, *next;
 
-	for (c = w->clients; c != NULL; c = next) {
+	for (int l = 0; l < 2; l++)
+	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == FC_CLIENT_STREAMING) {
 			if (fc_client_end_stream(c, &w->env) == FC_STEP_CLOSE)
@@ -1381,6 +1474,7 @@ run(struct worker *w)
 			start_finishing(w);
 			w->retire_deadline = w->env.now_mono_ns + FINISH_NS;
 			finish_streams(w);
+			send_h2(w);
 			free_dead(w);
 			continue;
 		}
@@ -1427,6 +1521,7 @@ run(struct worker *w)
 		}
 		if (w->finishing)
 			finish_streams(w);
+		send_h2(w);
 		free_dead(w);
 	}
 }
@@ -1441,8 +1536,15 @@ cleanup(struct worker *w)
 	for (c = w->clients; c != NULL; c = c->next)
 		if (c->state == FC_CLIENT_STREAMING)
 			(void)fc_client_end_stream(c, &w->env);
+	for (c = w->vclients; c != NULL; c = c->next)
+		if (c->state == FC_CLIENT_STREAMING)
+			(void)fc_client_end_stream(c, &w->env);
+	send_h2(w);
 	while ((c = w->clients) != NULL)
 		close_client(w, c);
+	while ((c = w->vclients) != NULL)
+		close_client(w, c);
+	send_h2(w);
 	free_dead(w);
 	for (unsigned i = 0; i < REFUSED_MAX; i++)
 		refused_close(w, i);

@@ -359,18 +359,28 @@ test_alpn_versions(void **state)
 	struct hs h;
 
 	(void)state;
-	/* A browser offers h2 and http/1.1: HTTP/1.1 is chosen. */
+	/* A browser offers h2 and http/1.1: h2 is chosen. */
 	handshake(&h, ctx, "\x02h2\x08http/1.1", 12, TLS1_2_VERSION,
 	    TLS1_3_VERSION);
 	assert_true(h.done);
 	assert_int_equal(SSL_version(h.srv), TLS1_3_VERSION);
 	SSL_get0_alpn_selected(h.cli, &p, &n);
+	assert_int_equal(n, 2);
+	assert_memory_equal(p, "h2", 2);
+	hs_free(&h);
+
+	/* http/1.1 alone, in either order with a protocol we lack. */
+	handshake(&h, ctx, "\x06spdy/3\x08http/1.1", 16, TLS1_2_VERSION,
+	    TLS1_3_VERSION);
+	assert_true(h.done);
+	SSL_get0_alpn_selected(h.cli, &p, &n);
 	assert_int_equal(n, 8);
 	assert_memory_equal(p, "http/1.1", 8);
 	hs_free(&h);
 
-	/* Only h2 offered: no ALPN answer, the handshake still completes. */
-	handshake(&h, ctx, "\x02h2", 3, TLS1_2_VERSION, TLS1_3_VERSION);
+	/* Nothing we speak offered: no ALPN answer, the handshake still
+	 * completes (HTTP/1.1 then). */
+	handshake(&h, ctx, "\x06spdy/3", 7, TLS1_2_VERSION, TLS1_3_VERSION);
 	assert_true(h.done);
 	SSL_get0_alpn_selected(h.cli, &p, &n);
 	assert_int_equal(n, 0);
