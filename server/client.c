@@ -880,6 +880,11 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 	case FC_CLIENT_READING:
 		if (now - c->request_start_ns < cfg->client_timeout * NS_PER_S)
 			return FC_STEP_OK;
+		/* A TLS handshake that never ended cannot carry a 408, and
+		 * an HTTP/2 request whose headers never ended is reset. */
+		if (c->is_stream ||
+		    (c->tls != NULL && !SSL_is_init_finished(c->tls)))
+			return FC_STEP_CLOSE;
 		/* An idle keep-alive connection just goes; a request that
 		 * never completed (slowloris) gets its 408. */
 		if (c->served_one && c->rq != NULL && !fc_http_started(&c->rq->hp))

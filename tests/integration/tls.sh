@@ -36,7 +36,7 @@ chmod 600 "$pki/privkey.pem"
 port=$(free_port) || exit 1
 tport=$(free_port) || exit 1
 conf=$TMP/s.conf
-write_config "$conf" "$port" "listen = 127.0.0.1:$tport tls" "workers = 2" \
+write_config "$conf" "$port" "listen = 127.0.0.1:$tport tls" "workers = 2" "client_timeout = 3" \
 	"[capture]" "width = 320" "height = 240" "fps = 15" "idle_stop = 0" \
 	"[tls]" "certificate = $pki/fullchain.pem" "key = $pki/privkey.pem"
 TBASE="https://127.0.0.1:$tport"
@@ -212,6 +212,23 @@ printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' | timeout 3 curl -s --max-
 printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 3 curl -s --max-time 2 -o /dev/null "telnet://127.0.0.1:$tport" 2>/dev/null
 code=$(tcurl -o /dev/null -w '%{http_code}' "$TBASE/healthz")
 check "after garbage, a cut handshake and plain HTTP on the TLS port: still 200 ($code)" [ "$code" = 200 ]
+# A handshake that never comes: closed after client_timeout (3 s), with
+# no plain-text 408 written into what should have been TLS.
+stall=$(/usr/bin/python3 - "$tport" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(8)
+t0 = time.time()
+try:
+    d = s.recv(100)
+except OSError:
+    d = b"error"
+print("%d %.1f" % (len(d), time.time() - t0))
+EOF
+)
+read -r sn st <<<"$stall"
+check "a silent TLS client is closed after client_timeout with nothing sent ($sn bytes after $st s)" \
+	bash -c "[ '$sn' = 0 ] && awk 'BEGIN { exit !($st >= 2.5 && $st < 7) }'"
 
 echo "-- the key stays with the workers"
 for w in $before; do
