@@ -63,7 +63,10 @@ NEED_TEST  = /usr/include/cmocka.h /usr/sbin/ip /usr/bin/clang /usr/bin/chromium
              /usr/lib/python3/dist-packages/cv2.cpython-311-x86_64-linux-gnu.so \
              /usr/bin/cvlc /usr/lib/x86_64-linux-gnu/vlc/plugins/demux/libmjpeg_plugin.so \
              /usr/bin/motion /usr/bin/dh /usr/bin/lintian /usr/bin/mandoc \
-             /usr/bin/bwrap /usr/bin/systemd-analyze /usr/bin/systemd-socket-activate
+             /usr/bin/bwrap /usr/bin/systemd-analyze /usr/bin/systemd-socket-activate \
+             /usr/lib/python3/dist-packages/h2/__init__.py /usr/bin/nghttp
+# (The last two: python3-h2 for the hostile HTTP/2 clients of
+# tests/integration/h2_hostile.sh, nghttp2-client for nghttp and h2load.)
 
 COMMON_SRC  = $(sort $(wildcard common/*.c))
 CAPTURE_SRC = $(sort $(wildcard capture/*.c))

@@ -468,9 +468,25 @@ fc_h2_stream_detach(struct fc_client *s)
 		return;
 	if (nghttp2_session_get_stream_user_data(h->ng, s->h2_id) == s) {
 		nghttp2_session_set_stream_user_data(h->ng, s->h2_id, NULL);
-		if (!s->h2_ended)
+		if (!s->h2_ended) {
 			(void)nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
 			    s->h2_id, NGHTTP2_CANCEL);
+			/*
+			 * The worker closes streams outside any input of
+			 * their connection too (send_timeout in a tick, a
+			 * reload that revoked credentials): without a send
+			 * the RST_STREAM waited in nghttp2 until the peer
+			 * sent something, and the peer went on waiting on
+			 * streams the server had dropped (found by
+			 * tests/integration/h2_hostile.sh, zero-window
+			 * streams).  Not for a connection that is closing,
+			 * nor from fc_h2_free (env NULL there): the dirty
+			 * list must never hold a connection about to be
+			 * freed.
+			 */
+			if (!s->h2conn->closed)
+				mark_dirty(s->h2conn, h->env);
+		}
 	}
 	s->h2_ended = true;
 	unlink_stream(h, s);
@@ -632,6 +648,7 @@ fc_h2_free(struct fc_client *conn)
 
 	if (h == NULL)
 		return;
+	h->env = NULL;		/* no send is marked from here on */
 	while (h->streams != NULL)
 		fc_h2_stream_detach(h->streams);
 	nghttp2_session_del(h->ng);

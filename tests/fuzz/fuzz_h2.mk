@@ -1,0 +1,1 @@
+fuzz_h2_DEPS := server/h2.c server/client.c server/router.c server/http.c server/stream.c server/frame.c server/respond.c common/tls.c common/strbuf.c common/control.c common/futex.c common/shm.c common/bus.c common/log.c
