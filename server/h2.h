@@ -31,7 +31,9 @@
  * concurrent streams per connection, a 16 KiB header list per request,
  * and nghttp2's defences against SETTINGS, PING and RST_STREAM floods
  * (rapid reset), CONTINUATION floods and unanswered control frames; a
- * connection that trips one is closed with GOAWAY.
+ * connection that trips one is closed: after a GOAWAY for rapid reset and
+ * CONTINUATION floods, at once for SETTINGS and PING floods (their sender
+ * does not read what we send).
  */
 #ifndef FC_H2_H
 #define FC_H2_H
