@@ -149,13 +149,14 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Test helpers in C (load client, test MJPEG server, ...): tests/tools/NAME.c
-# each linked with the sources in tests/tools/NAME.mk (NAME_DEPS).
+# each linked with the sources in tests/tools/NAME.mk (NAME_DEPS) and the
+# libraries it names there (NAME_LIBS).
 TOOLS := $(sort $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c)))
 -include $(wildcard tests/tools/*.mk)
 define tool_rule
 $(BUILD)/tools/$(1): $(BUILD)/tests/tools/$(1).o $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_DEPS))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDSAN) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(LDSAN) -o $$@ $$^ $$($(1)_LIBS) $$(LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 TOOL_BINS = $(TOOLS:%=$(BUILD)/tools/%)

@@ -123,6 +123,23 @@ check "TLS 1.1 is refused" bash -c "! grep -q 'Cipher is [A-Z]' <<<'$s11'"
 s12c=$(echo | timeout 5 openssl s_client -connect "127.0.0.1:$tport" -tls1_2 -cipher 'AES128-SHA' 2>&1)
 check "TLS 1.2 without forward secrecy (AES128-SHA) is refused" bash -c "! grep -q 'Cipher is AES128-SHA' <<<'$s12c'"
 
+echo "-- the load client over TLS (fcclient --tls, used by make bench)"
+if [ -x "$BUILD/tools/fcclient" ]; then
+	out=$("$BUILD/tools/fcclient" --url "$TBASE/stream?framing=full" --cafile "$pki/ca.crt" \
+		--clients 20 --seconds 3 --expect-frames 20 2>&1); rc=$?
+	check "20 fcclient viewers over TLS: every part a whole JPEG, >= 20 each (exit $rc)" \
+		bash -c "[ $rc = 0 ] && grep -q '\"ok\":20,\"failed\":0' <<<'$out'"
+	check "... TLS 1.3, ALPN http/1.1, 20 handshakes" \
+		grep -q '"tls":{"version":"TLSv1.3","cipher":"[A-Z0-9_]*","alpn":"http/1.1","handshakes":20}' <<<"$out"
+	out=$("$BUILD/tools/fcclient" --url "$TBASE/stream" --clients 2 --seconds 2 2>/dev/null); rc=$?
+	check "fcclient without the test CA: not verified, exit 1 ($rc)" \
+		bash -c "[ $rc = 1 ] && grep -q '\"first_error\":\"TLS certificate not verified\"' <<<'$out'"
+	out=$("$BUILD/tools/fcclient" --snapshot "$TBASE/snapshot" --cafile "$pki/ca.crt" --out "$TMP/fcsnap.jpg" 2>&1); rc=$?
+	check "fcclient --snapshot over TLS: a whole JPEG (exit $rc: $out)" [ "$rc" = 0 ]
+else
+	echo "  build/tools/fcclient not built: skipped"
+fi
+
 echo "-- kTLS or user-space records, per connection in /status"
 tcurl --max-time 4 -o /dev/null "$TBASE/stream" 2>/dev/null &
 s1=$!

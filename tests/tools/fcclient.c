@@ -6,7 +6,8 @@
  *             [--slow-read BYTES --slow-every MS]]
  *            [--framing full|advance]
  *            [--header 'Name: value']... [--expect-frames MIN]
- *   fcclient --snapshot http://127.0.0.1:PORT/snapshot --out FILE
+ *            [--tls [--cafile FILE | --insecure] [--servername NAME]]
+ *   fcclient --snapshot http://127.0.0.1:PORT/snapshot --out FILE [--tls ...]
  *
  * Streaming mode opens N connections from one epoll loop (non-blocking,
  * level-triggered), parses each multipart/x-mixed-replace response
@@ -23,6 +24,16 @@
  *
  * Snapshot mode fetches one URL, writes the body to FILE and prints a JSON
  * line; it exits 0 for a 200 whose body is a whole JPEG.
+ *
+ * --tls (or an https:// URL) speaks TLS 1.2/1.3 with OpenSSL: SNI and the
+ * verified name are --servername (default "localhost", the name the test
+ * certificates carry), ALPN offers http/1.1 only, the peer is verified
+ * against --cafile FILE (or the system's CAs), or not at all with
+ * --insecure.  Streaming clients stay non-blocking in the same epoll loop
+ * (the handshake waits for whichever readiness OpenSSL asks for); every
+ * check and figure is the same as over plain TCP, on the decrypted bytes.
+ * The JSON line then ends with a "tls" object: version, cipher and ALPN
+ * protocol of the first handshake, and how many handshakes completed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +52,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "lib/mpparse.h"
 
 #define MAX_CLIENTS 100000
@@ -49,10 +63,11 @@
 #define READ_BUF (256 * 1024)
 #define SLOW_TICK_MS 10
 
-enum cstate { C_CONNECTING, C_SENDING, C_READING, C_DONE };
+enum cstate { C_CONNECTING, C_HANDSHAKE, C_SENDING, C_READING, C_DONE };
 
 struct client {
 	int fd;
+	SSL *ssl;			/* --tls: this connection, else NULL */
 	bool slow;
 	enum cstate state;
 	bool failed;
@@ -99,7 +114,12 @@ static struct opts {
 	uint64_t expect_frames;
 	const char *snapshot;
 	const char *out;
+	bool tls;			/* --tls or an https:// URL */
+	bool insecure;			/* --insecure: no peer verification */
+	const char *cafile;		/* --cafile: trust anchors */
+	const char *servername;		/* SNI and the name verified */
 } o = { .clients = 1, .seconds = 5, .expect_frames = 1,
+    .servername = "localhost",
     /* Small: bytes queued in our own receive buffer would count as
      * server-side staleness in slow_age_ms. */
     .slow_rcvbuf = 4096 };
@@ -108,6 +128,11 @@ static struct samples lat_fast, lat_slow;
 static char request[8192];
 static size_t request_len;
 static unsigned char rbuf[READ_BUF];
+/* --tls: one context for every connection, and what the first completed
+ * handshake agreed (for the report). */
+static SSL_CTX *tls_ctx;
+static char tls_version[32], tls_cipher[64], tls_alpn[32];
+static int tls_handshakes;
 
 static int64_t
 now_ns(clockid_t id)
@@ -128,7 +153,10 @@ usage(void)
 	    "[--slow-rcvbuf BYTES] [--slow-read BYTES --slow-every MS]]\n"
 	    "         [--framing full|advance]\n"
 	    "         [--header 'Name: value']... [--expect-frames MIN]\n"
-	    "       fcclient --snapshot http://HOST:PORT/PATH --out FILE\n");
+	    "         [--tls [--cafile FILE | --insecure] "
+	    "[--servername NAME]]\n"
+	    "       fcclient --snapshot http://HOST:PORT/PATH --out FILE "
+	    "[--tls ...]\n");
 	exit(2);
 }
 
@@ -147,16 +175,21 @@ num_arg(const char *s, long min, long max)
 	return v;
 }
 
-/* http://HOST[:PORT][/PATH], HOST an address or name, [v6] allowed. */
+/* http[s]://HOST[:PORT][/PATH], HOST an address or name, [v6] allowed;
+ * https:// means --tls. */
 static void
 parse_url(const char *url)
 {
 	const char *p, *h, *hend, *path;
 	size_t n;
 
-	if (strncmp(url, "http://", 7) != 0)
+	if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else if (strncmp(url, "https://", 8) == 0) {
+		h = url + 8;
+		o.tls = true;
+	} else
 		goto bad;
-	h = url + 7;
 	path = strchr(h, '/');
 	if (path == NULL)
 		path = h + strlen(h);
@@ -183,14 +216,14 @@ parse_url(const char *url)
 		memcpy(o.port, p + 1, n);
 		o.port[n] = '\0';
 	} else if (p == path) {
-		strcpy(o.port, "80");
+		strcpy(o.port, o.tls ? "443" : "80");
 	} else
 		goto bad;
 	snprintf(o.path, sizeof(o.path), "%s", *path ? path : "/");
 	return;
 bad:
-	fprintf(stderr, "fcclient: bad URL (want http://HOST:PORT/PATH): %s\n",
-	    url);
+	fprintf(stderr, "fcclient: bad URL (want http[s]://HOST:PORT/PATH): "
+	    "%s\n", url);
 	exit(2);
 }
 
@@ -203,6 +236,15 @@ parse_args(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
+		/* Flags first: they take no value. */
+		if (strcmp(a, "--tls") == 0) {
+			o.tls = true;
+			continue;
+		}
+		if (strcmp(a, "--insecure") == 0) {
+			o.insecure = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(a, "--url") == 0)
@@ -242,6 +284,10 @@ parse_args(int argc, char **argv)
 			o.snapshot = url = argv[++i];
 		else if (strcmp(a, "--out") == 0)
 			o.out = argv[++i];
+		else if (strcmp(a, "--cafile") == 0)
+			o.cafile = argv[++i];
+		else if (strcmp(a, "--servername") == 0)
+			o.servername = argv[++i];
 		else
 			usage();
 	}
@@ -257,6 +303,15 @@ parse_args(int argc, char **argv)
 		exit(2);
 	}
 	parse_url(url);
+	if ((o.cafile != NULL || o.insecure) && !o.tls) {
+		fprintf(stderr, "fcclient: --cafile and --insecure need --tls "
+		    "(or an https:// URL)\n");
+		exit(2);
+	}
+	if (o.cafile != NULL && o.insecure) {
+		fprintf(stderr, "fcclient: --cafile or --insecure, not both\n");
+		exit(2);
+	}
 }
 
 static void
@@ -319,6 +374,118 @@ raise_nofile(int need)
 		    need);
 		exit(2);
 	}
+}
+
+/* --- TLS (--tls) --- */
+
+/* The client context: TLS 1.2 or 1.3, ALPN http/1.1, the peer verified
+ * unless --insecure.  Exits 2 when it cannot be built. */
+static void
+tls_setup(void)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+
+	tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (tls_ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) != 1 ||
+	    /* 0 is success here. */
+	    SSL_CTX_set_alpn_protos(tls_ctx, alpn, sizeof(alpn) - 1) != 0)
+		goto fail;
+	/* A server that closes without close_notify ends the stream like a
+	 * TCP close does (mp_eof decides whether the response was whole). */
+	SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_NO_TICKET);
+	SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (o.insecure) {
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+		return;
+	}
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+	if (o.cafile != NULL ?
+	    SSL_CTX_load_verify_locations(tls_ctx, o.cafile, NULL) != 1 :
+	    SSL_CTX_set_default_verify_paths(tls_ctx) != 1)
+		goto fail;
+	return;
+fail:
+	fprintf(stderr, "fcclient: cannot set up TLS%s%s\n",
+	    o.cafile ? " with " : "", o.cafile ? o.cafile : "");
+	ERR_print_errors_fp(stderr);
+	exit(2);
+}
+
+/* A TLS connection over the connected socket fd, SNI and the verified
+ * name set; NULL on failure. */
+static SSL *
+tls_new(int fd)
+{
+	SSL *ssl = SSL_new(tls_ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, o.servername) != 1 ||
+	    (!o.insecure && SSL_set1_host(ssl, o.servername) != 1)) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+/* After a TLS call that returned ret <= 0: EPOLLIN or EPOLLOUT for what
+ * it waits for, 0 when the peer closed, -1 on an error. */
+static int
+tls_wait(SSL *ssl, int ret)
+{
+	switch (SSL_get_error(ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		return EPOLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return EPOLLOUT;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Why a handshake failed (a static string, reasons are counted by
+ * address); the first failure's OpenSSL errors go to stderr. */
+static const char *
+tls_why(SSL *ssl)
+{
+	static bool told;
+	long v = SSL_get_verify_result(ssl);
+
+	if (!told) {
+		told = true;
+		if (v != X509_V_OK)
+			fprintf(stderr, "fcclient: TLS: %s\n",
+			    X509_verify_cert_error_string(v));
+		ERR_print_errors_fp(stderr);
+	}
+	ERR_clear_error();
+	return v != X509_V_OK ? "TLS certificate not verified" :
+	    "TLS handshake failed";
+}
+
+/* What the first completed handshake agreed, for the report. */
+static void
+tls_note(SSL *ssl)
+{
+	const unsigned char *p;
+	unsigned int n;
+
+	if (tls_handshakes++ > 0)
+		return;
+	snprintf(tls_version, sizeof(tls_version), "%s", SSL_get_version(ssl));
+	snprintf(tls_cipher, sizeof(tls_cipher), "%s",
+	    SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	if (n >= sizeof(tls_alpn))
+		n = sizeof(tls_alpn) - 1;
+	memcpy(tls_alpn, p, n);
+	tls_alpn[n] = '\0';
 }
 
 static void
@@ -396,6 +563,9 @@ client_end(struct client *c, int ep)
 {
 	if (c->fd != -1) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+		/* No close_notify: the run is over or the stream is. */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
 		close(c->fd);
 		c->fd = -1;
 	}
@@ -500,12 +670,64 @@ client_data(struct client *c, const unsigned char *p, size_t n)
 	return true;
 }
 
+/* The server closed the connection: always false (finished). */
+static bool
+client_eof(struct client *c)
+{
+	if (mp_eof(&c->mp) == MP_ERROR)
+		client_fail(c, c->mp.error);
+	else if (!c->checked)
+		client_fail(c, "closed before the response");
+	else
+		c->closed = true;
+	return false;
+}
+
+/*
+ * TLS: decrypts records until max bytes were read or no whole record is
+ * left in the socket; false when the client is finished.  A fast client
+ * reads until then (max SIZE_MAX): a record OpenSSL holds half-read
+ * would not wake epoll.  A slow one (read by the tick) stops at max.
+ * OpenSSL may want to write while reading (a TLS 1.3 key update): the
+ * next readiness or tick retries, the server sends all the time.
+ */
+static bool
+tls_read(struct client *c, size_t max)
+{
+	size_t got = 0, n, want;
+	int ret, w;
+
+	while (got < max) {
+		want = max - got < sizeof(rbuf) ? max - got : sizeof(rbuf);
+		ret = SSL_read_ex(c->ssl, rbuf, want, &n);
+		if (ret == 1) {
+			got += n;
+			if (c->slow)
+				c->allowance -= (double)n;
+			if (!client_data(c, rbuf, n))
+				return false;
+			continue;
+		}
+		if ((w = tls_wait(c->ssl, ret)) == 0)
+			return client_eof(c);
+		if (w == -1) {
+			ERR_clear_error();
+			client_fail(c, "TLS read failed");
+			return false;
+		}
+		break;
+	}
+	return true;
+}
+
 /* Reads once (at most max bytes); false when the client is finished. */
 static bool
 client_read(struct client *c, size_t max)
 {
 	ssize_t n;
 
+	if (c->ssl != NULL)
+		return tls_read(c, c->slow ? max : SIZE_MAX);
 	if (max > sizeof(rbuf))
 		max = sizeof(rbuf);
 	n = recv(c->fd, rbuf, max, 0);
@@ -514,19 +736,44 @@ client_read(struct client *c, size_t max)
 			c->allowance -= (double)n;
 		return client_data(c, rbuf, (size_t)n);
 	}
-	if (n == 0) {
-		if (mp_eof(&c->mp) == MP_ERROR)
-			client_fail(c, c->mp.error);
-		else if (!c->checked)
-			client_fail(c, "closed before the response");
-		else
-			c->closed = true;
-		return false;
-	}
+	if (n == 0)
+		return client_eof(c);
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return true;
 	client_fail(c, "recv failed");
 	return false;
+}
+
+/* Waits for events (EPOLLIN or EPOLLOUT) on c's socket. */
+static bool
+client_watch(struct client *c, int ep, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = c;
+	return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+}
+
+static bool client_send(struct client *c, int ep);
+
+/* --tls: one handshake step; on completion the request goes out. */
+static bool
+client_handshake(struct client *c, int ep)
+{
+	int ret = SSL_do_handshake(c->ssl), w;
+
+	if (ret == 1) {
+		tls_note(c->ssl);
+		c->state = C_SENDING;
+		return client_send(c, ep);
+	}
+	if ((w = tls_wait(c->ssl, ret)) <= 0) {
+		client_fail(c, tls_why(c->ssl));
+		return false;
+	}
+	return client_watch(c, ep, (uint32_t)w);
 }
 
 /* Connect finished or socket writable: send (the rest of) the request. */
@@ -544,10 +791,32 @@ client_send(struct client *c, int ep)
 			client_fail(c, "connect failed");
 			return false;
 		}
+		if (tls_ctx != NULL) {
+			if ((c->ssl = tls_new(c->fd)) == NULL) {
+				client_fail(c, "SSL_new failed");
+				return false;
+			}
+			c->state = C_HANDSHAKE;
+			return client_handshake(c, ep);
+		}
 		c->state = C_SENDING;
 	}
-	n = send(c->fd, request + c->sent, request_len - c->sent,
-	    MSG_NOSIGNAL);
+	if (c->ssl != NULL) {
+		size_t w;
+		int ret = SSL_write_ex(c->ssl, request + c->sent,
+		    request_len - c->sent, &w), want;
+
+		if (ret != 1) {
+			if ((want = tls_wait(c->ssl, ret)) > 0)
+				return client_watch(c, ep, (uint32_t)want);
+			ERR_clear_error();
+			client_fail(c, "send failed");
+			return false;
+		}
+		n = (ssize_t)w;
+	} else
+		n = send(c->fd, request + c->sent, request_len - c->sent,
+		    MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return true;
@@ -728,7 +997,17 @@ report(struct client *cl, int n, double elapsed_s)
 		json_string(reasons[k]);
 		printf(":%d", reason_count[k]);
 	}
-	printf("}}\n");
+	printf("}");
+	if (tls_ctx != NULL) {
+		printf(",\"tls\":{\"version\":");
+		json_string(tls_version);
+		printf(",\"cipher\":");
+		json_string(tls_cipher);
+		printf(",\"alpn\":");
+		json_string(tls_alpn);
+		printf(",\"handshakes\":%d}", tls_handshakes);
+	}
+	printf("}\n");
 	fflush(stdout);
 	free(fps_fast);
 	free(fps_slow);
@@ -786,6 +1065,8 @@ run_stream(void)
 	int ep, i, k, nev, active, timeout;
 
 	build_request();
+	if (o.tls)
+		tls_setup();
 	raise_nofile(o.clients + 64);
 	if ((cl = calloc((size_t)o.clients, sizeof(*cl))) == NULL) {
 		fprintf(stderr, "fcclient: out of memory\n");
@@ -836,6 +1117,8 @@ run_stream(void)
 			if (c->state == C_CONNECTING ||
 			    c->state == C_SENDING)
 				alive = client_send(c, ep);
+			else if (c->state == C_HANDSHAKE)
+				alive = client_handshake(c, ep);
 			else if (!c->slow)
 				alive = client_read(c, sizeof(rbuf));
 			if (!alive)
@@ -856,6 +1139,9 @@ run_stream(void)
 	for (i = 0; i < o.clients; i++) {
 		if (cl[i].state == C_CONNECTING)
 			client_fail(&cl[i], "not connected before the deadline");
+		else if (cl[i].state == C_HANDSHAKE)
+			client_fail(&cl[i], "TLS handshake not done before the "
+			    "deadline");
 		else if (cl[i].state != C_DONE && !cl[i].checked)
 			client_fail(&cl[i], "no response before the deadline");
 		client_end(&cl[i], ep);
@@ -865,6 +1151,7 @@ run_stream(void)
 	free(cl);
 	free(lat_fast.v);
 	free(lat_slow.v);
+	SSL_CTX_free(tls_ctx);
 	return k;
 }
 
@@ -893,6 +1180,31 @@ snap_body(void *arg, const void *data, size_t len)
 	return fwrite(data, 1, len, s->f) == len ? 0 : -1;
 }
 
+/* Blocking send and receive for the snapshot, over TLS when ssl is
+ * not NULL: like send(2)/recv(2), 0 on a clean close. */
+static ssize_t
+snap_send(int fd, SSL *ssl, const void *p, size_t len)
+{
+	size_t n;
+
+	if (ssl == NULL)
+		return send(fd, p, len, MSG_NOSIGNAL);
+	return SSL_write_ex(ssl, p, len, &n) == 1 ? (ssize_t)n : -1;
+}
+
+static ssize_t
+snap_recv(int fd, SSL *ssl, void *p, size_t len)
+{
+	size_t n;
+	int ret;
+
+	if (ssl == NULL)
+		return recv(fd, p, len, 0);
+	if ((ret = SSL_read_ex(ssl, p, len, &n)) == 1)
+		return (ssize_t)n;
+	return tls_wait(ssl, ret) == 0 ? 0 : -1;
+}
+
 static int
 run_snapshot(void)
 {
@@ -905,6 +1217,7 @@ run_snapshot(void)
 	size_t sent = 0;
 	bool jpeg;
 	int fd;
+	SSL *ssl = NULL;
 
 	build_request();
 	memset(&s, 0, sizeof(s));
@@ -921,8 +1234,16 @@ run_snapshot(void)
 	freeaddrinfo(ai);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (o.tls) {
+		tls_setup();
+		if ((ssl = tls_new(fd)) == NULL || SSL_connect(ssl) != 1) {
+			fprintf(stderr, "fcclient: %s\n", ssl != NULL ?
+			    tls_why(ssl) : "SSL_new failed");
+			return 1;
+		}
+	}
 	while (sent < request_len) {
-		n = send(fd, request + sent, request_len - sent, MSG_NOSIGNAL);
+		n = snap_send(fd, ssl, request + sent, request_len - sent);
 		if (n <= 0) {
 			perror("fcclient: send");
 			return 1;
@@ -933,7 +1254,7 @@ run_snapshot(void)
 	mp.on_body = snap_body;
 	mp.arg = &s;
 	while (r == MP_OK) {
-		n = recv(fd, rbuf, sizeof(rbuf), 0);
+		n = snap_recv(fd, ssl, rbuf, sizeof(rbuf));
 		if (n < 0) {
 			perror("fcclient: recv");
 			break;
@@ -946,6 +1267,8 @@ run_snapshot(void)
 			break;
 		}
 	}
+	SSL_free(ssl);
+	SSL_CTX_free(tls_ctx);
 	close(fd);
 	if (fclose(s.f) != 0)
 		r = MP_ERROR;

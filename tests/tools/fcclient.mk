@@ -1,1 +1,3 @@
 fcclient_DEPS := tests/tools/lib/mpparse.c
+# --tls (OpenSSL).
+fcclient_LIBS := -lssl -lcrypto
