@@ -18,10 +18,10 @@
 // chain against it.
 //
 // How "the picture moves" is measured: same-origin pages (the viewer at
-// https://127.0.0.1:TPORT/) use the probe of viewer.test.mjs: every
-// animation frame, draw the <img> into a canvas and hash its pixels; every
-// test-pattern frame carries its frame number, so a new frame is a new
-// hash.  A cross-origin <img> taints the canvas (the dashboard cannot read
+// https://127.0.0.1:TPORT/) use the probe of lib.mjs, as viewer.test.mjs
+// does: every animation frame, draw the <img> into a canvas and hash its
+// pixels; every test-pattern frame carries its frame number, so a new
+// frame is a new hash.  A cross-origin <img> taints the canvas (the dashboard cannot read
 // the camera's pixels, as it should be), so there the test takes element
 // screenshots as fast as Chromium makes them and counts distinct ones: a
 // lower bound on the pictures shown, limited by the screenshot rate (also
@@ -34,7 +34,7 @@
 // (asked by node over its own TLS connection) counts 2 TLS connections and
 // 12 streams.  The same 12 tabs over plain HTTP/1.1 hit Chromium's six
 // connections per host: six play, the other six never get their page.
-// Many tabs are measured with a timer probe (see probeInstall).
+// Many tabs are measured with a timer probe (see probeInstall in lib.mjs).
 //
 // Mixed content: Chromium upgrades an http:// image in an https:// page to
 // https:// (no fallback), except when the image's host is an IP address:
@@ -46,20 +46,19 @@
 // each is asserted as Chromium 156 does it (upgraded and failed by name,
 // loaded with a warning by IP address).
 
-import { chromium } from 'playwright-core';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+	CHROMIUM, pageErrors, sleep, log, f1, assert, test, runSuite, freePort, getJSON,
+	makeTmp, writeConf, spawnForkcast, waitHealthy, stopForkcast, launchChromium,
+	newContext as contextOf, probeInstall, evalFor, pictureWidth, waitPicture, figures,
+	wrongFigures as wrongFor, changes, rateIn, openTabs, openPlayingTabs, tabPictures,
+	tabRates, perTab,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const BUILD = process.env.BUILD || path.join(ROOT, 'build');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OPENSSL = process.env.OPENSSL || 'openssl';
 const FPS = 15;
 const WIDTH = 640, HEIGHT = 360;
@@ -70,42 +69,9 @@ const MANY = 12;		// tabs on one h2 connection
 const TOTAL_MS = 180000;	// whole run, hard limit (about 65 s when all pass)
 // Names the browser resolves to 127.0.0.1 (--host-resolver-rules).
 const CAMERA = 'camera.test', DASHBOARD = 'dashboard.test';
+const PATTERN = { width: WIDTH, height: HEIGHT, fps: FPS };
 
-let passed = 0, failed = 0;
 let server = null, dash = null, browser = null, tmp = null;
-const pageErrors = [];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (s) => process.stdout.write(s + '\n');
-const f1 = (x) => Number.isFinite(x) ? x.toFixed(1) : '-';
-
-function assert(cond, msg) {
-	if (!cond)
-		throw new Error(msg);
-}
-
-async function test(name, fn) {
-	const t0 = Date.now();
-	try {
-		const note = await fn();
-		passed++;
-		log(`  ok   - ${name}${note ? ': ' + note : ''} (${Date.now() - t0} ms)`);
-	} catch (e) {
-		failed++;
-		log(`  FAIL - ${name}: ${e && e.message ? e.message : e}`);
-	}
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 // --- the test CA and the server certificate -----------------------------
 
@@ -133,64 +99,16 @@ function makePKI(dir) {
 
 async function startServer(pki) {
 	const port = await freePort(), tport = await freePort();
-	const conf = path.join(tmp, 'forkcast.conf');
-	fs.writeFileSync(conf, [
-		'[server]',
-		`listen = 127.0.0.1:${port}`,
-		`listen = 127.0.0.1:${tport} tls`,
-		'workers = 2',
-		'shutdown_grace = 1',
-		`pid_file = ${tmp}/forkcast.pid`,
-		'[capture]',
-		'source = testpattern',
-		`width = ${WIDTH}`,
-		`height = ${HEIGHT}`,
-		`fps = ${FPS}`,
-		'idle_stop = 0',
-		'[tls]',
-		`certificate = ${pki.chain}`,
-		`key = ${pki.key}`,
-		'',
-	].join('\n'));
-	const logFd = fs.openSync(path.join(tmp, 'forkcast.log'), 'a');
-	const child = spawn(path.join(BUILD, 'forkcast'), ['-c', conf],
-	    { stdio: ['ignore', logFd, logFd] });
-	fs.closeSync(logFd);
-	const exited = new Promise((r) => child.on('exit', r));
-	server = { child, pid: child.pid, port, tport, exited,
+	const conf = writeConf(tmp, [`127.0.0.1:${port}`, `127.0.0.1:${tport} tls`], PATTERN,
+	    ['[tls]', `certificate = ${pki.chain}`, `key = ${pki.key}`]);
+	server = { ...spawnForkcast(tmp, conf), port, tport,
 	    base: `http://127.0.0.1:${port}`, tbase: `https://127.0.0.1:${tport}` };
-	for (let i = 0; i < 100; i++) {
-		if (child.exitCode !== null)
-			break;
-		try {
-			const r = await tlsGet('/healthz', pki.ca);
-			if (r.status === 200)
-				return server;
-		} catch { /* not listening yet */ }
-		await sleep(100);
-	}
-	throw new Error('server did not become healthy over TLS:\n' + serverLog());
+	await waitHealthy(server, tmp, async () => (await tlsGet('/healthz', pki.ca)).status === 200,
+	    ' over TLS');
+	return server;
 }
 
-function serverLog() {
-	try {
-		return fs.readFileSync(path.join(tmp, 'forkcast.log'), 'utf8')
-		    .split('\n').slice(-30).join('\n');
-	} catch {
-		return '(no log)';
-	}
-}
-
-async function stopServer() {
-	if (!server || server.child.exitCode !== null)
-		return;
-	try { process.kill(server.pid, 'SIGTERM'); } catch { return; }
-	const t = await Promise.race([server.exited.then(() => true), sleep(15000).then(() => false)]);
-	if (!t) {
-		try { process.kill(server.pid, 'SIGKILL'); } catch { /* gone */ }
-		await server.exited;
-	}
-}
+const stopServer = () => stopForkcast(server);
 
 // GET over TLS from node, the chain verified against the test CA only.
 function tlsGet(urlPath, ca) {
@@ -214,11 +132,7 @@ async function statusTLS(ca) {
 	return { st: JSON.parse(r.body), protocol: r.protocol };
 }
 
-async function statusPlain() {
-	const r = await fetch(server.base + '/status', { signal: AbortSignal.timeout(3000) });
-	assert(r.ok, `GET /status: ${r.status}`);
-	return r.json();
-}
+const statusPlain = () => getJSON(server.base + '/status');
 
 // --- the dashboard: another HTTPS origin ----------------------------------
 
@@ -248,91 +162,10 @@ function startDashboard(pki, port) {
 	});
 }
 
-// --- in-page code (runs in the browser) ---------------------------------
-
-// The pixel probe of viewer.test.mjs: every animation frame, hash the
-// first <img> (same origin only).
-//
-// With opts.every (ms) it samples on a timer instead, into a canvas
-// opts.scale times smaller: for many tabs at once.  Headless Chromium runs
-// animation frames at 60/s only in the page opened last; in the others
-// they came 3 to 11 times a second with 12 tabs on this 2-core machine
-// (measured), so an animation-frame probe there counts its own rate, not
-// the stream's.  The <img> takes each new part whether or not its page
-// paints, and a timer keeps running (about 45 samples/s per tab
-// measured), so the timer probe sees every new picture the <img> holds.
-// The bars of the test pattern move about 11 px per frame at 640 px wide,
-// so a quarter-size copy still differs from frame to frame.
-function probeInstall(opts) {
-	if (window.__probe)
-		return;
-	const every = opts && opts.every, scale = (opts && opts.scale) || 1;
-	const P = window.__probe = { changes: [], samples: 0 };
-	const c = document.createElement('canvas');
-	const cx = c.getContext('2d', { willReadFrequently: true });
-	let last = null;
-	const tick = () => {
-		const img = document.querySelector('img');
-		if (img && img.naturalWidth > 0) {
-			const w = Math.ceil(img.naturalWidth / scale);
-			const h = Math.ceil(img.naturalHeight / scale);
-			if (c.width !== w) c.width = w;
-			if (c.height !== h) c.height = h;
-			cx.drawImage(img, 0, 0, w, h);
-			const d = new Uint32Array(cx.getImageData(0, 0, w, h).data.buffer);
-			let x = 0x811c9dc5;
-			for (let i = 0; i < d.length; i++)
-				x = Math.imul(x ^ d[i], 16777619);
-			const hash = (x >>> 0).toString(16);
-			if (hash !== last) {
-				last = hash;
-				P.changes.push([Date.now(), hash]);
-			}
-		}
-		P.samples++;
-		if (!every)
-			requestAnimationFrame(tick);
-	};
-	if (every)
-		setInterval(tick, every);
-	else
-		requestAnimationFrame(tick);
-}
-
 // --- helpers on the node side -------------------------------------------
 
-async function newContext(opts = {}) {
-	return browser.newContext({
-		viewport: { width: 960, height: 600 },
-		ignoreHTTPSErrors: opts.ignoreHTTPSErrors !== false,
-	});
-}
-
-async function pictureWidth(page) {
-	return Promise.race([page.evaluate(() => {
-		const img = document.querySelector('img');
-		return img ? img.naturalWidth : 0;
-	}).catch(() => 0), sleep(1000).then(() => 0)]);
-}
-
-async function waitPicture(page, ms, what) {
-	const t0 = Date.now();
-	for (;;) {
-		if (await pictureWidth(page) > 0)
-			return Date.now() - t0;
-		assert(Date.now() - t0 < ms, `${what}: no picture after ${ms} ms`);
-		await sleep(100);
-	}
-}
-
-async function changes(page) {
-	return page.evaluate(() => window.__probe.changes);
-}
-
-function rateIn(ch, from, to) {
-	const inside = ch.filter(([t]) => t >= from && t < to);
-	const distinct = new Set(inside.map(([, h]) => h)).size;
-	return { n: inside.length, distinct, rate: distinct / ((to - from) / 1000) };
+function newContext(opts = {}) {
+	return contextOf(browser, { ignoreHTTPSErrors: opts.ignoreHTTPSErrors !== false });
 }
 
 // Screenshots of one element for ms: how many, how many distinct, and
@@ -351,42 +184,6 @@ async function shotRate(page, selector, ms) {
 	return { shots, distinct: seen.size, rate: seen.size / s, shotRate: shots / s };
 }
 
-// The timer probe (probeInstall) for pages that are not the front one.
-const TAB_PROBE = { every: 20, scale: 4 };
-
-// Opens n tabs of url in ctx, 300 ms apart.  Navigations are not awaited:
-// over HTTP/1.1 the seventh tab of a host never gets its page.
-async function openTabs(ctx, url, n, what) {
-	const tabs = [];
-	for (let i = 0; i < n; i++) {
-		const page = await ctx.newPage();
-		page.on('pageerror', (e) => pageErrors.push(`${what} tab ${i + 1}: ${e.message}`));
-		page.goto(url, { waitUntil: 'commit', timeout: 10000 }).catch(() => {});
-		tabs.push(page);
-		await sleep(300);
-	}
-	return tabs;
-}
-
-// Waits up to ms for a picture WIDTH pixels wide in every tab; per tab
-// the ms it took, or null.
-async function tabPictures(tabs, ms) {
-	const at = new Array(tabs.length).fill(null), t0 = Date.now();
-	while (Date.now() - t0 < ms && at.includes(null)) {
-		for (const [i, p] of tabs.entries())
-			if (at[i] === null && await pictureWidth(p) === WIDTH)
-				at[i] = Date.now() - t0;
-		await sleep(100);
-	}
-	return at;
-}
-
-// page.evaluate(fn, arg), or dflt after ms or on an error: a tab whose
-// navigation waits for a connection may not answer.
-function evalFor(page, fn, arg, ms, dflt) {
-	return Promise.race([page.evaluate(fn, arg).catch(() => dflt), sleep(ms).then(() => dflt)]);
-}
-
 // The protocol each tab's page came over ('' when it has none).
 async function tabProtocols(tabs) {
 	return Promise.all(tabs.map((p) => evalFor(p, () => {
@@ -395,46 +192,9 @@ async function tabProtocols(tabs) {
 	}, undefined, 1000, '')));
 }
 
-// Distinct pictures per second in each tab over ms, all tabs at once.
-async function tabRates(tabs, ms) {
-	await Promise.all(tabs.map((p) => evalFor(p, probeInstall, TAB_PROBE, 1000, null)));
-	await sleep(300);
-	const from = Date.now();
-	await sleep(ms);
-	const to = Date.now();
-	const all = await Promise.all(tabs.map((p) => evalFor(p,
-	    () => window.__probe ? window.__probe.changes : [], undefined, 2000, [])));
-	return all.map((ch) => rateIn(ch, from, to));
-}
-
-const perTab = (rates) => rates.map((r, i) => `tab ${i + 1} ${f1(r.rate)}/s`).join(', ');
-
-async function figures(page) {
-	return page.evaluate(() => ({
-		src: document.getElementById('src').textContent,
-		res: document.getElementById('res').textContent,
-		fps: document.getElementById('fps').textContent,
-		viewers: document.getElementById('viewers').textContent,
-		state: document.getElementById('state').textContent,
-	}));
-}
-
 // What is wrong with the viewer page's figures for n streams ('' if
 // nothing).
-function wrongFigures(ui, n) {
-	const bad = [];
-	if (!ui.src.includes('testpattern'))
-		bad.push(`source "${ui.src}"`);
-	if (ui.res !== `${WIDTH}\u00d7${HEIGHT}`)
-		bad.push(`resolution "${ui.res}"`);
-	if (!(Math.abs(Number(ui.fps) - FPS) < 3))
-		bad.push(`fps "${ui.fps}"`);
-	if (ui.viewers !== String(n))
-		bad.push(`viewers "${ui.viewers}"`);
-	if (ui.state !== 'running')
-		bad.push(`state "${ui.state}"`);
-	return bad.join(', ');
-}
+const wrongFigures = (ui, n) => wrongFor(ui, { ...PATTERN, viewers: n });
 
 // Opens the dashboard page at url in a fresh context and records what
 // Chromium does with its <img>: requests, failures, console messages,
@@ -465,9 +225,7 @@ async function embed(url, ms) {
 // --- the tests ------------------------------------------------------------
 
 async function main() {
-	tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forkcast-https-'));
-	// Capture runs as nobody and must reach the configuration's folder.
-	fs.chmodSync(tmp, 0o755);
+	tmp = makeTmp('forkcast-https-');
 	const pki = makePKI(path.join(tmp, 'pki'));
 	await startServer(pki);
 	const dport = await freePort();
@@ -475,16 +233,10 @@ async function main() {
 	const DBASE = `https://127.0.0.1:${dport}`;
 	log(`server ${server.base} and ${server.tbase} (pid ${server.pid}), testpattern ` +
 	    `${WIDTH}x${HEIGHT} at ${FPS} fps, 2 workers; dashboard ${DBASE} (this process)`);
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
-		    '--disable-background-networking', '--disable-component-update',
-		    '--disable-sync',
-		    // Names that are not loopback to Chromium's Mixed Content
-		    // checks but connect to 127.0.0.1 (see the top of the file).
-		    `--host-resolver-rules=MAP ${CAMERA} 127.0.0.1, MAP ${DASHBOARD} 127.0.0.1`],
-	});
+	// Names that are not loopback to Chromium's Mixed Content checks but
+	// connect to 127.0.0.1 (see the top of the file).
+	browser = await launchChromium(
+	    [`--host-resolver-rules=MAP ${CAMERA} 127.0.0.1, MAP ${DASHBOARD} 127.0.0.1`]);
 	log(`browser: Chromium ${browser.version()} (${CHROMIUM})`);
 
 	await test(`the viewer page over HTTPS plays >= ${MIN_RATE} new pictures/s and shows its figures`, async () => {
@@ -622,11 +374,8 @@ async function main() {
 	let tabsPlay = false;
 	await test(`${TABS} tabs of ${server.tbase}/ in one browser context all play >= ${MIN_RATE} new pictures/s over h2`, async () => {
 		tabCtx = await newContext();
-		const tabs = await openTabs(tabCtx, server.tbase + '/', TABS, 'https');
-		const loadedAt = await tabPictures(tabs, 10000);
-		const missing = loadedAt.flatMap((t, i) => t === null ? [i + 1] : []);
-		assert(missing.length === 0, `${TABS - missing.length} of ${TABS} tabs show a picture after 10 s; ` +
-		    `no picture in tab ${missing.join(', ')}`);
+		const { tabs, loadedAt } = await openPlayingTabs(tabCtx, server.tbase + '/', TABS, 'https',
+		    10000, WIDTH);
 		const protos = await tabProtocols(tabs);
 		const rates = await tabRates(tabs, 5000);
 		const note = perTab(rates);
@@ -664,11 +413,8 @@ async function main() {
 	await test(`${MANY} tabs of ${server.tbase}/ in one browser context share one h2 connection and all play >= ${MIN_RATE} new pictures/s`, async () => {
 		const ctx = await newContext();
 		try {
-			const tabs = await openTabs(ctx, server.tbase + '/', MANY, 'h2');
-			const loadedAt = await tabPictures(tabs, 15000);
-			const missing = loadedAt.flatMap((t, i) => t === null ? [i + 1] : []);
-			assert(missing.length === 0, `${MANY - missing.length} of ${MANY} tabs show a picture after 15 s; ` +
-			    `no picture in tab ${missing.join(', ')}`);
+			const { tabs, loadedAt } = await openPlayingTabs(ctx, server.tbase + '/', MANY, 'h2',
+			    15000, WIDTH);
 			const protos = await tabProtocols(tabs);
 			const rates = await tabRates(tabs, 5000);
 			const { st, protocol } = await statusTLS(pki.ca);
@@ -698,7 +444,7 @@ async function main() {
 		const ctx = await newContext();
 		try {
 			const tabs = await openTabs(ctx, server.base + '/', MANY, 'http');
-			const loadedAt = await tabPictures(tabs, 10000);
+			const loadedAt = await tabPictures(tabs, 10000, WIDTH);
 			const protos = await tabProtocols(tabs);
 			const rates = await tabRates(tabs, 5000);
 			const st = await statusPlain();
@@ -720,45 +466,13 @@ async function main() {
 	});
 }
 
-const deadline = setTimeout(async () => {
-	log(`  FAIL - the HTTPS browser run took longer than ${TOTAL_MS / 1000} s`);
-	failed++;
-	await finish();
-}, TOTAL_MS);
-
-// An exception outside a test (an event handler) still stops what this
-// run started.
-process.on('uncaughtException', async (e) => {
-	log(`  FAIL - uncaught: ${e && e.stack ? e.stack : e}`);
-	failed++;
-	await finish();
+await runSuite({
+	what: 'the HTTPS browser run', limitMs: TOTAL_MS, main, browser: () => browser, dir: () => tmp,
+	stop: async () => {
+		if (dash) {
+			dash.closeAllConnections();
+			dash.close();
+		}
+		await stopServer().catch(() => {});
+	},
 });
-
-let finishing = false;
-async function finish() {
-	if (finishing)
-		return;
-	finishing = true;
-	clearTimeout(deadline);
-	if (browser)
-		await browser.close().catch(() => {});
-	if (dash) {
-		dash.closeAllConnections();
-		dash.close();
-	}
-	await stopServer().catch(() => {});
-	if (failed > 0 && tmp)
-		log('server log (last lines):\n' + serverLog());
-	if (tmp)
-		fs.rmSync(tmp, { recursive: true, force: true });
-	log(`${passed} passed, ${failed} failed`);
-	process.exit(failed === 0 && passed > 0 ? 0 : 1);
-}
-
-try {
-	await main();
-} catch (e) {
-	failed++;
-	log(`  FAIL - setup: ${e && e.stack ? e.stack : e}`);
-}
-await finish();

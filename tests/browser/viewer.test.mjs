@@ -7,12 +7,15 @@
 // test, figures as plain numbers (never asserted tightly), and closes with
 // "N passed, N failed".  Exit 0 only when every test passed.
 //
-// How "the picture moves" is measured: a probe injected into the page draws
-// the <img> into a same-origin canvas at its natural size on every
-// animation frame (requestAnimationFrame, 60 Hz) and hashes all its pixels
-// (FNV-1a over the RGBA words).  Every test-pattern frame carries its frame
-// number, so every new frame gives a new hash; a change is recorded with
-// Date.now().
+// How "the picture moves" is measured: a probe injected into the page
+// (probeInstall in lib.mjs, shared with https.test.mjs) draws the <img>
+// into a same-origin canvas at its natural size on every animation frame
+// (requestAnimationFrame, 60 Hz) and hashes all its pixels (FNV-1a over
+// the RGBA words).  Every test-pattern frame carries its frame number, so
+// every new frame gives a new hash; a change is recorded with Date.now().
+// The six tabs sample on a 20 ms timer instead, into a quarter-size
+// canvas: headless Chromium runs animation frames at full speed only in
+// the tab opened last.
 //
 // How latency is measured (capture -> visible in the page): the same page
 // also reads /stream?framing=full with fetch() and a streaming reader, cuts
@@ -30,19 +33,16 @@
 // Hashes the reader did not see (it started later, or skipped a frame) are
 // counted as unmatched and left out.
 
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+	ROOT, BUILD, CHROMIUM, pageErrors, sleep, log, f0, f1, pct, assert, test, runSuite,
+	freePort, getJSON, makeTmp, writeConf, spawnForkcast, waitHealthy, stopForkcast,
+	launchChromium, newContext as contextOf, probeInstall, waitPicture, figures,
+	wrongFigures as wrongFor, changes, rateIn, openPlayingTabs, tabRates, perTab,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const BUILD = process.env.BUILD || path.join(ROOT, 'build');
 const ARTIFACTS = path.join(BUILD, 'test-artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const FPS = 15;
 const WIDTH = 640, HEIGHT = 360;
 const PAGES = 4;
@@ -51,120 +51,26 @@ const RECOVER_MS = 3000;	// a page must play again this soon after a worker dies
 const TABS = 6;			// Chromium's connections per host (HTTP/1.1)
 const BACK_MS = 8000;		// figures return this soon after a tab frees a socket
 const TOTAL_MS = 150000;	// whole run, hard limit (about 55 s when all pass)
+const PATTERN = { width: WIDTH, height: HEIGHT, fps: FPS };
 
-let passed = 0, failed = 0;
 let server = null, browser = null, tmp = null;
-const pageErrors = [];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (s) => process.stdout.write(s + '\n');
-
-function pct(a, p) {
-	if (a.length === 0)
-		return NaN;
-	const s = [...a].sort((x, y) => x - y);
-	return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
-}
-const f0 = (x) => Number.isFinite(x) ? x.toFixed(0) : '-';
-const f1 = (x) => Number.isFinite(x) ? x.toFixed(1) : '-';
-
-function assert(cond, msg) {
-	if (!cond)
-		throw new Error(msg);
-}
-
-async function test(name, fn) {
-	const t0 = Date.now();
-	try {
-		const note = await fn();
-		passed++;
-		log(`  ok   - ${name}${note ? ': ' + note : ''} (${Date.now() - t0} ms)`);
-	} catch (e) {
-		failed++;
-		log(`  FAIL - ${name}: ${e && e.message ? e.message : e}`);
-	}
-}
 
 // --- the server ---------------------------------------------------------
 
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
-
-async function getJSON(url) {
-	const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-	assert(r.ok, `${url}: status ${r.status}`);
-	return r.json();
-}
-
+// Starts forkcast on a free port, or on reusePort (a restart).
 async function startServer(reusePort) {
-	if (!tmp) {
-		tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forkcast-browser-'));
-		// Capture runs as nobody and must reach the configuration's folder.
-		fs.chmodSync(tmp, 0o755);
-	}
+	if (!tmp)
+		tmp = makeTmp('forkcast-browser-');
 	const port = reusePort || await freePort();
-	const conf = path.join(tmp, 'forkcast.conf');
-	fs.writeFileSync(conf, [
-		'[server]',
-		`listen = 127.0.0.1:${port}`,
-		'workers = 2',
-		'shutdown_grace = 1',
-		`pid_file = ${tmp}/forkcast.pid`,
-		'[capture]',
-		'source = testpattern',
-		`width = ${WIDTH}`,
-		`height = ${HEIGHT}`,
-		`fps = ${FPS}`,
-		'idle_stop = 0',
-		'',
-	].join('\n'));
-	const logFd = fs.openSync(path.join(tmp, 'forkcast.log'), 'a');
-	const child = spawn(path.join(BUILD, 'forkcast'), ['-c', conf],
-	    { stdio: ['ignore', logFd, logFd] });
-	fs.closeSync(logFd);
-	const exited = new Promise((r) => child.on('exit', r));
-	server = { child, pid: child.pid, port, base: `http://127.0.0.1:${port}`, exited };
-	for (let i = 0; i < 100; i++) {
-		if (child.exitCode !== null)
-			break;
-		try {
-			const r = await fetch(server.base + '/healthz',
-			    { signal: AbortSignal.timeout(1000) });
-			if (r.status === 200)
-				return server;
-		} catch { /* not listening yet */ }
-		await sleep(100);
-	}
-	throw new Error('server did not become healthy:\n' + serverLog());
+	const base = `http://127.0.0.1:${port}`;
+	const conf = writeConf(tmp, [`127.0.0.1:${port}`], PATTERN);
+	server = { ...spawnForkcast(tmp, conf), port, base };
+	await waitHealthy(server, tmp, async () =>
+	    (await fetch(base + '/healthz', { signal: AbortSignal.timeout(1000) })).status === 200);
+	return server;
 }
 
-function serverLog() {
-	try {
-		return fs.readFileSync(path.join(tmp, 'forkcast.log'), 'utf8')
-		    .split('\n').slice(-30).join('\n');
-	} catch {
-		return '(no log)';
-	}
-}
-
-async function stopServer() {
-	if (!server || server.child.exitCode !== null)
-		return;
-	try { process.kill(server.pid, 'SIGTERM'); } catch { return; }
-	const t = await Promise.race([server.exited.then(() => true), sleep(15000).then(() => false)]);
-	if (!t) {
-		try { process.kill(server.pid, 'SIGKILL'); } catch { /* gone */ }
-		await server.exited;
-	}
-}
+const stopServer = () => stopForkcast(server);
 
 // Parent PID of pid, to kill only workers of the server this run started.
 function ppidOf(pid) {
@@ -172,42 +78,7 @@ function ppidOf(pid) {
 	return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-// --- in-page code (runs in the browser) ---------------------------------
-
-// Installs the pixel probe: every animation frame, hash the first <img>.
-function probeInstall() {
-	if (window.__probe)
-		return;
-	const P = window.__probe = { changes: [], ticks: [] };
-	const c = document.createElement('canvas');
-	const cx = c.getContext('2d', { willReadFrequently: true });
-	P.hashOf = (src, w, h) => {
-		if (c.width !== w) c.width = w;
-		if (c.height !== h) c.height = h;
-		cx.drawImage(src, 0, 0, w, h);
-		const d = new Uint32Array(cx.getImageData(0, 0, w, h).data.buffer);
-		let x = 0x811c9dc5;
-		for (let i = 0; i < d.length; i++)
-			x = Math.imul(x ^ d[i], 16777619);
-		return (x >>> 0).toString(16);
-	};
-	let last = null;
-	const tick = () => {
-		const now = Date.now();
-		if (P.ticks.length < 600)
-			P.ticks.push(performance.now());
-		const img = document.querySelector('img');
-		if (img && img.naturalWidth > 0) {
-			const h = P.hashOf(img, img.naturalWidth, img.naturalHeight);
-			if (h !== last) {
-				last = h;
-				P.changes.push([now, h]);
-			}
-		}
-		requestAnimationFrame(tick);
-	};
-	requestAnimationFrame(tick);
-}
+// --- in-page code (runs in the browser; the probe is lib.mjs's) ----------
 
 // Reads /stream?framing=full for ms milliseconds next to the <img>, maps
 // each part's pixel hash to its X-Timestamp, then matches the <img>'s
@@ -310,22 +181,12 @@ async function pngColours(b64) {
 
 // --- helpers on the node side -------------------------------------------
 
-async function newContext(opts = {}) {
-	return browser.newContext({
+function newContext(opts = {}) {
+	return contextOf(browser, {
 		viewport: opts.viewport || { width: 960, height: 600 },
 		javaScriptEnabled: opts.javaScriptEnabled !== false,
 		acceptDownloads: true,
 	});
-}
-
-// Width of the first <img>'s picture, 0 before one arrived (or before the
-// document itself arrived: an evaluate may then wait for it, so it is
-// given 1 s).
-async function pictureWidth(page) {
-	return Promise.race([page.evaluate(() => {
-		const img = document.querySelector('img');
-		return img ? img.naturalWidth : 0;
-	}).catch(() => 0), sleep(1000).then(() => 0)]);
 }
 
 async function openViewer(urlPath = '/', opts = {}) {
@@ -335,60 +196,14 @@ async function openViewer(urlPath = '/', opts = {}) {
 	// A multipart document or image never finishes loading: do not wait
 	// for "load".
 	await page.goto(server.base + urlPath, { waitUntil: 'commit', timeout: 10000 });
-	// Polled from here: with JavaScript off, the page runs no timers, so
-	// waitForFunction's own polling would never fire again.
-	for (let i = 0; ; i++) {
-		if (await pictureWidth(page) > 0)
-			break;
-		assert(i < 100, `${urlPath}: no picture in the page after 10 s`);
-		await sleep(100);
-	}
+	await waitPicture(page, 10000, `${urlPath}: the page`);
 	return { ctx, page };
-}
-
-// The live figures of the viewer page, as shown.
-async function figures(page) {
-	return page.evaluate(() => ({
-		src: document.getElementById('src').textContent,
-		res: document.getElementById('res').textContent,
-		fps: document.getElementById('fps').textContent,
-		viewers: document.getElementById('viewers').textContent,
-		lat: document.getElementById('lat').textContent,
-		state: document.getElementById('state').textContent,
-	}));
 }
 
 // What is wrong with figures ui for a server with n streams ('' if
 // nothing); with stale allowed, "\u2013" (no figure) is accepted for
 // the live figures.
-function wrongFigures(ui, n, stale) {
-	const dash = (x) => stale && x === '\u2013';
-	const bad = [];
-	if (!ui.src.includes('testpattern') && !(stale && ui.src === 'forkcast'))
-		bad.push(`source "${ui.src}"`);
-	if (ui.res !== `${WIDTH}\u00d7${HEIGHT}` && !dash(ui.res))
-		bad.push(`resolution "${ui.res}"`);
-	if (!(Math.abs(Number(ui.fps) - FPS) < 3) && !dash(ui.fps))
-		bad.push(`fps "${ui.fps}"`);
-	if (ui.viewers !== String(n) && !dash(ui.viewers))
-		bad.push(`viewers "${ui.viewers}"`);
-	if (!/\d+ m?s/.test(ui.lat) && !dash(ui.lat))
-		bad.push(`latency "${ui.lat}"`);
-	if (ui.state !== 'running' && !(stale && ui.state === 'live'))
-		bad.push(`state "${ui.state}"`);
-	return bad.join(', ');
-}
-
-async function changes(page) {
-	return page.evaluate(() => window.__probe.changes);
-}
-
-// Changes inside [from, to): count, distinct hashes, rate per second.
-function rateIn(ch, from, to) {
-	const inside = ch.filter(([t]) => t >= from && t < to);
-	const distinct = new Set(inside.map(([, h]) => h)).size;
-	return { n: inside.length, distinct, rate: distinct / ((to - from) / 1000) };
-}
+const wrongFigures = (ui, n, stale) => wrongFor(ui, { ...PATTERN, viewers: n, stale, latency: true });
 
 // The first change at or after t that is followed by two more within a
 // second: the picture is playing again, not a frame left in a buffer.
@@ -413,13 +228,7 @@ function pngSize(file) {
 async function main() {
 	await startServer();
 	log(`server ${server.base} (pid ${server.pid}), testpattern ${WIDTH}x${HEIGHT} at ${FPS} fps, 2 workers`);
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
-		    '--disable-background-networking', '--disable-component-update',
-		    '--disable-sync'],
-	});
+	browser = await launchChromium();
 	log(`browser: Chromium ${browser.version()} (${CHROMIUM})`);
 
 	// Four viewers at once, each in its own context (own cookies, cache,
@@ -530,34 +339,13 @@ async function main() {
 	// played in 3 tabs only; the 4th never loaded.
 	await test(`${TABS} tabs of / in one browser context all play >= ${MIN_RATE} new pictures/s, no event streams`, async () => {
 		tabCtx = await newContext();
-		for (let i = 0; i < TABS; i++) {
-			const page = await tabCtx.newPage();
-			page.on('pageerror', (e) => pageErrors.push(`tab ${i + 1}: ${e.message}`));
-			// Not awaited: in a full socket pool the document itself
-			// waits; every tab gets the same 10 s below.
-			page.goto(server.base + '/', { waitUntil: 'commit', timeout: 10000 }).catch(() => {});
-			tabs.push(page);
-			await sleep(300);
-		}
-		const loadedAt = new Array(TABS).fill(null), t0 = Date.now();
-		while (Date.now() - t0 < 10000 && loadedAt.includes(null)) {
-			for (const [i, p] of tabs.entries())
-				if (loadedAt[i] === null && await pictureWidth(p) > 0)
-					loadedAt[i] = Date.now() - t0;
-			await sleep(100);
-		}
-		const missing = loadedAt.flatMap((t, i) => t === null ? [i + 1] : []);
-		assert(missing.length === 0, `${TABS - missing.length} of ${TABS} tabs show a picture after 10 s; ` +
-		    `no picture in tab ${missing.join(', ')}`);
-		await Promise.all(tabs.map((p) => p.evaluate(probeInstall)));
-		await sleep(300);
-		const from = Date.now();
-		await sleep(5000);
-		const to = Date.now();
-		const rates = [];
-		for (const p of tabs)
-			rates.push(rateIn(await changes(p), from, to));
-		const note = rates.map((r, i) => `tab ${i + 1} ${f1(r.rate)}/s`).join(', ');
+		// Navigations not awaited: in a full socket pool the document
+		// itself waits; every tab gets the same 10 s below.
+		tabs.push(...(await openPlayingTabs(tabCtx, server.base + '/', TABS, 'http', 10000, WIDTH)).tabs);
+		// The timer probe: only the tab opened last gets animation
+		// frames at full speed (see probeInstall in lib.mjs).
+		const rates = await tabRates(tabs, 5000);
+		const note = perTab(rates);
 		for (const [i, r] of rates.entries())
 			assert(r.rate >= MIN_RATE, `tab ${i + 1}: ${f1(r.rate)} distinct pictures/s < ${MIN_RATE} (${note})`);
 		let st = null;
@@ -783,33 +571,7 @@ async function main() {
 	});
 }
 
-const deadline = setTimeout(async () => {
-	log(`  FAIL - the browser run took longer than ${TOTAL_MS / 1000} s`);
-	failed++;
-	await finish();
-}, TOTAL_MS);
-
-let finishing = false;
-async function finish() {
-	if (finishing)
-		return;
-	finishing = true;
-	clearTimeout(deadline);
-	if (browser)
-		await browser.close().catch(() => {});
-	await stopServer().catch(() => {});
-	if (failed > 0 && tmp)
-		log('server log (last lines):\n' + serverLog());
-	if (tmp)
-		fs.rmSync(tmp, { recursive: true, force: true });
-	log(`${passed} passed, ${failed} failed`);
-	process.exit(failed === 0 && passed > 0 ? 0 : 1);
-}
-
-try {
-	await main();
-} catch (e) {
-	failed++;
-	log(`  FAIL - setup: ${e && e.stack ? e.stack : e}`);
-}
-await finish();
+await runSuite({
+	what: 'the browser run', limitMs: TOTAL_MS, main,
+	browser: () => browser, stop: () => stopServer().catch(() => {}), dir: () => tmp,
+});
