@@ -29,6 +29,8 @@
 	{ name, FC_SC_ALLOW, 0, 2, { a0, a1 }, why }
 #define SC_ERRNO(name, e, why) { name, FC_SC_ERRNO, e, 0, {{0}}, why }
 #define SC_ERRNO_IF(name, e, a0, why) { name, FC_SC_ERRNO, e, 1, { a0 }, why }
+#define SC_ERRNO_IF2(name, e, a0, a1, why) \
+	{ name, FC_SC_ERRNO, e, 2, { a0, a1 }, why }
 #define SC_KILL(name, why) { name, FC_SC_KILL, 0, 0, {{0}}, why }
 #define SC_KILL_IF(name, a0, why) { name, FC_SC_KILL, 0, 1, { a0 }, why }
 

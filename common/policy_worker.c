@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <errno.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <linux/tls.h>
@@ -177,12 +178,15 @@ static const struct fc_sc_rule worker_tls_rules[] = {
 	    "fails and OpenSSL writes the records itself"),
 	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_TLS), SC_ARG32(2, TLS_TX),
 	    "kTLS: hands the sending keys to the kernel"),
-	SC_ALLOW_IF2("setsockopt", SC_ARG32(1, SOL_TLS), SC_ARG32(2, TLS_RX),
-	    "kTLS: hands the receiving keys to the kernel (TLS 1.2)"),
+	SC_ERRNO_IF2("setsockopt", EPERM, SC_ARG32(1, SOL_TLS),
+	    SC_ARG32(2, TLS_RX),
+	    "kTLS receive (OpenSSL tries it for TLS 1.2): refused, so OpenSSL "
+	    "decrypts what clients send itself and recvmsg, which could take "
+	    "descriptors from a unix: peer, stays forbidden"),
 	SC_ALLOW("sendmsg", "kTLS: OpenSSL sends alerts and handshake "
 	    "records with their record type as a control message"),
-	SC_ALLOW("recvmsg", "kTLS receive: OpenSSL reads a record with its "
-	    "type as a control message"),
+	SC_ALLOW("gettimeofday", "OpenSSL 3.2 and later read the time with "
+	    "it (the vDSO answers on most clock sources)"),
 };
 
 SC_TABLE(fc_policy_worker_tls, "worker, TLS", FC_SC_DEFAULT_KILL,

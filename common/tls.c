@@ -139,7 +139,18 @@ use_pem(SSL_CTX *ctx, const struct fc_tls_pem *pem, enum fc_tls_file *which,
 		ssl_reason(why, whylen, "no PEM certificate in the file");
 		return -1;
 	}
-	ERR_clear_error();	/* the end of the file reads as an error */
+	/* The loop ends at the end of the file ("no start line"), or at a
+	 * certificate of the chain that does not parse: refused, not
+	 * dropped. */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "certificate %d of the file does "
+		    "not parse", n + 1);
+		ssl_reason(why, whylen, what);
+		return -1;
+	}
+	ERR_clear_error();
 
 	*which = FC_TLS_KEY;
 	if ((bio = BIO_new_mem_buf(pem->key, (int)pem->key_len)) == NULL) {
@@ -241,8 +252,10 @@ fc_tls_read_files(const char *cert, const char *key, struct fc_tls_pem *out,
 	if (read_pem(cert, false, out->cert, &out->cert_len, why, whylen) == -1)
 		return -1;
 	*which = FC_TLS_KEY;
-	if (read_pem(key, true, out->key, &out->key_len, why, whylen) == -1)
+	if (read_pem(key, true, out->key, &out->key_len, why, whylen) == -1) {
+		fc_tls_pem_wipe(out);	/* a part may have been read */
 		return -1;
+	}
 	if ((ctx = ctx_build(out, which, why, whylen)) == NULL) {
 		fc_tls_pem_wipe(out);
 		return -1;

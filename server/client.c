@@ -21,6 +21,7 @@
 #define DRAIN_READS 16		/* reads per event on a stream's input */
 #define TLS_RECORD 16384	/* plaintext of one full TLS record */
 #define SENDFILE_CHUNK (1u << 30)	/* largest SSL_sendfile() asked */
+#define H2_READS 64		/* reads of an HTTP/2 connection per pass */
 
 static void
 add(_Atomic uint64_t *ctr, uint64_t n)
@@ -190,6 +191,18 @@ tls_write(struct fc_client *c, size_t *written)
 			if (sent <= 0)
 				goto failed;
 			n = (size_t)sent;
+		} else if (c->tls_ktls) {
+			/* The kernel encrypts: OpenSSL keeps a pointer to what
+			 * it was given and resumes from it after a partial
+			 * write, so it gets the queued memory itself (stable
+			 * until the queue advances), never a stack copy. */
+			ret = SSL_write_ex(c->tls, q->iov[q->idx].iov_base,
+			    q->iov[q->idx].iov_len, &n);
+			if (ret != 1) {
+				sent = ret;
+				goto failed;
+			}
+			c->out_pending = false;
 		} else {
 			if (q->file_left > 0 && map == NULL &&
 			    (c->frame == NULL || c->frame->fd != q->file_fd ||
@@ -209,8 +222,9 @@ tls_write(struct fc_client *c, size_t *written)
 	return FC_IO_DONE;
 failed:
 	if (tls_failed(c, (int)sent) == -1 && errno == EAGAIN) {
-		/* A record OpenSSL built waits in it (not after a kTLS
-		 * sendfile, which leaves nothing behind). */
+		/* A record waits in OpenSSL, to be written again with the
+		 * same bytes (not after a kTLS sendfile, which leaves
+		 * nothing behind). */
 		if (!(c->tls_ktls && q->idx >= q->cnt))
 			c->out_pending = true;
 		return FC_IO_AGAIN;
@@ -245,7 +259,10 @@ flush(struct fc_client *c, struct fc_client_env *env)
 		r = c->tls != NULL ? tls_write(c, &n) :
 		    fc_iovq_write(&c->q, c->fd, &n);
 		if (n > 0) {
-			add(&env->stats->bytes, n);
+			/* An HTTP/2 connection's payload was counted per
+			 * stream (fc_client_sent). */
+			if (c->state != FC_CLIENT_H2)
+				add(&env->stats->bytes, n);
 			c->bytes_out += n;
 			c->blocked_since_ns = 0;
 		}
@@ -414,7 +431,15 @@ read_tcp_info(struct fc_client *c, struct tcp_info *ti)
 static void
 mark_newest(struct fc_client *c)
 {
-	c->newest_at = c->bytes_out;
+	/* peer_alive() compares this with what TCP says the peer read:
+	 * through OpenSSL's records that is ciphertext (the handshake and
+	 * about 22 bytes a record more than we queued), so count what went
+	 * to the socket.  (With kTLS the kernel adds the record overhead
+	 * after us: the count stays in plaintext there.) */
+	if (c->tls != NULL && !c->tls_ktls)
+		c->newest_at = BIO_number_written(SSL_get_wbio(c->tls));
+	else
+		c->newest_at = c->bytes_out;
 	c->caught_up = false;
 }
 
@@ -430,6 +455,10 @@ peer_backlogged(struct fc_client *c)
 {
 	struct tcp_info ti;
 
+	/* An HTTP/2 stream asks about its connection's socket: what the
+	 * peer has not read there delays every stream on it. */
+	if (c->is_stream && (c = c->h2conn) == NULL)
+		return false;
 	if (!read_tcp_info(c, &ti))
 		return false;
 	if (ti.tcpi_snd_wnd > c->peer_wnd_max)
@@ -550,6 +579,12 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 			c->end_queued = true;
 			continue;
 		}
+		/* An HTTP/2 stream whose window closed at the end of a part
+		 * has nothing queued, so no write waits: while a newer frame
+		 * waits for it, that counts as blocked (send_timeout). */
+		if (c->is_stream && !c->writable && c->blocked_since_ns == 0 &&
+		    env->current != NULL && env->current->meta.seq != c->last_seq)
+			c->blocked_since_ns = env->now_mono_ns;
 		if (!c->writable || (f = env->current) == NULL ||
 		    !want_frame(c, f, env->now_mono_ns))
 			return FC_STEP_OK;
@@ -559,7 +594,10 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 				return FC_STEP_OK;	/* new frame or tick */
 			/* Waited long enough: send, and learn the window
 			 * again (it may have shrunk for good). */
-			c->peer_wnd_max = 0;
+			if (c->is_stream && c->h2conn != NULL)
+				c->h2conn->peer_wnd_max = 0;
+			else
+				c->peer_wnd_max = 0;
 		}
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
@@ -584,8 +622,16 @@ h2_io(struct fc_client *c, struct fc_client_env *env)
 	size_t len;
 	ssize_t n;
 	bool failed = false;
+	int reads;
 
-	for (;;) {
+	for (reads = 0;; reads++) {
+		/* A connection that sends at line rate gets its turn, then
+		 * the others theirs: the rest is read on the next pass
+		 * (edge-triggered: nothing else would call us back). */
+		if (reads == H2_READS) {
+			fc_h2_mark(c, env);
+			break;
+		}
 		n = conn_read(c, buf, sizeof(buf));
 		if (n > 0) {
 			if (fc_h2_recv(c, env, buf, (size_t)n) == -1) {
@@ -611,8 +657,8 @@ h2_io(struct fc_client *c, struct fc_client_env *env)
 			r = flush(c, env);
 			if (r == FC_IO_ERROR)
 				return FC_STEP_CLOSE;
-			if (r == FC_IO_AGAIN)
-				return FC_STEP_OK;
+			if (r == FC_IO_AGAIN)	/* a flooder is not read on */
+				return failed ? FC_STEP_CLOSE : FC_STEP_OK;
 		}
 		if ((len = fc_h2_fill(c, env, &out)) == 0)
 			break;
@@ -905,6 +951,15 @@ fc_client_tick(struct fc_client *c, struct fc_client_env *env)
 		return FC_STEP_OK;
 	case FC_CLIENT_LINGERING:
 		return now >= c->linger_end_ns ? FC_STEP_CLOSE : FC_STEP_OK;
+	case FC_CLIENT_RESPONDING:
+		/* An HTTP/2 answer that is out while the client never ended
+		 * its side of the stream: reset then (h2.c). */
+		if (c->is_stream && c->h2_ended &&
+		    now - c->request_start_ns >= cfg->client_timeout * NS_PER_S) {
+			c->h2_reset_half = true;
+			return FC_STEP_CLOSE;
+		}
+		return FC_STEP_OK;
 	case FC_CLIENT_H2:
 		/* As an idle keep-alive connection: closed after
 		 * client_timeout without a stream. */

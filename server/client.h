@@ -212,6 +212,8 @@ struct fc_client {
 	bool h2_head_sent;		/* HEADERS submitted */
 	bool h2_deferred;		/* nghttp2 waits for its data */
 	bool h2_ended;			/* END_STREAM or RST submitted */
+	bool h2_reset_half;		/* reset on close if the client's side
+					 * is still open */
 	bool closed;			/* closed by the worker (freed after the
 					 * batch) */
 

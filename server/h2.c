@@ -69,6 +69,12 @@ mark_dirty(struct fc_client *conn, struct fc_client_env *env)
 	env->h2_dirty = conn;
 }
 
+void
+fc_h2_mark(struct fc_client *conn, struct fc_client_env *env)
+{
+	mark_dirty(conn, env);
+}
+
 /* --- requests --- */
 
 static int
@@ -468,9 +474,19 @@ fc_h2_stream_detach(struct fc_client *s)
 		return;
 	if (nghttp2_session_get_stream_user_data(h->ng, s->h2_id) == s) {
 		nghttp2_session_set_stream_user_data(h->ng, s->h2_id, NULL);
-		if (!s->h2_ended) {
+		/* Not ended: CANCEL.  Ended by us long ago while the
+		 * client's side stays open (a request whose body never
+		 * ended; client.c fc_client_tick): NO_ERROR closes the
+		 * stream, as RFC 9113 8.1 allows, so it does not stay for the
+		 * life of the connection.  (Not at once: while a request is
+		 * being received nghttp2 closes the client's side only after
+		 * our callbacks return, and a reset then would reach the
+		 * client before the answer.) */
+		if (!s->h2_ended || (s->h2_reset_half &&
+		    nghttp2_session_get_stream_remote_close(h->ng, s->h2_id) == 0)) {
 			(void)nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
-			    s->h2_id, NGHTTP2_CANCEL);
+			    s->h2_id, s->h2_ended ? NGHTTP2_NO_ERROR :
+			    NGHTTP2_CANCEL);
 			/*
 			 * The worker closes streams outside any input of
 			 * their connection too (send_timeout in a tick, a

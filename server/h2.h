@@ -83,6 +83,10 @@ int fc_h2_recv(struct fc_client *conn, struct fc_client_env *env,
 size_t fc_h2_fill(struct fc_client *conn, struct fc_client_env *env,
     const char **out);
 
+/* Puts conn on the list of connections to serve again once the current
+ * work is done (it has more to read, or output). */
+void fc_h2_mark(struct fc_client *conn, struct fc_client_env *env);
+
 /* Whether the connection has no reason to stay open (both sides done,
  * or GOAWAY exchanged and no stream left). */
 bool fc_h2_done(const struct fc_client *conn);

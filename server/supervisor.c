@@ -185,6 +185,7 @@ read_tls(const struct fc_config *cfg, bool *failed)
 		log_errorx("%s: %s: %s", which == FC_TLS_KEY ? "tls.key" :
 		    "tls.certificate", which == FC_TLS_KEY ? cfg->tls_key :
 		    cfg->tls_certificate, why);
+		fc_tls_pem_wipe(pem);	/* a part of the key may be in */
 		free(pem);
 		*failed = true;
 		return NULL;
@@ -1406,6 +1407,7 @@ setup(const char *path)
 			return FC_EXIT_CONFIG;
 		if (pem != NULL && (S.tls = fc_tlsreg_create()) == NULL) {
 			log_error("create TLS region");
+			fc_tls_pem_wipe(pem);
 			free(pem);
 			return 1;
 		}

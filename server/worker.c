@@ -637,10 +637,7 @@ accept_clients(struct worker *w, int li)
 		if (fc_ctl_admit_connection(w->ctl, w->index,
 		    (uint64_t)w->cfg->max_connections) != FC_CTL_ADMITTED) {
 			if (l->tls) {
-				atomic_fetch_add_explicit(
-				    &w->stats->status[FC_ST_503], 1,
-				    memory_order_relaxed);
-				close(fd);
+				close(fd);	/* counted as refused only */
 			} else {
 				refuse_connection(w, fd);
 			}
@@ -1197,10 +1194,15 @@ client_event(struct worker *w, struct fc_client *c, uint32_t events)
 		return;
 	step = fc_client_handle(c, &w->env, events);
 	while (step == FC_STEP_REQUEST || step == FC_STEP_H2) {
-		if (step == FC_STEP_H2 &&
-		    fc_h2_start(c, &h2_ops, w, &w->env) == -1) {
-			step = FC_STEP_CLOSE;
-			break;
+		if (step == FC_STEP_H2) {
+			/* Streams ride on this socket: the stream socket
+			 * options (TCP_NODELAY, TCP_NOTSENT_LOWAT) keep a
+			 * slow connection's queued frames few. */
+			stream_socket_options(c);
+			if (fc_h2_start(c, &h2_ops, w, &w->env) == -1) {
+				step = FC_STEP_CLOSE;
+				break;
+			}
 		}
 		if (step == FC_STEP_REQUEST)
 			dispatch(w, c);

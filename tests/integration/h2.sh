@@ -113,6 +113,62 @@ h2 --max-time 5 -o "$TMP/mt" "$TB/stream?maxtime=2&framing=full"; rc=$?
 check "maxtime=2 over h2 ends the stream by itself (curl exit $rc)" [ "$rc" = 0 ]
 check "... with the close delimiter" bash -c "tail -c 40 '$TMP/mt' | grep -q -- '--forkcastframe--'"
 
+echo "-- a slow reader with wide-open windows still gets recent frames"
+# Browsers open HTTP/2 windows wide (Chromium: 6 MB a stream): flow control
+# alone would let seconds of old frames queue in the socket of a slow
+# connection.  This reader takes 2 KiB every 50 ms (40 KB/s, less than the
+# stream) through a 16 KiB receive buffer with windows of 2 GiB; the parts
+# of its last 4 s must be recent (the connection's socket is watched as an
+# HTTP/1.1 stream's is: TCP_NOTSENT_LOWAT and the unread backlog).
+cat >"$TMP/slow.py" <<'EOF'
+import socket, ssl, sys, time, re
+import h2.connection, h2.config, h2.events, h2.settings
+port, secs, chunk, pause, auth = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["h2"])
+raw = socket.create_connection(("127.0.0.1", port))
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+c.initiate_connection()
+c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+c.increment_flow_control_window(2**30)
+c.send_headers(1, [(":method", "GET"), (":path", "/stream?framing=full"),
+    (":scheme", "https"), (":authority", "localhost"),
+    ("authorization", "Basic " + auth)], end_stream=True)
+s.sendall(c.data_to_send())
+buf, ages, end = b"", [], time.time() + secs
+s.settimeout(1)
+while time.time() < end:
+    try:
+        d = s.recv(chunk)
+    except (socket.timeout, TimeoutError):
+        continue
+    if not d:
+        break
+    now = time.time()
+    for ev in c.receive_data(d):
+        if isinstance(ev, h2.events.DataReceived):
+            c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            buf += ev.data
+    out = c.data_to_send()
+    if out:
+        s.sendall(out)
+    for m in re.finditer(rb"X-Timestamp: (\d+)\.(\d+)\r\n", buf):
+        ages.append((now, now - (int(m.group(1)) + int(m.group(2)) / 1e6)))
+    i = buf.rfind(b"X-Timestamp: ")
+    buf = buf[i + 13:] if i >= 0 else buf[-64:]
+    time.sleep(pause)
+late = sorted(a for t, a in ages if t > end - secs / 2)
+print(len(ages), len(late), "%.0f" % (1000 * late[len(late) // 2]) if late else -1,
+    "%.0f" % (1000 * late[-1]) if late else -1)
+EOF
+read -r sall slate smed smax < <(/usr/bin/python3 "$TMP/slow.py" "$tport" 8 2048 0.05 "$(printf viewer:s3cret | base64)")
+check "slow h2 reader: parts of its last 4 s at most 2 s old ($slate parts, median ${smed} ms, max ${smax} ms)" \
+	[ "${slate:-0}" -ge 3 ] && [ "${smax:-99999}" -lt 2000 ]
+
 echo "-- limits count streams"
 args=()
 for i in 1 2 3 4 5 6 7 8; do args+=(-o "$TMP/l$i" "$TB/stream?maxtime=3"); done

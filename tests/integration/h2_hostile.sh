@@ -36,7 +36,7 @@ port=$(free_port) || exit 1
 tport=$(free_port) || exit 1
 conf=$TMP/s.conf
 write_config "$conf" "$port" "listen = 127.0.0.1:$tport tls" "workers = 2" \
-	"send_timeout = 3" "max_clients = 50" \
+	"send_timeout = 3" "client_timeout = 3" "max_clients = 50" \
 	"[capture]" "source = testpattern" "width = 320" "height = 240" "fps = 15" \
 	"idle_stop = 0" \
 	"[tls]" "certificate = $pki/s.chain" "key = $pki/s.key"
@@ -499,6 +499,32 @@ for name, headers, body in cases:
         break
 print(" ".join(answers), "closed=%d" % closed)
 PYEOF
+cat >"$py/half_open.py" <<'PYEOF2'
+# i. a request whose body never ends: its HEADERS announce 5 bytes, none
+# come.  Prints the answer's :status, then the RST_STREAM that closes the
+# stream (its error code, seconds after the request) or "none", "closed=0|1".
+import sys, time
+sys.path.insert(0, sys.path[0])
+from h2common import *
+
+s, c = connect(validate=False)
+pump(s, c, 0.2)
+c.send_headers(1, req("/status", "GET", [("content-length", "5")]), end_stream=False)
+s.sendall(c.data_to_send())
+t0 = time.time()
+status, reset, when, closed = "none", "none", -1, False
+end = t0 + 9
+while time.time() < end and reset == "none" and not closed:
+    evs, closed = pump(s, c, 0.2)
+    for e in evs:
+        if getattr(e, "stream_id", None) != 1:
+            continue
+        if isinstance(e, h2.events.ResponseReceived):
+            status = dict(e.headers)[":status"]
+        if isinstance(e, h2.events.StreamReset):
+            reset, when = "%d" % e.error_code, time.time() - t0
+print("status=%s reset=%s after=%.1f closed=%d" % (status, reset, when, closed))
+PYEOF2
 
 # --- the reference viewer and the checks after each attack ---
 "$PY" "$py/viewer.py" "$port" "$TMP/viewer" 240 >"$TMP/viewer.log" 2>&1 &
@@ -632,6 +658,16 @@ check "no :path: reset by nghttp2, PROTOCOL_ERROR ($(ans no_path))" [ "$(ans no_
 check "GET /healthz after them on the same connection: 200 ($(ans after), $(ans closed))" \
 	[ "$(ans after)" = 200 ] && [ "$(ans closed)" = 0 ]
 after_attack "odd requests"
+
+echo "-- i. a request body that never ends"
+begin_attack
+out=$(timeout 30 "$PY" "$py/half_open.py" "$tport" "$CA")
+hans() { sed -n "s/.*\b$1=\([a-z0-9.-]*\).*/\1/p" <<<"$out"; }
+check "announced body, none sent: 400 at once ($(hans status))" [ "$(hans status)" = 400 ]
+check "... then RST_STREAM NO_ERROR after client_timeout (3 s) closes the stream (code $(hans reset) after $(hans after) s)" \
+	bash -c "[ '$(hans reset)' = 0 ] && awk 'BEGIN { exit !($(hans after) >= 2.5 && $(hans after) < 7) }'"
+check "... and the connection stays ($(hans closed))" [ "$(hans closed)" = 0 ]
+after_attack "half-open request"
 
 echo "-- the whole run"
 read -r vparts vgap <"$TMP/viewer"
