@@ -36,7 +36,7 @@ chmod 600 "$pki/privkey.pem"
 port=$(free_port) || exit 1
 tport=$(free_port) || exit 1
 conf=$TMP/s.conf
-write_config "$conf" "$port" "listen = 127.0.0.1:$tport tls" "workers = 2" "client_timeout = 3" \
+write_config "$conf" "$port" "listen = 127.0.0.1:$tport tls" "workers = 2" "client_timeout = 3" "send_timeout = 4" \
 	"[capture]" "width = 320" "height = 240" "fps = 15" "idle_stop = 0" \
 	"[tls]" "certificate = $pki/fullchain.pem" "key = $pki/privkey.pem"
 TBASE="https://127.0.0.1:$tport"
@@ -246,6 +246,30 @@ EOF
 read -r sn st <<<"$stall"
 check "a silent TLS client is closed after client_timeout with nothing sent ($sn bytes after $st s)" \
 	bash -c "[ '$sn' = 0 ] && awk 'BEGIN { exit !($st >= 2.5 && $st < 7) }'"
+
+# A TLS viewer that stops reading is dropped after send_timeout (4 s), as
+# a plain one is: what it read is judged from TCP's figures, which count
+# TLS records, handshake included.
+drops() { curl -s --max-time 3 "$BASE/status" | /usr/bin/python3 -c 'import json,sys; print(sum(w["dropped_timeout"] for w in json.load(sys.stdin)["workers"]))'; }
+d0=$(drops)
+/usr/bin/python3 - "$tport" "$pki/ca.crt" <<'EOF' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+s.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+got = 0
+while got < 100000:
+    got += len(s.recv(16384))
+time.sleep(14)        # reads nothing more
+EOF
+stallpid=$!
+PIDS+=("$stallpid")
+t0=$(date +%s)
+for _ in $(seq 1 130); do [ "$(drops)" -gt "$d0" ] && break; sleep 0.1; done
+t1=$(date +%s)
+check "a TLS viewer that stopped reading is dropped by send_timeout (drops $d0 -> $(drops), after about $((t1 - t0)) s)" \
+	[ "$(drops)" -gt "$d0" ] && [ $((t1 - t0)) -le 11 ]
+kill "$stallpid" 2>/dev/null; wait "$stallpid" 2>/dev/null
 
 echo "-- the key stays with the workers"
 for w in $before; do

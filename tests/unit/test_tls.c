@@ -139,6 +139,18 @@ setup(void **state)
 	write_key("open.pem", key, 0644, false);
 	write_key("group.pem", key, 0640, false);
 	write_text("garbage.pem", "not a certificate\n", 18);
+	/* The leaf, then a "certificate" of the chain that does not parse. */
+	{
+		static const char bad[] = "-----BEGIN CERTIFICATE-----\n"
+		    "AAAA\n-----END CERTIFICATE-----\n";
+		FILE *f = fopen(path("badchain.pem"), "w");
+
+		assert_non_null(f);
+		assert_true(PEM_write_X509(f, leaf) == 1);
+		assert_int_equal(fwrite(bad, 1, sizeof(bad) - 1, f),
+		    sizeof(bad) - 1);
+		fclose(f);
+	}
 	assert_int_equal(chmod(path("garbage.pem"), 0600), 0);
 	big = malloc(FC_TLS_PEM_MAX);
 	assert_non_null(big);
@@ -157,7 +169,8 @@ static int
 teardown(void **state)
 {
 	const char *names[] = { "ca.pem", "chain.pem", "key.pem", "other.pem",
-	    "enc.pem", "open.pem", "group.pem", "garbage.pem", "big.pem" };
+	    "enc.pem", "open.pem", "group.pem", "garbage.pem", "big.pem",
+	    "badchain.pem" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -211,6 +224,8 @@ test_files(void **state)
 	expect_files("garbage.pem", "key.pem", -1, FC_TLS_CERT,
 	    "no PEM certificate");
 	expect_files("big.pem", "key.pem", -1, FC_TLS_CERT, "larger than");
+	expect_files("badchain.pem", "key.pem", -1, FC_TLS_CERT,
+	    "certificate 2 of the file does not parse");
 	expect_files("missing.pem", "key.pem", -1, FC_TLS_CERT,
 	    "No such file");
 	expect_files("chain.pem", "missing.pem", -1, FC_TLS_KEY,
