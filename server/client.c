@@ -450,16 +450,21 @@ mark_newest(struct fc_client *c)
  * its advertised window is below the largest one it advertised).  One
  * getsockopt per part, small next to the sendfile of a frame.
  */
+/* The client whose socket carries c's bytes: c itself, or an HTTP/2
+ * stream's connection (NULL once detached).  What the peer has not read
+ * on that socket delays every stream on it. */
+static struct fc_client *
+socket_client(struct fc_client *c)
+{
+	return c->is_stream ? c->h2conn : c;
+}
+
 static bool
 peer_backlogged(struct fc_client *c)
 {
 	struct tcp_info ti;
 
-	/* An HTTP/2 stream asks about its connection's socket: what the
-	 * peer has not read there delays every stream on it. */
-	if (c->is_stream && (c = c->h2conn) == NULL)
-		return false;
-	if (!read_tcp_info(c, &ti))
+	if ((c = socket_client(c)) == NULL || !read_tcp_info(c, &ti))
 		return false;
 	if (ti.tcpi_snd_wnd > c->peer_wnd_max)
 		c->peer_wnd_max = ti.tcpi_snd_wnd;
@@ -594,10 +599,8 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 				return FC_STEP_OK;	/* new frame or tick */
 			/* Waited long enough: send, and learn the window
 			 * again (it may have shrunk for good). */
-			if (c->is_stream && c->h2conn != NULL)
-				c->h2conn->peer_wnd_max = 0;
-			else
-				c->peer_wnd_max = 0;
+			if (socket_client(c) != NULL)
+				socket_client(c)->peer_wnd_max = 0;
 		}
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;

@@ -125,6 +125,12 @@ struct fc_client_env {
  */
 struct fc_client_req {
 	struct fc_http_parser hp;
+	struct {			/* an HTTP/2 request (h2.c) */
+		uint32_t hdr_bytes;	/* header list so far */
+		int status;		/* a problem in it: its 4xx, 0 = none */
+		bool method;		/* :method is one we serve */
+		bool routed;		/* answered or handed to the worker */
+	} h2;
 	size_t in_len;
 	char in[FC_CLIENT_INBUF];	/* bytes read, not yet parsed */
 };
@@ -205,10 +211,6 @@ struct fc_client {
 	struct fc_client *h2conn;
 	struct fc_client *h2prev, *h2next;	/* the connection's streams */
 	int32_t h2_id;
-	uint32_t h2_hdr_bytes;		/* request header list so far */
-	int h2_status;			/* a problem in the request: its 4xx */
-	bool h2_method;			/* :method is one we serve */
-	bool h2_requested;		/* the request was answered or routed */
 	bool h2_head_sent;		/* HEADERS submitted */
 	bool h2_deferred;		/* nghttp2 waits for its data */
 	bool h2_ended;			/* END_STREAM or RST submitted */

@@ -58,21 +58,14 @@ unlink_stream(struct fc_h2 *h, struct fc_client *s)
 	h->nstreams--;
 }
 
-/* Marks the connection for a send after the current work (worker.c). */
-static void
-mark_dirty(struct fc_client *conn, struct fc_client_env *env)
+void
+fc_h2_mark(struct fc_client *conn, struct fc_client_env *env)
 {
 	if (conn->h2_dirty || env == NULL)
 		return;
 	conn->h2_dirty = true;
 	conn->h2_dirty_next = env->h2_dirty;
 	env->h2_dirty = conn;
-}
-
-void
-fc_h2_mark(struct fc_client *conn, struct fc_client_env *env)
-{
-	mark_dirty(conn, env);
 }
 
 /* --- requests --- */
@@ -100,6 +93,14 @@ on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	return 0;
 }
 
+/* Records why the request of s will be refused; the first reason wins. */
+static void
+refuse(struct fc_client *s, int status)
+{
+	if (s->rq->h2.status == 0)
+		s->rq->h2.status = status;
+}
+
 /* Copies a header value into a request field of size cap; false when it
  * does not fit. */
 static bool
@@ -117,7 +118,7 @@ take(char *dst, size_t cap, const uint8_t *v, size_t len)
  * lower case, pseudo-headers first and once, no connection-specific
  * fields).  What the router, auth and allowed_hosts read goes into the
  * stream client's request the way the HTTP/1.1 parser fills it; a
- * problem is kept in h2_status and answered once the headers are in.
+ * problem is kept (refuse()) and answered once the headers are in.
  */
 static int
 on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
@@ -134,47 +135,43 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
 	    frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	req = &s->rq->hp.req;
-	s->h2_hdr_bytes += namelen + valuelen + 32;	/* RFC 9113 6.5.2 */
-	if (s->h2_hdr_bytes > FC_H2_MAX_HEADER_LIST) {
-		s->h2_status = 431;
+	s->rq->h2.hdr_bytes += namelen + valuelen + 32;	/* RFC 9113 6.5.2 */
+	if (s->rq->h2.hdr_bytes > FC_H2_MAX_HEADER_LIST) {
+		refuse(s, 431);
 		return 0;
 	}
 	if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
 		if (valuelen == 3 && memcmp(value, "GET", 3) == 0)
-			s->h2_method = true;
+			s->rq->h2.method = true;
 		else if (valuelen == 4 && memcmp(value, "HEAD", 4) == 0) {
-			s->h2_method = true;
+			s->rq->h2.method = true;
 			req->head = true;
 		} else if (valuelen == 7 && memcmp(value, "OPTIONS", 7) == 0) {
-			s->h2_method = true;
+			s->rq->h2.method = true;
 			req->options = true;
-		} else if (s->h2_status == 0)
-			s->h2_status = 405;
-	} else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
-		if (!take(req->url, sizeof(req->url), value, valuelen)) {
-			if (s->h2_status == 0)
-				s->h2_status = 414;
 		} else
+			refuse(s, 405);
+	} else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+		if (!take(req->url, sizeof(req->url), value, valuelen))
+			refuse(s, 414);
+		else
 			req->url_len = valuelen;
 	} else if ((namelen == 10 && memcmp(name, ":authority", 10) == 0) ||
 	    (namelen == 4 && memcmp(name, "host", 4) == 0)) {
-		/* Both may come; HTTP/1.1's rule of one Host holds for
-		 * each, and two different names are refused. */
+		/* Both may come; they must name the same host (a second,
+		 * different name is refused, as two Hosts are on 1.1). */
 		char v[FC_HTTP_MAX_HOST];
 
-		if (!take(v, sizeof(v), value, valuelen)) {
-			if (s->h2_status == 0)
-				s->h2_status = 400;
-		} else if (req->has_host && strcmp(v, req->host) != 0) {
-			if (s->h2_status == 0)
-				s->h2_status = 400;
+		if (!take(v, sizeof(v), value, valuelen) ||
+		    (req->has_host && strcmp(v, req->host) != 0)) {
+			refuse(s, 400);
 		} else {
 			memcpy(req->host, v, valuelen + 1);
 			req->has_host = true;
 		}
 	} else if (namelen == 13 && memcmp(name, "authorization", 13) == 0) {
-		if (req->has_auth && s->h2_status == 0)
-			s->h2_status = 400;
+		if (req->has_auth)
+			refuse(s, 400);
 		req->has_auth = true;
 		if (!take(req->authorization, sizeof(req->authorization), value,
 		    valuelen))
@@ -186,8 +183,8 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
 		memcpy(req->user_agent, value, n);
 		req->user_agent[n] = '\0';
 	} else if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
-		if ((valuelen != 1 || value[0] != '0') && s->h2_status == 0)
-			s->h2_status = 400;	/* a body on GET, as on 1.1 */
+		if (valuelen != 1 || value[0] != '0')
+			refuse(s, 400);		/* a body on GET, as on 1.1 */
 	}
 	return 0;
 }
@@ -197,13 +194,13 @@ on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
 static void
 request_done(struct fc_h2 *h, struct fc_client *s)
 {
-	if (s->h2_requested)
+	if (s->rq->h2.routed)
 		return;
-	s->h2_requested = true;
-	if (s->h2_status == 0 && (!s->h2_method || s->rq->hp.req.url_len == 0))
-		s->h2_status = 400;
-	if (s->h2_status != 0) {
-		fc_client_error(s, h->env, s->h2_status, NULL);
+	s->rq->h2.routed = true;
+	if (!s->rq->h2.method || s->rq->hp.req.url_len == 0)
+		refuse(s, 400);
+	if (s->rq->h2.status != 0) {
+		fc_client_error(s, h->env, s->rq->h2.status, NULL);
 		if (fc_client_pump(s, h->env) == FC_STEP_CLOSE)
 			h->ops->closed(h->arg, s);
 		return;
@@ -220,29 +217,18 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
 	(void)ng;
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
 		return 0;
-	if ((s = stream_of(h, frame->hd.stream_id)) == NULL || s->closed)
+	/* (No request side left: the request was routed already.) */
+	if ((s = stream_of(h, frame->hd.stream_id)) == NULL || s->closed ||
+	    s->rq == NULL)
 		return 0;
 	if (frame->hd.type == NGHTTP2_HEADERS &&
 	    frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
-	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && s->h2_status == 0)
-		s->h2_status = 400;	/* a body follows: refused as on 1.1 */
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		refuse(s, 400);		/* a body follows: refused as on 1.1 */
 	if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
-	    s->h2_status != 0)
+	    s->rq->h2.status != 0)
 		request_done(h, s);
 	return 0;
-}
-
-static int
-on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
-    const uint8_t *data, size_t len, void *ud)
-{
-	(void)ng;
-	(void)flags;
-	(void)id;
-	(void)data;
-	(void)len;
-	(void)ud;
-	return 0;	/* bodies are refused (400) when the headers end */
 }
 
 static int
@@ -439,7 +425,7 @@ fc_h2_stream_output(struct fc_client *s, struct fc_client_env *env)
 			(void)nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE,
 			    s->h2_id, NGHTTP2_INTERNAL_ERROR);
 			s->h2_ended = true;
-			mark_dirty(s->h2conn, env);
+			fc_h2_mark(s->h2conn, env);
 			return;
 		}
 		fc_iovq_advance(&s->q, used);
@@ -462,7 +448,7 @@ fc_h2_stream_output(struct fc_client *s, struct fc_client_env *env)
 		s->h2_deferred = false;
 		(void)nghttp2_session_resume_data(h->ng, s->h2_id);
 	}
-	mark_dirty(s->h2conn, env);
+	fc_h2_mark(s->h2conn, env);
 }
 
 void
@@ -501,7 +487,7 @@ fc_h2_stream_detach(struct fc_client *s)
 			 * freed.
 			 */
 			if (!s->h2conn->closed)
-				mark_dirty(s->h2conn, h->env);
+				fc_h2_mark(s->h2conn, h->env);
 		}
 	}
 	s->h2_ended = true;
@@ -537,8 +523,6 @@ fc_h2_start(struct fc_client *conn, const struct fc_h2_ops *ops, void *arg,
 	    on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
-	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
 	if (nghttp2_option_new(&opt) != 0) {

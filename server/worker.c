@@ -330,6 +330,29 @@ update_listening(struct worker *w)
 
 /* --- clients --- */
 
+/*
+ * The worker's two lists of clients: 0 = connections, 1 = HTTP/2 stream
+ * clients.  Loops that visit every client walk list 0, then list 1, read
+ * afresh: closing a connection closes its stream clients, so a "next"
+ * taken across the lists could already be closed.
+ */
+static struct fc_client *
+client_list(const struct worker *w, int l)
+{
+	return l == 0 ? w->clients : w->vclients;
+}
+
+/* Puts c at the head of the list at *head. */
+static void
+push_client(struct fc_client **head, struct fc_client *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head != NULL)
+		(*head)->prev = c;
+	*head = c;
+}
+
 static void
 close_client(struct worker *w, struct fc_client *c)
 {
@@ -502,10 +525,7 @@ h2_open(void *arg, struct fc_client *conn)
 	    conn->peerlen, w->env.now_mono_ns)) == NULL)
 		return NULL;
 	s->is_stream = true;
-	s->next = w->vclients;
-	if (w->vclients != NULL)
-		w->vclients->prev = s;
-	w->vclients = s;
+	push_client(&w->vclients, s);
 	return s;
 }
 
@@ -661,10 +681,7 @@ accept_clients(struct worker *w, int li)
 			fc_ctl_release_connection(w->ctl, w->index);
 			continue;
 		}
-		c->next = w->clients;
-		if (w->clients != NULL)
-			w->clients->prev = c;
-		w->clients = c;
+		push_client(&w->clients, c);
 		w->nclients++;
 		w->clients_seen++;
 		atomic_fetch_add_explicit(&w->stats->clients_total, 1,
@@ -851,7 +868,7 @@ serve_waiting(struct worker *w)
 		return;
 	update_frame(w);
 	for (int l = 0; l < 2; l++)
-	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
+	for (c = client_list(w, l); c != NULL; c = next) {
 		next = c->next;
 		if (c->state != FC_CLIENT_WAITING)
 			continue;
@@ -1239,7 +1256,7 @@ send_events(struct worker *w)
 	if (w->nevents == 0)
 		return;
 	for (int l = 0; l < 2; l++)
-	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
+	for (c = client_list(w, l); c != NULL; c = next) {
 		next = c->next;
 		if (c->state != FC_CLIENT_EVENTS || c->q.left > 0)
 			continue;	/* a slow one skips this second */
@@ -1289,7 +1306,7 @@ apply_reload(struct worker *w)
 	fc_log_set_level((enum fc_log_level)w->cfg->log_level);
 	if (auth_changed && w->cfg->auth[0] != '\0') {
 		for (int l = 0; l < 2; l++)
-		for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
+		for (c = client_list(w, l); c != NULL; c = next) {
 			next = c->next;
 			if (c->state != FC_CLIENT_STREAMING &&
 			    c->state != FC_CLIENT_EVENTS)
@@ -1324,7 +1341,7 @@ tick(struct worker *w)
 	/* Waiting snapshots whose wait is over. */
 	serve_waiting(w);
 	for (int l = 0; l < 2; l++)
-	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
+	for (c = client_list(w, l); c != NULL; c = next) {
 		next = c->next;
 		if (fc_client_tick(c, &w->env) == FC_STEP_CLOSE)
 			close_client(w, c);
@@ -1381,7 +1398,7 @@ finish_streams(struct worker *w)
 	struct fc_client *c, *next;
 
 	for (int l = 0; l < 2; l++)
-	for (c = l == 0 ? w->clients : w->vclients; c != NULL; c = next) {
+	for (c = client_list(w, l); c != NULL; c = next) {
 		next = c->next;
 		if (c->state == FC_CLIENT_STREAMING) {
 			if (fc_client_end_stream(c, &w->env) == FC_STEP_CLOSE)
@@ -1535,17 +1552,14 @@ cleanup(struct worker *w)
 
 	/* Streams at a part boundary get their close delimiter if the socket
 	 * takes it now (retire deadline, SIGTERM); no waiting here. */
-	for (c = w->clients; c != NULL; c = c->next)
-		if (c->state == FC_CLIENT_STREAMING)
-			(void)fc_client_end_stream(c, &w->env);
-	for (c = w->vclients; c != NULL; c = c->next)
-		if (c->state == FC_CLIENT_STREAMING)
-			(void)fc_client_end_stream(c, &w->env);
+	for (int l = 0; l < 2; l++)
+		for (c = client_list(w, l); c != NULL; c = c->next)
+			if (c->state == FC_CLIENT_STREAMING)
+				(void)fc_client_end_stream(c, &w->env);
 	send_h2(w);
-	while ((c = w->clients) != NULL)
-		close_client(w, c);
-	while ((c = w->vclients) != NULL)
-		close_client(w, c);
+	for (int l = 0; l < 2; l++)
+		while ((c = client_list(w, l)) != NULL)
+			close_client(w, c);
 	send_h2(w);
 	free_dead(w);
 	for (unsigned i = 0; i < REFUSED_MAX; i++)
