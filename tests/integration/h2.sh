@@ -34,7 +34,7 @@ jget() { /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(
 
 # start_server waits for /healthz, which needs no auth.
 start_server "$conf" "$TMP/s.log" || exit 1
-before=$(pstatus | sed 's/.*"workers": *\[//' | grep -o '"pid": *[0-9]*' | sed 's/.*: *//' | sort -n | tr '\n' ' ')
+before=$(serving_workers 2 -u viewer:s3cret)
 
 echo "-- every route over h2"
 for route in / /status "/status?view=page" /metrics /healthz /snapshot "/?action=snapshot" "/?action=snapshot_0"; do

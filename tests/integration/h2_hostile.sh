@@ -537,7 +537,7 @@ requests() { status | "$PY" -c 'import json,sys; print(sum(w["requests"] for w i
 viewer_parts() { cut -d ' ' -f 1 "$TMP/viewer" 2>/dev/null || echo 0; }
 for _ in $(seq 1 30); do [ "$(viewer_parts)" -ge 5 ] && break; sleep 0.1; done
 BASELINE=$(clients)
-WORKERS=$(worker_pids)
+WORKERS=$(serving_workers 2)
 check "baseline: the reference viewer streams ($(viewer_parts) parts), /status clients $BASELINE" \
 	[ "$(viewer_parts)" -ge 5 ] && [ "$BASELINE" = 1 ]
 # Probes one h2 connection of curl's: the TLS address still serves h2.

@@ -117,6 +117,27 @@ stop_server() {
 	wait "$1" 2>/dev/null
 }
 
+# serving_workers N [curl options]: waits (at most 5 s) until $BASE/status
+# lists N serving workers with their pids (start_server returns once
+# /healthz answers, which can be before every worker has reported), then
+# prints their pids sorted, each followed by a space.
+serving_workers() {
+	local n=$1 pids=""
+	shift
+	for _ in $(seq 1 50); do
+		pids=$(curl -s --max-time 3 "$@" "$BASE/status" | /usr/bin/python3 -c '
+import json, sys
+try:
+    ws = json.load(sys.stdin)["workers"]
+except Exception:
+    ws = []
+print("".join("%d " % p for p in sorted(w["pid"] for w in ws if w["state"] == "serving" and w["pid"] > 0)))')
+		[ "$(wc -w <<<"$pids")" = "$n" ] && break
+		sleep 0.1
+	done
+	echo "$pids"
+}
+
 # json_num JSON KEY: first numeric value of "KEY": in JSON.
 json_num() {
 	grep -o "\"$2\": *[0-9.]*" <<<"$1" | head -n 1 | sed 's/.*: *//'

@@ -73,9 +73,11 @@ check "a tls address without [tls] files: exit 2 at its line ($out)" \
 # --- serving ---
 echo "-- HTTPS next to HTTP"
 start_server "$conf" "$TMP/s.log" || exit 1
+before=$(serving_workers 2)
 json=$(curl -s --max-time 3 "$BASE/status")
-before=$(sed 's/.*"workers": *\[//' <<<"$json" | grep -o '"pid": *[0-9]*' | sed 's/.*: *//' | sort -n | tr '\n' ' ')
 cap=$(sed 's/.*"capture": *{//' <<<"$json" | grep -o '"pid": *[0-9]*' | head -n 1 | sed 's/.*: *//')
+check "/status names 2 serving workers ($before) and the capture pid ($cap)" \
+	[ "$(wc -w <<<"$before")" = 2 ] && [ -n "$cap" ] && [ "$cap" != 0 ]
 check "the log names the https address" grep -q "listening on https://127.0.0.1:$tport/" "$TMP/s.log"
 
 for route in / /status /metrics /healthz /snapshot "/?action=snapshot" "/?action=snapshot_0"; do
