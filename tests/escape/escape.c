@@ -124,6 +124,10 @@ static struct {
 	char exe[128];			/* a static ELF that exits 42 */
 	struct fc_sandbox_user worker_user, capture_user;
 	struct fc_bus *bus;
+	/* The bus header as created: restored before each run (an attempt
+	 * that writes to every descriptor writes into the bus when the role
+	 * keeps it read-write, as capture does). */
+	unsigned char bus_hdr0[sizeof(struct fc_bus_header)];
 	int passed, failed;
 	bool setup_error;		/* this run proves nothing */
 	volatile sig_atomic_t usr1;
@@ -1017,8 +1021,7 @@ run_one(const struct attempt *a, enum fc_role_id role, unsigned removed,
 	weaken_row(e, a);
 	G.usr1 = 0;
 	G.setup_error = false;
-	*(volatile uint8_t *)((uint8_t *)G.bus->hdr +
-	    offsetof(struct fc_bus_header, reserved)) = 0;
+	memcpy((void *)G.bus->hdr, G.bus_hdr0, sizeof(G.bus_hdr0));
 	if (pipe2(res_p, O_CLOEXEC) == -1 || pipe2(log_p, O_CLOEXEC | O_NONBLOCK) == -1 ||
 	    pipe2(par_p, O_CLOEXEC) == -1 ||
 	    openpty(&e->pty_master, &e->pty_slave, NULL, NULL, NULL) == -1 ||
@@ -1087,7 +1090,11 @@ run_one(const struct attempt *a, enum fc_role_id role, unsigned removed,
 		snprintf(how, howlen, "blocked (killed by signal %d%s)",
 		    WTERMSIG(st), WTERMSIG(st) == SIGXFSZ ? ", SIGXFSZ" : "");
 	} else {
-		snprintf(how, howlen, "no result (status 0x%x)", (unsigned)st);
+		/* The child ended before trying (a setup step failed): this
+		 * run proves nothing, so it cannot pass. */
+		G.setup_error = true;
+		snprintf(how, howlen, "SETUP: no result (status 0x%x)",
+		    (unsigned)st);
 	}
 	if (a->effect != NULL && a->effect(e, detail, sizeof(detail))) {
 		if (!escaped)
@@ -1204,6 +1211,7 @@ setup(void)
 	}
 	if ((G.bus = fc_bus_create(3, 64 * 1024)) == NULL)
 		return -1;
+	memcpy(G.bus_hdr0, (const void *)G.bus->hdr, sizeof(G.bus_hdr0));
 	/* The shell that starts forkcast may leak a descriptor. */
 	if ((fd = open("/etc/shadow", O_RDONLY)) == -1 ||
 	    dup2(fd, SHADOW_FD) == -1)
