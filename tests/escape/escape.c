@@ -121,6 +121,8 @@ static struct {
 	char dir[64];			/* mkdtemp: chroot, config, exe */
 	char empty[96];
 	char conf[128];			/* a config file nobody may read */
+	char pics[128];			/* the files source's folder, beside
+					 * the config file */
 	char exe[128];			/* a static ELF that exits 42 */
 	struct fc_sandbox_user worker_user, capture_user;
 	struct fc_bus *bus;
@@ -388,7 +390,7 @@ enter(struct env *e)
 	} else {
 		ctx.user = &G.capture_user;
 		ctx.device = "/dev/null";
-		ctx.directory = G.dir;
+		ctx.directory = G.pics;
 	}
 	if (fc_role_enter(&e->row, &ctx, &rep, err, sizeof(err)) == -1) {
 		dprintf(2, "escape: fc_role_enter: %s\n", err);
@@ -878,6 +880,10 @@ static const struct attempt attempts[] = {
 	    false, w_openat, a_open_conf, NULL },
 	{ "open a config file, http source (openat allowed)",
 	    C, FC_SOURCE_HTTP, D_LL_FS, false, false, NULL, a_open_conf, NULL },
+	{ "open a config file, v4l2 source (openat allowed)",
+	    C, FC_SOURCE_V4L2, D_LL_FS, false, false, NULL, a_open_conf, NULL },
+	{ "open a file beside the picture folder, files source",
+	    C, FC_SOURCE_FILES, D_LL_FS, false, false, NULL, a_open_conf, NULL },
 	{ "execve a program",
 	    W, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_CHROOT | D_LL_FS, false,
 	    false, w_execve, a_execve, NULL },
@@ -1197,6 +1203,9 @@ setup(void)
 	    write(fd, "[server]\nauth = viewer:secret\n", 30) != 30)
 		return -1;
 	close(fd);
+	snprintf(G.pics, sizeof(G.pics), "%s/pictures", G.dir);
+	if (mkdir(G.pics, 0755) == -1)
+		return -1;
 	snprintf(G.exe, sizeof(G.exe), "%s/exit42", G.dir);
 	if ((fd = open(G.exe, O_WRONLY | O_CREAT | O_TRUNC, 0755)) == -1 ||
 	    write(fd, exit42, sizeof(exit42)) != (ssize_t)sizeof(exit42))
@@ -1230,6 +1239,7 @@ teardown(void)
 	unlink(G.conf);
 	unlink(G.exe);
 	rmdir(G.empty);
+	rmdir(G.pics);
 	rmdir(G.dir);
 	fc_bus_close(G.bus);
 }
