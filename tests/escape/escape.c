@@ -4,7 +4,9 @@
  * Every attempt runs in a forked child that is set up the way the
  * supervisor sets up that role (descriptors: the row's kept list, the
  * rest closed with fc_fds_close_except() of common/fds.c, the call the
- * supervisor's spawn path makes; stdio on /dev/null and a log pipe), then
+ * supervisor's spawn path makes; stdio on /dev/null and a log pipe; a
+ * worker's bus reopened read-only and the writable descriptor dropped, as
+ * run_worker() in server/supervisor.c does), then
  * enters the sandbox with fc_role_enter() on a copy of the real row of
  * common/role.c and the real seccomp tables of common/policy_*.c, then
  * tries one way out.  A kill by SIGSYS, or the call failing, is "blocked";
@@ -643,6 +645,32 @@ a_mprotect_bus(struct env *e)
 }
 
 static void
+a_map_bus_rw(struct env *e)
+{
+	/* A second, writable mapping of the bus through any descriptor the
+	 * worker holds (mmap without PROT_EXEC is allowed): the bus is the
+	 * one whose header has the bus magic. */
+	for (int fd = 0; fd < 64; fd++) {
+		volatile struct fc_bus_header *h;
+		void *p;
+
+		if (fd == e->res_wr)
+			continue;
+		p = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+		if (p == MAP_FAILED)
+			continue;
+		h = p;
+		if (h->magic == FC_BUS_MAGIC) {
+			h->reserved[0] ^= 0x5a;
+			report(e, true, "fd %d mapped read-write and written", fd);
+		}
+		munmap(p, sizeof(*h));
+	}
+	report(e, false, "no descriptor maps the bus read-write");
+}
+
+static void
 a_mmap_exec(struct env *e)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -934,6 +962,9 @@ static const struct attempt attempts[] = {
 	{ "mprotect the read-only bus mapping writable",
 	    W, FC_SOURCE_TESTPATTERN, D_SECCOMP | D_RO_FD, false, false,
 	    w_mprotect, a_mprotect_bus, e_bus_written },
+	{ "map the bus read-write through any descriptor",
+	    W, FC_SOURCE_TESTPATTERN, D_RO_FD, false, false, NULL,
+	    a_map_bus_rw, e_bus_written },
 	{ "mmap(PROT_EXEC)",
 	    W | C, FC_SOURCE_TESTPATTERN, D_SECCOMP, false, false, w_mmap,
 	    a_mmap_exec, NULL },
@@ -1058,14 +1089,19 @@ run_one(const struct attempt *a, enum fc_role_id role, unsigned removed,
 		exit(2);
 	if (pid == 0) {
 		close(res_p[0]);
-		if (a->attack == a_mprotect_bus) {
-			/* fc_bus_attach's read-only reopen, or, with the
-			 * defence removed, a map of the read-write fd. */
+		if (role == FC_ROLE_WORKER) {
+			/* What run_worker() does before the worker runs: the
+			 * bus reopened read-only (fc_bus_attach) and the
+			 * supervisor's read-write descriptor closed (here: not
+			 * in the kept list, so spawn_setup closes it).  With
+			 * the defence removed, the read-write descriptor stays
+			 * and is mapped read-only. */
 			struct fc_bus *ro = NULL;
 
 			if (!(removed & D_RO_FD)) {
 				if ((ro = fc_bus_attach(G.bus->fd, false)) == NULL)
 					_exit(94);
+				e->bus_fd = ro->fd;
 				bus_map = (volatile uint8_t *)ro->hdr;
 				bus_len = ro->map_size;
 			} else {
