@@ -540,6 +540,7 @@ test_graceful_stop(void **state)
 {
 	struct fixture *fx = *state;
 	char buf[65536];
+	size_t n;
 	int fd, st;
 	int64_t t0;
 
@@ -558,7 +559,11 @@ test_graceful_stop(void **state)
 	/* The stream got its grace (1 s), not much more. */
 	printf("# retired in %.2f s\n", (fc_now_mono_ns() - t0) / 1e9);
 	assert_true(fc_now_mono_ns() - t0 >= 900000000);
-	read_until_close(fd, buf, sizeof(buf));		/* closed, not hung */
+	/* Closed, not hung, and the body ends with the close delimiter
+	 * (DESIGN: a stream ends, by maxtime, stop or retire, with it). */
+	n = read_until_close(fd, buf, sizeof(buf));
+	assert_true(n >= 19);
+	assert_memory_equal(buf + n - 19, "--forkcastframe--\r\n", 19);
 	close(fd);
 }
 
