@@ -4,12 +4,14 @@
 # [log] level change with SIGHUP or forkcastctl reload, and every worker
 # answers with the new behaviour; unaffected streams see no gap, streams
 # whose credentials were revoked are closed, /status shows every worker at
-# the new generation.  Then the same after a worker is killed; forkcastctl
-# reload (and through pid files it must not use); a stopped worker replaced,
+# the new generation.  Then the same after a worker is killed (the keys
+# above, allowed_hosts, auth rotated and removed); forkcastctl reload (a
+# file -n refuses: exit 2, nothing signalled; a file the server refuses:
+# exit 1; pid files it must not use); a stopped worker replaced,
 # once; capture at 1 fps applying reloads between frames; a capture
 # restarted after an edit without a reload running what was validated.
 # Then files the reload path must refuse (a directory, /dev/null, NUL
-# bytes) and one it must take (an empty file).
+# bytes, over 1 MiB) and one it must take (an empty file).
 . "$(dirname "$0")/lib.sh"
 
 FPS=10			# frame interval 100 ms
@@ -235,17 +237,78 @@ check "worker 0 (pid ${wpid:-none}) was replaced (pid ${np:-none})" \
 check "the replacement worker runs the current generation $((g0 + 1))" all_at_generation $((g0 + 1))
 snapshot_as "after the kill: bob -> 401 on every worker" 401 bob:two
 snapshot_as "after the kill: carol -> 200 on every worker" 200 carol:three
+# The keys of part 1 again, with the replacement serving: 30 streams with
+# carol's credentials (unaffected), then allow_origin, max_clients_per_ip,
+# client_timeout, [log] level and allowed_hosts change at once.
+hc="Authorization: Basic $(b64 carol:three)\r\n"
+streams "$TMP/k.json" 30 9 --header "Authorization: Basic $(b64 carol:three)"; cpid=$SPID
+sleep 1.5
+g0=$(generation)
+lines0=$(wc -l <"$LOG")
+conf "auth = carol:three" "allow_origin = https://after-kill.example" "max_clients_per_ip = 20" \
+	"client_timeout = 2" "allowed_hosts = x, 127.0.0.1" "[log]" "level = debug"
+ms=$(reload_wait "$g0")
+check "after the kill: every process at generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
+check "... within one second (${ms} ms)" [ "${ms:-9999}" -le 1000 ] 2>/dev/null
+probe_all "after the kill: allow_origin on every worker" 'Access-Control-Allow-Origin: https://after-kill.example' 40 \
+	"GET /status HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
+probe_all "after the kill: max_clients_per_ip 20 on every worker (30 streams open)" '^HTTP/1.1 503' 40 \
+	"GET /stream HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
+probe_all "after the kill: allowed_hosts on every worker (another Host -> 421)" '^HTTP/1.1 421' 40 \
+	"GET /status HTTP/1.1\r\nHost: rebound.example\r\n${hc}Connection: close\r\n\r\n"
+t0=$(date +%s)
+probe_all "after the kill: client_timeout 2 s on every worker" '^HTTP/1.1 408' 40 'GET /status HTTP/1.1\r\n'
+dt=$(( $(date +%s) - t0 ))
+check "after the kill: the 408s came after the new 2 s, not the old 10 s (${dt} s for the probes)" [ "$dt" -lt 9 ]
+sleep 0.5
+w0=$(tail -n +"$((lines0 + 1))" "$LOG" | grep -c 'worker 0: debug: ')
+w1=$(tail -n +"$((lines0 + 1))" "$LOG" | grep -c 'worker 1: debug: ')
+check "after the kill: [log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
+wait "$cpid"
+k=$(cat "$TMP/k.json")
+check "after the kill: 30 unaffected streams kept (closed $(json_num "$k" closed), ok $(json_num "$k" ok)), longest gap $(json_num "$k" gap_ms_max_open) ms <= $GAP_MAX" \
+	bash -c '[ "$0" = 30 ] && [ "$1" = 0 ] && awk -v g="$2" -v m="$3" "BEGIN { exit !(g ~ /^[0-9.]+\$/ && g <= m) }"' \
+	"$(json_num "$k" ok)" "$(json_num "$k" closed)" "$(json_num "$k" gap_ms_max_open)" "$GAP_MAX"
+# auth rotated with 20 of carol's streams open: all closed.
+streams "$TMP/c.json" 20 6 --header "Authorization: Basic $(b64 carol:three)"; cpid=$SPID
+sleep 1.5
 g0=$(generation)
 conf "auth = dave:four"
 CRED=dave:four
 ms=$(reload_wait "$g0")
 check "after the kill: the next reload reaches every process (${ms} ms)" [ "$ms" != never ]
+wait "$cpid"
+c=$(cat "$TMP/c.json")
+check "after the kill: all 20 streams with the revoked password closed ($(json_num "$c" closed))" [ "$(json_num "$c" closed)" = 20 ]
 snapshot_as "after the kill: carol -> 401, on every worker" 401 carol:three
 snapshot_as "after the kill: dave -> 200, on every worker" 200 dave:four
+# auth removed with 20 of dave's streams open: kept, no gap.
+streams "$TMP/d.json" 20 5 --header "Authorization: Basic $(b64 dave:four)"; cpid=$SPID
+sleep 1.5
+g0=$(generation)
+conf
+ms=$(reload_wait "$g0")
+check "after the kill: auth removed, every process at the new generation (${ms} ms)" [ "$ms" != never ]
+snapshot_as "after the kill: auth removed: no credentials -> 200 on every worker" 200
+wait "$cpid"
+d=$(cat "$TMP/d.json")
+check "after the kill: auth removed: streams kept (closed $(json_num "$d" closed)), longest gap $(json_num "$d" gap_ms_max_open) ms <= $GAP_MAX" \
+	kept_without_gap "$(json_num "$d" closed)" "$(json_num "$d" gap_ms_max_open)"
 
 # --- 5b. forkcastctl reload (auth is set: it reads /status with it) ---
 echo "# forkcastctl reload"
 ctl() { OUT=$("$ROOT/scripts/forkcastctl" "$@" 2>&1); RC=$?; }
+# A file -n refuses: exit 2, its problem printed, nothing signalled.
+conf "auth = dave:four" "client_timeout = 0"
+g0=$(generation)
+req=$(status | grep -o '"reload": {"requests": [0-9]*' | grep -o '[0-9]*$')
+ctl reload -c "$CONF"
+sleep 0.3
+check "forkcastctl reload of a file -n refuses: exit 2, the problem named ($(head -n 1 <<<"$OUT"))" \
+	bash -c '[ "$0" = 2 ] && grep -q "r.conf:[0-9]*: server.client_timeout: 0 is out of range" <<<"$1"' "$RC" "$OUT"
+check "... nothing signalled: reload requests ${req:-none} -> $(status | grep -o '"reload": {"requests": [0-9]*' | grep -o '[0-9]*$'), generation $g0" \
+	bash -c '[ -n "$0" ] && [ "$0" = "$1" ] && [ "$2" = "$3" ]' "$req" \
+	"$(status | grep -o '"reload": {"requests": [0-9]*' | grep -o '[0-9]*$')" "$g0" "$(generation)"
 conf "auth = dave:four" "allow_origin = https://other.example"
 g0=$(generation)
 ctl reload -c "$CONF"
@@ -381,6 +444,9 @@ refused "/dev/null"
 rm -f "$CONF"; cp "$good" "$CONF"; printf '[server]\nworkers = 2\x00\n' >>"$CONF"
 refused "a file with a NUL byte"
 grep -q 'NUL byte' "$LOG" && ok "NUL byte: the log says why" || not_ok "NUL byte: the log says why"
+rm -f "$CONF"; cp "$good" "$CONF"; head -c 1048577 /dev/zero | tr '\0' '#' >>"$CONF"
+refused "a file over 1 MiB"
+grep -q "r.conf:0: -: file too large" "$LOG" && ok "over 1 MiB: the log says why" || not_ok "over 1 MiB: the log says why"
 # An empty file is a valid configuration (every default): it is taken,
 # and listen moves to the default address -- unless that address is busy
 # on this machine, when the reload is refused whole.
