@@ -4,7 +4,8 @@
 # [log] level change with SIGHUP or forkcastctl reload, and every worker
 # answers with the new behaviour; unaffected streams see no gap, streams
 # whose credentials were revoked are closed, /status shows every worker at
-# the new generation; max_clients and max_connections under 30 streams.
+# the new generation; max_clients and max_connections under 30 streams,
+# send_timeout with a stalled stream.
 # Then the same after a worker is killed (the keys
 # above, allowed_hosts, auth rotated and removed); forkcastctl reload (a
 # file -n refuses: exit 2, nothing signalled; a file the server refuses:
@@ -273,6 +274,34 @@ wait "$cpid"
 l=$(cat "$TMP/l.json")
 check "the 30 streams were kept (closed $(json_num "$l" closed)), longest gap $(json_num "$l" gap_ms_max_open) ms <= $GAP_MAX" \
 	kept_without_gap "$(json_num "$l" closed)" "$(json_num "$l" gap_ms_max_open)"
+# send_timeout 30 -> 2: a stream whose reader takes nothing (a 1-byte
+# receive buffer), stalled for 3 s, is kept under 30 s and dropped as soon
+# as the reload brings 2 s.
+send_timeouts() { curl -s --max-time 2 "$BASE/metrics" | awk '/^forkcast_send_timeouts_total/ { s += $2 } END { print s + 0 }'; }
+d0=$(send_timeouts)
+perl -MSocket -e '
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack("i", 1)) or die "rcvbuf: $!";
+	connect($s, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
+	syswrite($s, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	sleep 20;' "$port" &
+staller=$!
+PIDS+=("$staller")
+sleep 3	# stalled well before the reload
+check "send_timeout 30: the stalled stream not dropped yet ($d0 -> $(send_timeouts))" [ "$(send_timeouts)" = "$d0" ]
+g0=$(generation)
+conf "send_timeout = 2"
+t0=$(date +%s%N)
+ms=$(reload_wait "$g0")
+check "send_timeout 2: every process at the new generation (${ms} ms)" [ "$ms" != never ]
+dropped=never
+for _ in $(seq 1 80); do
+	[ "$(send_timeouts)" -gt "$d0" ] && { dropped=$(( ($(date +%s%N) - t0) / 1000000 )); break; }
+	sleep 0.1
+done
+check "send_timeout 2: the stalled stream dropped $dropped ms after the reload" \
+	bash -c '[ "$0" != never ] && [ "$0" -le 5000 ]' "$dropped"
+kill "$staller" 2>/dev/null
 conf
 
 # --- 5. after a worker is killed ---
