@@ -2,7 +2,8 @@
 # One configuration path: whatever start refuses, `forkcast -n` refuses
 # with the same FILE:LINE: KEY: problem and exit status 2 (and reload too:
 # tests/integration/reload.sh).  Table-driven: each case is a file, the
-# message expected, and both commands are run on it.
+# message expected, and both commands are run on it.  Then the notes -n
+# prints for keys a reload cannot apply (slots, max_frame_size).
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port) || exit 1
@@ -45,6 +46,10 @@ base urlport.conf "[capture]" "source = http" "url = http://cam.example:99999/x"
 case_file urlport.conf "urlport.conf:6: capture.url: port 99999 is out of range"
 base twice.conf "workers = 2" "workers = 3"
 case_file twice.conf "twice.conf:5: server.workers: given twice, first on line 4"
+# The size bound: a file of comments just over 1 MiB (1048576 bytes).
+base big.conf
+head -c 1048577 /dev/zero | tr '\0' '#' >>"$TMP/big.conf"
+case_file big.conf "big.conf:0: -: file too large \(more than 1048576 bytes\)"
 
 # And a good file passes both ways (start is stopped at once).
 base good.conf "workers = 1"
@@ -52,7 +57,11 @@ check "-n on a good file: exit 0" "$BUILD/forkcast" -n -c "$TMP/good.conf"
 # Keys a reload cannot apply: -n says so (exit 0, the file is fine).
 base slots.conf "[capture]" "slots = 6"
 out=$("$BUILD/forkcast" -n -c "$TMP/slots.conf" 2>&1); rc=$?
-check "-n with slots set: exit 0 and a note ($(tail -n 1 <<<"$out"))" \
+check "-n with slots set: exit 0 and a note ($(grep note <<<"$out"))" \
 	bash -c '[ "$0" = 0 ] && grep -q "note: capture.slots: set here, applied at start only" <<<"$1"' "$rc" "$out"
+base mfs.conf "[capture]" "max_frame_size = 8M"
+out=$("$BUILD/forkcast" -n -c "$TMP/mfs.conf" 2>&1); rc=$?
+check "-n with max_frame_size set: exit 0 and a note ($(grep note <<<"$out"))" \
+	bash -c '[ "$0" = 0 ] && grep -q "note: capture.max_frame_size: set here, applied at start only" <<<"$1"' "$rc" "$out"
 echo "  $n refused files checked with -n and start"
 finish

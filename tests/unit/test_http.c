@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -369,6 +370,60 @@ test_host_refused(void **state)
 
 	(void)state;
 	expect_refused(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+/*
+ * The seed corpus of fuzz_http (tests/fuzz/corpus/http, read from the
+ * checkout's root, where the tests run): every file named NAME_400,
+ * NAME_414 or NAME_431 is refused with that status, fed whole and in
+ * every size of splits[].  A file starting with a byte below 0x10 holds
+ * that many split lengths first (fuzz_http.c); they are skipped here.
+ */
+static void
+test_corpus_refusals(void **state)
+{
+	static const char dir[] = "tests/fuzz/corpus/http";
+	char path[512], data[16384], shown[1024];
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+	size_t len, skip, j, nl;
+	int want, got, files = 0, misses = 0;
+
+	(void)state;
+	if ((d = opendir(dir)) == NULL)
+		fail_msg("%s: cannot open (run from the checkout's root)", dir);
+	while ((e = readdir(d)) != NULL) {
+		nl = strlen(e->d_name);
+		if (nl < 5 || e->d_name[nl - 4] != '_')
+			continue;
+		want = atoi(e->d_name + nl - 3);
+		if (want != 400 && want != 414 && want != 431)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_non_null(f = fopen(path, "rb"));
+		len = fread(data, 1, sizeof(data) - 1, f);
+		assert_true(feof(f));
+		fclose(f);
+		data[len] = '\0';	/* for escaped() */
+		skip = len > 0 && (unsigned char)data[0] < 0x10 ?
+		    1 + (size_t)data[0] : 0;
+		assert_true(skip <= len);
+		files++;
+		for (j = 0; j < NSPLITS; j++) {
+			got = error_of(data + skip, len - skip, splits[j]);
+			if (got == want)
+				continue;
+			print_error("%s: status %d (want %d), pieces of %zu: "
+			    "%s\n", e->d_name, got, want, splits[j],
+			    escaped(data + skip, shown, sizeof(shown)));
+			misses++;
+		}
+	}
+	closedir(d);
+	print_message("%d corpus files checked\n", files);
+	assert_true(files >= 10);
+	assert_int_equal(misses, 0);
 }
 
 static void
@@ -860,6 +915,7 @@ main(void)
 		cmocka_unit_test(test_strict_pipelined),
 		cmocka_unit_test(test_no_overread),
 		cmocka_unit_test(test_random_inputs),
+		cmocka_unit_test(test_corpus_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
