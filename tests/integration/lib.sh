@@ -138,6 +138,20 @@ print("".join("%d " % p for p in sorted(w["pid"] for w in ws if w["state"] == "s
 	echo "$pids"
 }
 
+# stalled_reader PORT PATH SECONDS: in the background, a client on
+# 127.0.0.1:PORT with a 1-byte receive buffer asks for PATH and then reads
+# nothing for SECONDS; sets STALLER to its pid (also in PIDS).
+stalled_reader() {
+	perl -MSocket -e '
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack("i", 1)) or die "rcvbuf: $!";
+	connect($s, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
+	syswrite($s, "GET $ARGV[1] HTTP/1.1\r\nHost: x\r\n\r\n");
+	sleep $ARGV[2];' "$1" "$2" "$3" &
+	STALLER=$!
+	PIDS+=("$STALLER")
+}
+
 # json_num JSON KEY: first numeric value of "KEY": in JSON.
 json_num() {
 	grep -o "\"$2\": *[0-9.]*" <<<"$1" | head -n 1 | sed 's/.*: *//'

@@ -52,7 +52,7 @@ probe() {
 		fds+=("$fd")
 	done
 	sleep 0.3
-	for fd in "${fds[@]}"; do printf "$req" >&"$fd" 2>/dev/null; done
+	for fd in "${fds[@]}"; do { printf "$req" >&"$fd"; } 2>/dev/null; done
 	for fd in "${fds[@]}"; do
 		head=""
 		while IFS= read -r -t 3 line <&"$fd"; do
@@ -127,6 +127,35 @@ reload_wait() {
 	echo never
 	return 1
 }
+# keys_applied LABEL G0 ORIGIN OPEN HC LINE [allowed_hosts]: after a reload
+# from generation G0 that set allow_origin = ORIGIN, max_clients_per_ip =
+# 20, client_timeout = 2 and [log] level = debug (and allowed_hosts without
+# rebound.example), every process runs G0 + 1 within one second and every
+# worker behaves so: probes carry the header lines HC; OPEN says which
+# streams hold the address's places; debug lines are counted in the log
+# from line LINE on.
+keys_applied() {
+	local label=$1 g0=$2 origin=$3 open=$4 hc=$5 line=$6 ms t0 dt w0 w1
+	ms=$(reload_wait "$g0")
+	check "${label}every worker and capture run generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
+	check "... within one second (${ms} ms)" [ "${ms:-9999}" -le 1000 ] 2>/dev/null
+	probe_all "${label}allow_origin on every worker" "Access-Control-Allow-Origin: $origin" 40 \
+		"GET /status HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
+	probe_all "${label}max_clients_per_ip 20 on every worker ($open)" '^HTTP/1.1 503' 40 \
+		"GET /stream HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
+	[ "${7:-}" = allowed_hosts ] &&
+		probe_all "${label}allowed_hosts on every worker (another Host -> 421)" '^HTTP/1.1 421' 40 \
+			"GET /status HTTP/1.1\r\nHost: rebound.example\r\n${hc}Connection: close\r\n\r\n"
+	# client_timeout 2 s: a request head never finished gets 408 after ~2 s.
+	t0=$(date +%s)
+	probe_all "${label}client_timeout 2 s on every worker" '^HTTP/1.1 408' 40 'GET /status HTTP/1.1\r\n'
+	dt=$(( $(date +%s) - t0 ))
+	check "${label}the 408s came after the new 2 s, not the old 10 s (${dt} s for the probes)" [ "$dt" -lt 9 ]
+	sleep 0.5
+	w0=$(tail -n +"$line" "$LOG" | grep -c 'worker 0: debug: ')
+	w1=$(tail -n +"$line" "$LOG" | grep -c 'worker 1: debug: ')
+	check "${label}[log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
+}
 streams() {	# streams OUT CLIENTS SECONDS [fcclient args]
 	local out=$1 n=$2 s=$3; shift 3
 	"$BUILD/tools/fcclient" --url "$BASE/stream" --clients "$n" --seconds "$s" "$@" >"$out" 2>/dev/null &
@@ -142,22 +171,7 @@ g0=$(generation)
 conf "allow_origin = https://cam.example" "max_clients_per_ip = 20" \
 	"client_timeout = 2" "[log]" "level = debug"
 # (the [log] section ends the server keys; conf appends [capture] after it)
-ms=$(reload_wait "$g0")
-check "every worker and capture run generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
-check "... within one second (${ms} ms)" [ "${ms:-9999}" -le 1000 ] 2>/dev/null
-probe_all "allow_origin on every worker" 'Access-Control-Allow-Origin: https://cam.example' 40 \
-	'GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
-probe_all "max_clients_per_ip 20 on every worker (50 streams already open)" '^HTTP/1.1 503' 40 \
-	'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
-# client_timeout 2 s: a request head never finished gets 408 after ~2 s.
-t0=$(date +%s)
-probe_all "client_timeout 2 s on every worker" '^HTTP/1.1 408' 40 'GET /status HTTP/1.1\r\n'
-dt=$(( $(date +%s) - t0 ))
-check "client_timeout answers came after the new 2 s, not the old 10 s (${dt} s for the probes)" [ "$dt" -lt 9 ]
-sleep 0.5
-n=$(grep -Ec 'worker [0-9]+: debug: ' "$LOG")
-w0=$(grep -c 'worker 0: debug: ' "$LOG"); w1=$(grep -c 'worker 1: debug: ' "$LOG")
-check "[log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
+keys_applied "" "$g0" https://cam.example "50 streams already open" "" 1
 wait "$cpid"
 u=$(cat "$TMP/u.json")
 echo "  50 unaffected streams: closed $(json_num "$u" closed), longest gap $(json_num "$u" gap_ms_max_open) ms"
@@ -279,14 +293,8 @@ check "the 30 streams were kept (closed $(json_num "$l" closed)), longest gap $(
 # as the reload brings 2 s.
 send_timeouts() { curl -s --max-time 2 "$BASE/metrics" | awk '/^forkcast_send_timeouts_total/ { s += $2 } END { print s + 0 }'; }
 d0=$(send_timeouts)
-perl -MSocket -e '
-	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
-	setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack("i", 1)) or die "rcvbuf: $!";
-	connect($s, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
-	syswrite($s, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
-	sleep 20;' "$port" &
-staller=$!
-PIDS+=("$staller")
+stalled_reader "$port" /stream 20
+staller=$STALLER
 sleep 3	# stalled well before the reload
 check "send_timeout 30: the stalled stream not dropped yet ($d0 -> $(send_timeouts))" [ "$(send_timeouts)" = "$d0" ]
 g0=$(generation)
@@ -332,23 +340,8 @@ g0=$(generation)
 lines0=$(wc -l <"$LOG")
 conf "auth = carol:three" "allow_origin = https://after-kill.example" "max_clients_per_ip = 20" \
 	"client_timeout = 2" "allowed_hosts = x, 127.0.0.1" "[log]" "level = debug"
-ms=$(reload_wait "$g0")
-check "after the kill: every process at generation $((g0 + 1)) (${ms} ms)" [ "$ms" != never ]
-check "... within one second (${ms} ms)" [ "${ms:-9999}" -le 1000 ] 2>/dev/null
-probe_all "after the kill: allow_origin on every worker" 'Access-Control-Allow-Origin: https://after-kill.example' 40 \
-	"GET /status HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
-probe_all "after the kill: max_clients_per_ip 20 on every worker (30 streams open)" '^HTTP/1.1 503' 40 \
-	"GET /stream HTTP/1.1\r\nHost: x\r\n${hc}Connection: close\r\n\r\n"
-probe_all "after the kill: allowed_hosts on every worker (another Host -> 421)" '^HTTP/1.1 421' 40 \
-	"GET /status HTTP/1.1\r\nHost: rebound.example\r\n${hc}Connection: close\r\n\r\n"
-t0=$(date +%s)
-probe_all "after the kill: client_timeout 2 s on every worker" '^HTTP/1.1 408' 40 'GET /status HTTP/1.1\r\n'
-dt=$(( $(date +%s) - t0 ))
-check "after the kill: the 408s came after the new 2 s, not the old 10 s (${dt} s for the probes)" [ "$dt" -lt 9 ]
-sleep 0.5
-w0=$(tail -n +"$((lines0 + 1))" "$LOG" | grep -c 'worker 0: debug: ')
-w1=$(tail -n +"$((lines0 + 1))" "$LOG" | grep -c 'worker 1: debug: ')
-check "after the kill: [log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
+keys_applied "after the kill: " "$g0" https://after-kill.example "30 streams open" "$hc" \
+	"$((lines0 + 1))" allowed_hosts
 wait "$cpid"
 k=$(cat "$TMP/k.json")
 check "after the kill: 30 unaffected streams kept (closed $(json_num "$k" closed), ok $(json_num "$k" ok)), longest gap $(json_num "$k" gap_ms_max_open) ms <= $GAP_MAX" \

@@ -189,14 +189,8 @@ drops0=$(metric_sum '^forkcast_send_timeouts_total')
 curl -sN --max-time 14 -o "$TMP/reader.out" "$BASE/events" &
 reader=$!
 PIDS+=("$reader")
-perl -MSocket -e '
-	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
-	setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack("i", 1)) or die "rcvbuf: $!";
-	connect($s, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die "connect: $!";
-	syswrite($s, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-	sleep 20;' "$port" &
-staller=$!
-PIDS+=("$staller")
+stalled_reader "$port" /events 20
+staller=$STALLER
 sleep 1
 check "two event streams open" [ "$(metric_sum '^forkcast_event_clients')" -eq 2 ]
 dropped=no
