@@ -156,6 +156,24 @@ keys_applied() {
 	w1=$(tail -n +"$line" "$LOG" | grep -c 'worker 1: debug: ')
 	check "${label}[log] level debug reached both workers (worker 0: $w0, worker 1: $w1 debug lines)" [ "$w0" -gt 0 -a "$w1" -gt 0 ]
 }
+# auth_removed LABEL N SECONDS USER:PASSWORD: with N streams open for
+# SECONDS with those credentials, a reload removes auth: every process at
+# the new generation, no credentials needed on any worker, every stream
+# kept without a gap.
+auth_removed() {
+	local label=$1 ms out g0 cpid
+	streams "$TMP/rm.json" "$2" "$3" --header "Authorization: Basic $(b64 "$4")"; cpid=$SPID
+	sleep 1.5
+	g0=$(generation)
+	conf
+	ms=$(reload_wait "$g0")
+	check "${label}every process at the new generation (${ms} ms)" [ "$ms" != never ]
+	snapshot_as "${label}no credentials -> 200 on every worker" 200
+	wait "$cpid"
+	out=$(cat "$TMP/rm.json")
+	check "${label}streams kept (closed $(json_num "$out" closed)), longest gap $(json_num "$out" gap_ms_max_open) ms <= $GAP_MAX" \
+		kept_without_gap "$(json_num "$out" closed)" "$(json_num "$out" gap_ms_max_open)"
+}
 streams() {	# streams OUT CLIENTS SECONDS [fcclient args]
 	local out=$1 n=$2 s=$3; shift 3
 	"$BUILD/tools/fcclient" --url "$BASE/stream" --clients "$n" --seconds "$s" "$@" >"$out" 2>/dev/null &
@@ -230,17 +248,7 @@ snapshot_as "auth rotated: bob -> 200 on every worker" 200 bob:two
 
 # --- 4. auth removed: bob's streams are unaffected ---
 echo "# auth removed"
-streams "$TMP/b.json" 30 6 --header "Authorization: Basic $(b64 bob:two)"; cpid=$SPID
-sleep 1.5
-g0=$(generation)
-conf
-ms=$(reload_wait "$g0")
-check "auth removed: every process at the new generation (${ms} ms)" [ "$ms" != never ]
-snapshot_as "auth removed: no credentials -> 200 on every worker" 200
-wait "$cpid"
-b=$(cat "$TMP/b.json")
-check "auth removed: streams kept (closed $(json_num "$b" closed)), longest gap $(json_num "$b" gap_ms_max_open) ms <= $GAP_MAX" \
-	kept_without_gap "$(json_num "$b" closed)" "$(json_num "$b" gap_ms_max_open)"
+auth_removed "auth removed: " 30 6 bob:two
 
 # --- 4b. max_clients and max_connections, under 30 streams ---
 echo "# max_clients and max_connections"
@@ -361,17 +369,7 @@ check "after the kill: all 20 streams with the revoked password closed ($(json_n
 snapshot_as "after the kill: carol -> 401, on every worker" 401 carol:three
 snapshot_as "after the kill: dave -> 200, on every worker" 200 dave:four
 # auth removed with 20 of dave's streams open: kept, no gap.
-streams "$TMP/d.json" 20 5 --header "Authorization: Basic $(b64 dave:four)"; cpid=$SPID
-sleep 1.5
-g0=$(generation)
-conf
-ms=$(reload_wait "$g0")
-check "after the kill: auth removed, every process at the new generation (${ms} ms)" [ "$ms" != never ]
-snapshot_as "after the kill: auth removed: no credentials -> 200 on every worker" 200
-wait "$cpid"
-d=$(cat "$TMP/d.json")
-check "after the kill: auth removed: streams kept (closed $(json_num "$d" closed)), longest gap $(json_num "$d" gap_ms_max_open) ms <= $GAP_MAX" \
-	kept_without_gap "$(json_num "$d" closed)" "$(json_num "$d" gap_ms_max_open)"
+auth_removed "after the kill: auth removed: " 20 5 dave:four
 
 # --- 5b. forkcastctl reload (auth is set: it reads /status with it) ---
 echo "# forkcastctl reload"
