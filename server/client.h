@@ -79,6 +79,9 @@
 #define FC_CLIENT_BACKLOG_MAX (32 * 1024)
 /* ... but never waits longer than this (a window that shrank for good). */
 #define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
+/* Parts a client found caught up (all sent and acknowledged) gets before
+ * it is asked again (peer_backlogged() in client.c). */
+#define FC_CLIENT_CHECK_SKIP 2
 /* Bytes a peer may leave unread of what came before our newest part or
  * event and still count as alive for send_timeout, or, on a stream, must
  * read to count (see peer_alive() in client.c): rides over the window's
@@ -170,6 +173,7 @@ struct fc_client {
 	int64_t linger_end_ns;		/* LINGERING: close at the latest then */
 	bool check_window;		/* TCP: may read the peer's window */
 	uint32_t peer_wnd_max;		/* largest receive window it advertised */
+	int check_skip;			/* parts to send before asking again */
 	/* Liveness for send_timeout (streams and /events): how much the
 	 * peer application has read (bytes it acknowledged minus what still
 	 * sits unread in its receive buffer), and when it last made

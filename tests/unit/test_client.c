@@ -577,6 +577,79 @@ test_events_liveness_reads(void **state)
 	close(peer);
 }
 
+/*
+ * A stream whose reader has taken everything is not asked about its
+ * window (TCP_INFO) for its next FC_CLIENT_CHECK_SKIP parts; the part
+ * after them asks again.  Seen as in test_events_liveness_reads: a socket
+ * without TCP_INFO put in place of the connection turns the window checks
+ * off when it is asked.
+ */
+static void
+test_stream_check_skip(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_client *c;
+	char buf[65536];
+	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	int peer, fd, tcp, sv[2], i;
+	uint64_t seq = 0;
+
+	peer = tcp_pair(&fd, 0);
+	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
+	assert_non_null(c);
+	assert_int_equal(write(peer, req, strlen(req)), (ssize_t)strlen(req));
+	usleep(20000);
+	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_client_start_stream(c, &fx->env, FC_FRAMING_FULL, 0, 0, false);
+	c->check_window = true;		/* as the worker sets it for TCP */
+	/* Parts over TCP, each read at once, until one is sent after a
+	 * check that found all sent and acknowledged (the first may find
+	 * the response head still unacknowledged). */
+	for (i = 0; i < 4; i++) {
+		fc_frame_unref(fx->env.current);
+		fx->env.current = make_frame(++seq, 20000);
+		fx->env.now_mono_ns += NS_PER_S / 10;
+		assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+		assert_int_equal(c->q.left, 0);
+		if (c->check_skip == FC_CLIENT_CHECK_SKIP)
+			break;
+		usleep(20000);
+		while (read(peer, buf, sizeof(buf)) > 0)
+			;
+		usleep(20000);		/* the ACKs */
+	}
+	assert_true(c->check_window);
+	assert_int_equal(c->check_skip, FC_CLIENT_CHECK_SKIP);
+
+	/* The next FC_CLIENT_CHECK_SKIP parts ask nothing. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	tcp = c->fd;
+	c->fd = sv[0];
+	for (i = 0; i < FC_CLIENT_CHECK_SKIP; i++) {
+		fc_frame_unref(fx->env.current);
+		fx->env.current = make_frame(++seq, 20000);
+		fx->env.now_mono_ns += NS_PER_S / 10;
+		assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+		assert_int_equal(c->last_seq, seq);
+		while (read(sv[1], buf, sizeof(buf)) > 0)
+			;
+	}
+	assert_true(c->check_window);
+	/* The one after them asks. */
+	fc_frame_unref(fx->env.current);
+	fx->env.current = make_frame(++seq, 20000);
+	fx->env.now_mono_ns += NS_PER_S / 10;
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	assert_false(c->check_window);
+	c->fd = tcp;
+	close(sv[0]);
+	close(sv[1]);
+	fc_client_free(c);
+	close(peer);
+}
+
 /* An idle stream waiting for frames is not "accepting no data". */
 static void
 test_idle_stream_not_dropped(void **state)
@@ -719,6 +792,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_send_timeout,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_check_skip, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_liveness_reads,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
