@@ -66,8 +66,8 @@ check "relay keeps upstream capture timestamps" test "$nb" -ge 3 -a "$common" -g
 stop_server "$A_PID"
 sleep 2
 code=$(curl -s -o "$TMP/down" -w '%{http_code}' --max-time 3 "$B/snapshot")
-check "relay still answers while upstream is down ($code: $(head -c 80 "$TMP/down"))" \
-	[ "$code" = 503 ] && grep -q '^capture failing: ' "$TMP/down"
+check_that "relay still answers while upstream is down ($code: $(head -c 80 "$TMP/down"))" \
+	'[ "$code" = 503 ] && grep -q "^capture failing: " "$TMP/down"'
 start_server "$TMP/a.conf" "$TMP/a2.log" || exit 1
 ok_again=no
 for _ in $(seq 1 100); do

@@ -54,8 +54,8 @@ if have ffprobe && have ffmpeg; then
 		sed -n 's/^frame=//p' | tail -n 1)
 	echo "  ffmpeg decoded $frames frames in $N s (expected about $((FPS * N)))"
 	check "ffmpeg decodes $N s of /stream with no error output" [ ! -s "$TMP/dec.err" ]
-	check "ffmpeg frame count $frames near $((FPS * N))" \
-		[ "${frames:-0}" -ge $((FPS * N - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * N + FPS / 2)) ]
+	check_that "ffmpeg frame count $frames near $((FPS * N))" \
+		'[ "${frames:-0}" -ge $((FPS * N - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * N + FPS / 2)) ]'
 
 	# Without them ffmpeg stamps the frames at 25 fps: -t 2 is 50 frames.
 	frames=$(ffmpeg -nostdin -v error -i "$URL" -t 2 -f null - -progress pipe:1 \
@@ -76,8 +76,8 @@ if have ffprobe && have ffmpeg; then
 	rc=${PIPESTATUS[0]}
 	echo "  ffmpeg, ?maxtime=2: exit $rc, $frames frames; its error output:"
 	sed 's/^/    | /' "$TMP/end.err"
-	check "ffmpeg decodes ?maxtime=2 to the end (exit $rc, $frames frames)" \
-		[ "$rc" = 0 ] && [ "${frames:-0}" -ge $((FPS * 2 - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * 2 + FPS / 2)) ]
+	check_that "ffmpeg decodes ?maxtime=2 to the end (exit $rc, $frames frames)" \
+		'[ "$rc" = 0 ] && [ "${frames:-0}" -ge $((FPS * 2 - FPS / 2)) ] && [ "${frames:-0}" -le $((FPS * 2 + FPS / 2)) ]'
 	check "ffmpeg, ?maxtime=2: no decoder errors, only the http end-of-body lines" \
 		bash -c "! grep -v -e 'Stream ends prematurely' -e 'maxtime=2: Input/output error' '$TMP/end.err' | grep -q ."
 
@@ -106,8 +106,8 @@ if have ffprobe && have ffmpeg; then
 	echo "  ffmpeg -r $FPS -i URL -t 5 -c:v mjpeg: duration $dur s, $n frames, wall $wall s"
 	check "recording with -r $FPS: no error output" [ ! -s "$TMP/rate.err" ]
 	check "recording with -r $FPS: wall time $wall s matches 5 s (4.5..6.0)" within "$wall" 4.5 6.0
-	check "recording with -r $FPS: $n frames, duration $dur s" \
-		within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1)) && within "${dur:-0}" 4.9 5.1
+	check_that "recording with -r $FPS: $n frames, duration $dur s" \
+		'within "${n:-0}" $((FPS * 5 - 1)) $((FPS * 5 + 1)) && within "${dur:-0}" 4.9 5.1'
 	# With -c copy, -r does not apply: 2 s of file are 50 frames.
 	ffmpeg -nostdin -v error -r $FPS -i "$URL" -t 2 -c copy "$TMP/ratecopy.mkv" 2>/dev/null
 	n=$(frames_of "$TMP/ratecopy.mkv")
@@ -150,7 +150,7 @@ if have gst-launch-1.0 && gst-inspect-1.0 souphttpsrc >/dev/null 2>&1 &&
 		dur=$(duration_of "$TMP/gst.mkv")
 		n=$(frames_of "$TMP/gst.mkv")
 		echo "  GStreamer videorate recording: exit $rc, duration $dur s, $n frames, wall $wall s"
-		check "GStreamer recording: exit 0, no output" [ "$rc" = 0 ] && [ ! -s "$TMP/gstrec.out" ]
+		check_that "GStreamer recording: exit 0, no output" '[ "$rc" = 0 ] && [ ! -s "$TMP/gstrec.out" ]'
 		if have ffprobe; then
 			check "GStreamer recording: duration $dur s matches 5 s of stream (4.7..5.4)" within "${dur:-0}" 4.7 5.4
 			check "GStreamer recording: $n frames at $FPS fps" \
@@ -278,10 +278,10 @@ if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
 		-show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 "$TMP/vlc/rec.mjpg" 2>&1)
 	n=${out##*,}
 	echo "  cvlc URL?maxtime=4 --sout mpjpeg: exit $rc, wall $wall s, ffprobe: $out"
-	check "VLC records ?maxtime=4 and quits (exit $rc, wall $wall s)" \
-		[ "$rc" = 0 ] && within "$wall" 3.5 10
-	check "VLC recording: ${W}x$H MJPEG, $n frames ($((FPS * 4)) expected)" \
-		[ "${out%,*}" = "mjpeg,$W,$H" ] && within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2))
+	check_that "VLC records ?maxtime=4 and quits (exit $rc, wall $wall s)" \
+		'[ "$rc" = 0 ] && within "$wall" 3.5 10'
+	check_that "VLC recording: ${W}x$H MJPEG, $n frames ($((FPS * 4)) expected)" \
+		'[ "${out%,*}" = "mjpeg,$W,$H" ] && within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2))'
 	check "VLC: its mjpeg demuxer logs 'no EOL' once, at the close delimiter" \
 		[ "$(grep -c 'mjpeg demux error: no EOL' "$TMP/vlc.log")" = 1 ]
 	check "VLC: no other errors" [ -z "$(vlc_errors "$TMP/vlc.log")" ]
@@ -299,9 +299,9 @@ if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
 		n=${out##*,}
 		echo "  cvlc --mjpeg-fps $FPS /stream.mjpg?maxtime=4 --sout avi: exit $rc, duration $dur s, ffprobe: $out"
 		check "VLC records /stream.mjpg into AVI (exit $rc)" [ "$rc" = 0 ]
-		check "VLC AVI: ${W}x$H MJPEG at $FPS/1 fps, $n frames, $dur s" \
-			[ "${out%,*}" = "mjpeg,$W,$H,$FPS/1" ] &&
-			within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2)) && within "${dur:-0}" 3.4 4.6
+		check_that "VLC AVI: ${W}x$H MJPEG at $FPS/1 fps, $n frames, $dur s" \
+			'[ "${out%,*}" = "mjpeg,$W,$H,$FPS/1" ] &&
+			within "${n:-0}" $((FPS * 4 - FPS / 2)) $((FPS * 4 + FPS / 2)) && within "${dur:-0}" 3.4 4.6'
 		check "VLC AVI: no other errors" [ -z "$(vlc_errors "$TMP/vlcavi.log")" ]
 	else
 		skip "VLC avi muxer missing (vlc-plugin-base)"
@@ -314,8 +314,8 @@ if have cvlc && have setpriv && have ffprobe && id nobody >/dev/null 2>&1 &&
 	rc=$?
 	n=$(frames_of "$TMP/vlc/rt.mjpg")
 	echo "  cvlc --run-time 1 URL: ended by timeout after 6 s (exit $rc), $n frames"
-	check "VLC --run-time 1 does not stop a live /stream (still recording at 6 s: exit $rc, $n frames)" \
-		[ "$rc" = 124 ] && [ "${n:-0}" -gt $((FPS * 3)) ]
+	check_that "VLC --run-time 1 does not stop a live /stream (still recording at 6 s: exit $rc, $n frames)" \
+		'[ "$rc" = 124 ] && [ "${n:-0}" -gt $((FPS * 3)) ]'
 else
 	skip "VLC not installed (vlc-bin, vlc-plugin-base; setpriv from util-linux, ffprobe from ffmpeg)"
 fi
@@ -375,10 +375,10 @@ if have motion && [ -x "$BUILD/tools/jpegcheck" ]; then
 		# Pictures per second of the whole seconds (first and last cut).
 		persec=$(ls "$TMP/motion-$c" | cut -c 1-14 | uniq -c | awk '{ print $1 }' | sed '1d;$d' | tr '\n' ' ')
 		echo "  motion $c://: exit $rc, $n pictures:$sizes; per second: $persec"
-		check "motion $c:// ends on SIGTERM (exit $rc), log ends with 'Motion terminating'" \
-			[ "$rc" = 0 ] && grep -q 'main: Motion terminating' "$TMP/motion-$c.log"
-		check "motion $c:// saved at least $((FPS * 3)) pictures, all whole ${W}x$H JPEGs ($n)" \
-			[ "$n" -ge $((FPS * 3)) ] && [ "$sizes" = " $n ${W}x$H" ]
+		check_that "motion $c:// ends on SIGTERM (exit $rc), log ends with 'Motion terminating'" \
+			'[ "$rc" = 0 ] && grep -q "main: Motion terminating" "$TMP/motion-$c.log"'
+		check_that "motion $c:// saved at least $((FPS * 3)) pictures, all whole ${W}x$H JPEGs ($n)" \
+			'[ "$n" -ge $((FPS * 3)) ] && [ "$sizes" = " $n ${W}x$H" ]'
 		check "motion $c://: no error lines in its log" \
 			bash -c "! grep -e '\[ERR\]' -e '\[EMG\]' -e '\[ALR\]' -e '\[CRT\]' '$TMP/motion-$c.log'"
 	done

@@ -62,8 +62,8 @@ sleep 1
 timed_snapshot
 echo "  snapshot after pause: age $SNAP_AGE ms, wake $SNAP_WAIT ms (request to answer), interval $INTERVAL_MS ms"
 check "snapshot after pause: 200" [ "$SNAP_CODE" = 200 ]
-check "snapshot after pause: age $SNAP_AGE ms <= wake $SNAP_WAIT + interval $INTERVAL_MS + $SLACK_MS ms" \
-	[ -n "$SNAP_AGE" ] && [ "$SNAP_AGE" -le $((SNAP_WAIT + INTERVAL_MS + SLACK_MS)) ]
+check_that "snapshot after pause: age $SNAP_AGE ms <= wake $SNAP_WAIT + interval $INTERVAL_MS + $SLACK_MS ms" \
+	'[ -n "$SNAP_AGE" ] && [ "$SNAP_AGE" -le $((SNAP_WAIT + INTERVAL_MS + SLACK_MS)) ]'
 check "snapshot after pause: answered by capture waking, not the 2 s wait ($SNAP_WAIT ms)" \
 	[ "$SNAP_WAIT" -lt 1500 ]
 check "snapshot after pause is a JPEG" \
@@ -83,15 +83,15 @@ ts=$(curl -s --max-time 2 "$BASE/stream?framing=full" |
 	grep -a -m 1 '^X-Timestamp:' | tr -d '\r' | cut -d' ' -f2)
 first=$(awk -v t0="$t0" -v ts="${ts:-0}" 'BEGIN { printf "%d", ts * 1000 - t0 }')
 echo "  first stream part after pause: captured $first ms after the request started"
-check "first stream part after pause is captured after the request (or within one interval before)" \
-	[ -n "$ts" ] && [ "$first" -ge $((-INTERVAL_MS - SLACK_MS)) ]
+check_that "first stream part after pause is captured after the request (or within one interval before)" \
+	'[ -n "$ts" ] && [ "$first" -ge $((-INTERVAL_MS - SLACK_MS)) ]'
 
 # HEAD does not wake capture.
 check "capture pauses again" wait_paused 6
 code=$(curl -s -I -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/snapshot")
 sleep 0.5
-check "HEAD /snapshot while paused: 200 at once ($code), capture stays paused" \
-	[ "$code" = 200 ] && [ "$(state)" = paused ]
+check_that "HEAD /snapshot while paused: 200 at once ($code), capture stays paused" \
+	'[ "$code" = 200 ] && [ "$(state)" = paused ]'
 stop_server "$SERVER_PID"
 
 # (2) A snapshot poller every 12 s with idle_stop = 10 (Home Assistant's

@@ -98,14 +98,14 @@ wait "$mpid"
 conns=$(awk '{ s += $2 } END { print s }' "$TMP/mw")
 check "six requests, all over h2 ($(awk '{print $1}' "$TMP/mw" | sort -u | tr '\n' ' '))" \
 	[ "$(awk '$1 == 2' "$TMP/mw" | wc -l)" = 6 ]
-check "... on one TLS connection (connects: $conns; /status TLS connections: $tlsconns)" \
-	[ "$conns" = 1 ] && [ "$tlsconns" = 1 ]
-check "/status counts the 3 streams and the event stream ($streams clients, $events events)" \
-	[ "$streams" = 3 ] && [ "$events" = 1 ]
+check_that "... on one TLS connection (connects: $conns; /status TLS connections: $tlsconns)" \
+	'[ "$conns" = 1 ] && [ "$tlsconns" = 1 ]'
+check_that "/status counts the 3 streams and the event stream ($streams clients, $events events)" \
+	'[ "$streams" = 3 ] && [ "$events" = 1 ]'
 n1=$(grep -c 'Content-Type: image/jpeg' "$TMP/m1"); n2=$(grep -c 'Content-Type: image/jpeg' "$TMP/m2")
 n3=$(grep -c 'Content-Type: image/jpeg' "$TMP/m3")
-check "two full-rate streams side by side ($n1, $n2 parts in 4 s at 15 fps)" [ "$n1" -ge 45 ] && [ "$n2" -ge 45 ]
-check "the fps=3 stream on the same connection keeps its cap ($n3 parts in 4 s)" [ "$n3" -ge 9 ] && [ "$n3" -le 14 ]
+check_that "two full-rate streams side by side ($n1, $n2 parts in 4 s at 15 fps)" '[ "$n1" -ge 45 ] && [ "$n2" -ge 45 ]'
+check_that "the fps=3 stream on the same connection keeps its cap ($n3 parts in 4 s)" '[ "$n3" -ge 9 ] && [ "$n3" -le 14 ]'
 check "the snapshot beside them is a whole JPEG" "$BUILD/tools/jpegcheck" "$TMP/m4"
 check "the page beside them is whole" grep -q '</html>' "$TMP/m5"
 check "/events beside them sends events" grep -q '^event: status' "$TMP/m6"
@@ -166,8 +166,8 @@ print(len(ages), len(late), "%.0f" % (1000 * late[len(late) // 2]) if late else 
     "%.0f" % (1000 * late[-1]) if late else -1)
 EOF
 read -r sall slate smed smax < <(/usr/bin/python3 "$TMP/slow.py" "$tport" 8 2048 0.05 "$(printf viewer:s3cret | base64)")
-check "slow h2 reader: parts of its last 4 s at most 2 s old ($slate parts, median ${smed} ms, max ${smax} ms)" \
-	[ "${slate:-0}" -ge 3 ] && [ "${smax:-99999}" -lt 2000 ]
+check_that "slow h2 reader: parts of its last 4 s at most 2 s old ($slate parts, median ${smed} ms, max ${smax} ms)" \
+	'[ "${slate:-0}" -ge 3 ] && [ "${smax:-99999}" -lt 2000 ]'
 
 echo "-- limits count streams"
 args=()
@@ -175,8 +175,8 @@ for i in 1 2 3 4 5 6 7 8; do args+=(-o "$TMP/l$i" "$TB/stream?maxtime=3"); done
 h2 --parallel --parallel-max 10 --max-time 6 -w '%{http_code} %{num_connects}\n' "${args[@]}" >"$TMP/lw" 2>/dev/null
 ok200=$(grep -c '^200 ' "$TMP/lw"); ok503=$(grep -c '^503 ' "$TMP/lw")
 conns=$(awk '{ s += $2 } END { print s }' "$TMP/lw")
-check "8 streams on one connection with max_clients = 6: 6 served, 2 refused with 503 ($ok200, $ok503; connects $conns)" \
-	[ "$ok200" = 6 ] && [ "$ok503" = 2 ] && [ "$conns" = 1 ]
+check_that "8 streams on one connection with max_clients = 6: 6 served, 2 refused with 503 ($ok200, $ok503; connects $conns)" \
+	'[ "$ok200" = 6 ] && [ "$ok503" = 2 ] && [ "$conns" = 1 ]'
 sleep 1
 st=$(pstatus)
 check "their places are back once they ended ($(jget "$st" 'd["clients"]') clients)" [ "$(jget "$st" 'd["clients"]')" = 0 ]

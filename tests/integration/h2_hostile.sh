@@ -538,8 +538,8 @@ viewer_parts() { cut -d ' ' -f 1 "$TMP/viewer" 2>/dev/null || echo 0; }
 for _ in $(seq 1 30); do [ "$(viewer_parts)" -ge 5 ] && break; sleep 0.1; done
 BASELINE=$(clients)
 WORKERS=$(serving_workers 2)
-check "baseline: the reference viewer streams ($(viewer_parts) parts), /status clients $BASELINE" \
-	[ "$(viewer_parts)" -ge 5 ] && [ "$BASELINE" = 1 ]
+check_that "baseline: the reference viewer streams ($(viewer_parts) parts), /status clients $BASELINE" \
+	'[ "$(viewer_parts)" -ge 5 ] && [ "$BASELINE" = 1 ]'
 # Probes one h2 connection of curl's: the TLS address still serves h2.
 h2_healthz() { curl -s --cacert "$CA" --http2 --max-time 3 -o /dev/null -w '%{http_code} %{http_version}' "$TBASE/healthz"; }
 
@@ -556,7 +556,7 @@ after_attack() {
 	check "$name: /status clients back to $BASELINE ($n): places released" [ "$n" = "$BASELINE" ]
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$BASE/healthz")
 	h2=$(h2_healthz)
-	check "$name: /healthz 200 ($code), over h2 too ($h2)" [ "$code" = 200 ] && [ "$h2" = "200 2" ]
+	check_that "$name: /healthz 200 ($code), over h2 too ($h2)" '[ "$code" = 200 ] && [ "$h2" = "200 2" ]'
 	pids=$(worker_pids)
 	check "$name: worker pids unchanged ($pids)" [ "$pids" = "$WORKERS" ]
 	sleep 0.5
@@ -571,26 +571,26 @@ read -r sent answered code last closed < <(timeout 60 "$PY" "$py/rapid_reset.py"
 routed=$(( $(requests) - r0 ))
 # nghttp2's stream_reset_rate_limit (1000 burst, 33/s; h2.c): the
 # connection is cut with GOAWAY (INTERNAL_ERROR) after about 1000 streams.
-check "rapid reset: GOAWAY INTERNAL_ERROR (2) after ${sent:-0} HEADERS+RST_STREAM of 5000 (code $code, last stream $last)" \
-	[ "$code" = 2 ] && [ "${sent:-5000}" -lt 5000 ]
+check_that "rapid reset: GOAWAY INTERNAL_ERROR (2) after ${sent:-0} HEADERS+RST_STREAM of 5000 (code $code, last stream $last)" \
+	'[ "$code" = 2 ] && [ "${sent:-5000}" -lt 5000 ]'
 check "rapid reset: the connection is closed ($closed)" [ "$closed" = 1 ]
 # Streams that came in the same reads as the one over the limit are still
 # routed (and reset at once): bounded by what the client got through
 # before the connection went, never the 5000 (+1: the /status request).
-check "rapid reset: the server routed about the 1000 of the burst ($routed routed of $sent sent; response HEADERS read: $answered)" \
-	[ "$routed" -le $((sent + 1)) ] && [ "$routed" -ge 900 ] && [ "$sent" -le 2000 ]
+check_that "rapid reset: the server routed about the 1000 of the burst ($routed routed of $sent sent; response HEADERS read: $answered)" \
+	'[ "$routed" -le $((sent + 1)) ] && [ "$routed" -ge 900 ] && [ "$sent" -le 2000 ]'
 after_attack "rapid reset"
 
 echo "-- b, c. SETTINGS and PING floods (no ACK read)"
 for kind in settings ping; do
 	begin_attack
 	read -r sent acks closed < <(timeout 30 "$PY" "$py/ctrl_flood.py" "$tport" "$CA" "$kind" 500)
-	check "$kind: 500 frames, ACKs read afterwards: all answered, connection open ($acks ACKs, closed $closed)" \
-		[ "$acks" = 501 ] && [ "$closed" = 0 ]
+	check_that "$kind: 500 frames, ACKs read afterwards: all answered, connection open ($acks ACKs, closed $closed)" \
+		'[ "$acks" = 501 ] && [ "$closed" = 0 ]'
 	read -r sent acks closed < <(timeout 60 "$PY" "$py/ctrl_flood.py" "$tport" "$CA" "$kind" 200000)
 	# max_outbound_ack 1000 (h2.c): unsent ACKs beyond it end the session.
-	check "$kind flood: the server ended the connection after ${sent} frames ($closed)" \
-		[ "$closed" = 1 ] && [ "$sent" -lt 200000 ]
+	check_that "$kind flood: the server ended the connection after ${sent} frames ($closed)" \
+		'[ "$closed" = 1 ] && [ "$sent" -lt 200000 ]'
 	after_attack "$kind flood"
 done
 
@@ -600,19 +600,19 @@ read -r lit idx block after closed < <(timeout 30 "$PY" "$py/big_headers.py" "$t
 check "24 KiB of literal header fields: 431 ($lit)" [ "$lit" = 431 ]
 check "one 4000-byte field referenced 200 times ($block bytes on the wire, 800 KB decoded): 431 or reset ($idx)" \
 	bash -c "[ '$idx' = 431 ] || [ '${idx#reset}' != '$idx' ]"
-check "the connection goes on: GET /healthz after them on it: 200 ($after, closed $closed)" \
-	[ "$after" = 200 ] && [ "$closed" = 0 ]
+check_that "the connection goes on: GET /healthz after them on it: 200 ($after, closed $closed)" \
+	'[ "$after" = 200 ] && [ "$closed" = 0 ]'
 after_attack "header bombs"
 
 echo "-- e. CONTINUATION flood"
 begin_attack
 read -r sent st code closed < <(timeout 30 "$PY" "$py/continuation_flood.py" "$tport" "$CA" 5 end)
-check "a header block in HEADERS + 5 CONTINUATION is served ($st, closed $closed)" \
-	[ "$st" = 200 ] && [ "$closed" = 0 ]
+check_that "a header block in HEADERS + 5 CONTINUATION is served ($st, closed $closed)" \
+	'[ "$st" = 200 ] && [ "$closed" = 0 ]'
 read -r sent st code closed < <(timeout 30 "$PY" "$py/continuation_flood.py" "$tport" "$CA" 10000)
 # max_continuations 8 (h2.c): nghttp2 refuses the block; h2.c answers GOAWAY.
-check "HEADERS + endless CONTINUATION: GOAWAY ($code) and closed ($closed) after $sent sent" \
-	[ "$code" != none ] && [ "$closed" = 1 ]
+check_that "HEADERS + endless CONTINUATION: GOAWAY ($code) and closed ($closed) after $sent sent" \
+	'[ "$code" != none ] && [ "$closed" = 1 ]'
 after_attack "CONTINUATION flood"
 
 echo "-- f. 20 streams whose window never opens"
@@ -625,12 +625,12 @@ during=$(clients)
 check "20 zero-window streams are 20 clients ($during, baseline $BASELINE)" [ "$during" = $((BASELINE + 20)) ]
 wait "$zw"
 read -r heads data resets codes secs st closed < <(tail -n 1 "$TMP/zw.out")
-check "each got its response HEADERS and no DATA ($heads heads, $data bytes)" [ "$heads" = 20 ] && [ "$data" = 0 ]
+check_that "each got its response HEADERS and no DATA ($heads heads, $data bytes)" '[ "$heads" = 20 ] && [ "$data" = 0 ]'
 # send_timeout = 3: dropped in the first tick after it, RST_STREAM CANCEL
 # sent at once (h2.c fc_h2_stream_detach marks the connection for a send).
-check "all 20 reset (CANCEL) after send_timeout: $resets resets, codes $codes, the last at ${secs}s" \
-	[ "$resets" = 20 ] && [ "$codes" = 8 ] && "$PY" -c "import sys; sys.exit(not 2.9 <= $secs <= 5)"
-check "the connection lives on: GET /healthz on it: 200 ($st, closed $closed)" [ "$st" = 200 ] && [ "$closed" = 0 ]
+check_that "all 20 reset (CANCEL) after send_timeout: $resets resets, codes $codes, the last at ${secs}s" \
+	'[ "$resets" = 20 ] && [ "$codes" = 8 ] && "$PY" -c "import sys; sys.exit(not 2.9 <= $secs <= 5)"'
+check_that "the connection lives on: GET /healthz on it: 200 ($st, closed $closed)" '[ "$st" = 200 ] && [ "$closed" = 0 ]'
 after_attack "zero-window streams"
 
 echo "-- g. a stuck stream beside a reading one, one connection"
@@ -639,14 +639,15 @@ begin_attack
 read -r bparts astuck age < <(timeout 30 "$PY" "$py/slow_stream.py" "$tport" "$CA" 2.5)
 check "stream A stuck at its 32 KiB window ($astuck bytes)" [ "$astuck" -le 32768 ]
 check "stream B on the same connection: $bparts parts in 2.5 s (>= 25)" [ "${bparts:-0}" -ge 25 ]
-check "A's window opened: its next part is a recent frame (${age} ms old, < 1000)" \
-	[ "${age:--1}" -ge 0 ] && [ "$age" -lt 1000 ]
+check_that "A's window opened: its next part is a recent frame (${age} ms old, < 1000)" \
+	'[ "${age:--1}" -ge 0 ] && [ "$age" -lt 1000 ]'
 after_attack "slow stream"
 
 echo "-- h. requests forkcast does not serve"
 begin_attack
 out=$(timeout 60 "$PY" "$py/odd_requests.py" "$tport" "$CA")
-ans() { sed -n "s/.*\b$1=\([a-z0-9]*\).*/\1/p" <<<"$out"; }
+# ans KEY: the value of KEY=VALUE in the script's answer line ($out).
+ans() { sed -n "s/.*\b$1=\([a-z0-9.-]*\).*/\1/p" <<<"$out"; }
 check "POST with a body: 405 ($(ans post_body))" [ "$(ans post_body)" = 405 ]
 check "PUT with a body: 405 ($(ans put_body))" [ "$(ans put_body)" = 405 ]
 check "GET with a body: 400 ($(ans get_body))" [ "$(ans get_body)" = 400 ]
@@ -655,18 +656,17 @@ check "a :path of 3000 bytes: 414 ($(ans path_3000))" [ "$(ans path_3000)" = 414
 check ":authority and a different host: 400 ($(ans two_hosts))" [ "$(ans two_hosts)" = 400 ]
 check "two :authority: reset by nghttp2, PROTOCOL_ERROR ($(ans two_authorities))" [ "$(ans two_authorities)" = reset1 ]
 check "no :path: reset by nghttp2, PROTOCOL_ERROR ($(ans no_path))" [ "$(ans no_path)" = reset1 ]
-check "GET /healthz after them on the same connection: 200 ($(ans after), $(ans closed))" \
-	[ "$(ans after)" = 200 ] && [ "$(ans closed)" = 0 ]
+check_that "GET /healthz after them on the same connection: 200 ($(ans after), $(ans closed))" \
+	'[ "$(ans after)" = 200 ] && [ "$(ans closed)" = 0 ]'
 after_attack "odd requests"
 
 echo "-- i. a request body that never ends"
 begin_attack
 out=$(timeout 30 "$PY" "$py/half_open.py" "$tport" "$CA")
-hans() { sed -n "s/.*\b$1=\([a-z0-9.-]*\).*/\1/p" <<<"$out"; }
-check "announced body, none sent: 400 at once ($(hans status))" [ "$(hans status)" = 400 ]
-check "... then RST_STREAM NO_ERROR after client_timeout (3 s) closes the stream (code $(hans reset) after $(hans after) s)" \
-	bash -c "[ '$(hans reset)' = 0 ] && awk 'BEGIN { exit !($(hans after) >= 2.5 && $(hans after) < 7) }'"
-check "... and the connection stays ($(hans closed))" [ "$(hans closed)" = 0 ]
+check "announced body, none sent: 400 at once ($(ans status))" [ "$(ans status)" = 400 ]
+check "... then RST_STREAM NO_ERROR after client_timeout (3 s) closes the stream (code $(ans reset) after $(ans after) s)" \
+	bash -c "[ '$(ans reset)' = 0 ] && awk 'BEGIN { exit !($(ans after) >= 2.5 && $(ans after) < 7) }'"
+check "... and the connection stays ($(ans closed))" [ "$(ans closed)" = 0 ]
 after_attack "half-open request"
 
 echo "-- the whole run"

@@ -47,6 +47,13 @@ check() {	# check "description" command...
 	local what=$1; shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# check_that "description" 'CONDITION': check for a condition joined with
+# && or || (check runs one command: in `check D [ a ] && [ b ]` only [ a ]
+# decides).  CONDITION is evaluated here, in the caller's variables:
+# single-quote it so that they expand then.
+check_that() {
+	if eval "$2"; then ok "$1"; else not_ok "$1"; fi
+}
 # not CMD...: succeeds when CMD fails (for check, which runs a command).
 not() { ! "$@"; }
 finish() {

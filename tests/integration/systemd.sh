@@ -140,7 +140,7 @@ check "RELOADING=1 then READY=1 around it" \
 	wait_for "$TMP/notify.txt" '^READY=1\|STATUS=configuration generation 2 in force' 30
 reloading=$(grep -n '^RELOADING=1' "$TMP/notify.txt" | head -n 1 | cut -d: -f1)
 ready2=$(grep -n 'generation 2 in force' "$TMP/notify.txt" | head -n 1 | cut -d: -f1)
-check "  ... in that order" [ -n "$reloading" ] && [ -n "$ready2" ] && [ "$reloading" -lt "$ready2" ]
+check_that "  ... in that order" '[ -n "$reloading" ] && [ -n "$ready2" ] && [ "$reloading" -lt "$ready2" ]'
 wait "$fc"
 check "a viewer streamed on through the reload (>= 100 frames in 5 s)" [ $? = 0 ]
 check "a new connection after the reload gets the new configuration" \
@@ -190,8 +190,8 @@ done
 check "a unix socket from systemd is adopted and serves" [ "$code" = 200 ]
 check "  ... the TCP listen line without a socket is bound as usual" \
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port3/healthz")" = 200 ]
-check "  ... and keeps the mode systemd gave it ($sysmode), not socket_mode 0600" \
-	[ -n "$sysmode" ] && [ "$sysmode" != 600 ] && [ "$(stat -c %a "$sock")" = "$sysmode" ]
+check_that "  ... and keeps the mode systemd gave it ($sysmode), not socket_mode 0600" \
+	'[ -n "$sysmode" ] && [ "$sysmode" != 600 ] && [ "$(stat -c %a "$sock")" = "$sysmode" ]'
 kill -HUP "$ACT_PID"
 wait_for "$TMP/unix.log" "configuration generation 2 in force" 50
 check "  ... across a reload too" [ "$(stat -c %a "$sock")" = "$sysmode" ]

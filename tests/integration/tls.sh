@@ -76,8 +76,8 @@ start_server "$conf" "$TMP/s.log" || exit 1
 before=$(serving_workers 2)
 json=$(curl -s --max-time 3 "$BASE/status")
 cap=$(sed 's/.*"capture": *{//' <<<"$json" | grep -o '"pid": *[0-9]*' | head -n 1 | sed 's/.*: *//')
-check "/status names 2 serving workers ($before) and the capture pid ($cap)" \
-	[ "$(wc -w <<<"$before")" = 2 ] && [ -n "$cap" ] && [ "$cap" != 0 ]
+check_that "/status names 2 serving workers ($before) and the capture pid ($cap)" \
+	'[ "$(wc -w <<<"$before")" = 2 ] && [ -n "$cap" ] && [ "$cap" != 0 ]'
 check "the log names the https address" grep -q "listening on https://127.0.0.1:$tport/" "$TMP/s.log"
 
 for route in / /status /metrics /healthz /snapshot "/?action=snapshot" "/?action=snapshot_0"; do
@@ -153,8 +153,8 @@ user=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tls"]["user_s
 ktls=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tls"]["ktls"])' "$st")
 perw=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(sum(w["tls"]["user_space"]+w["tls"]["ktls"] for w in d["workers"]))' "$st")
 # Three TLS connections are open: two streams and the /status request.
-check "/status counts the 3 open TLS connections (user_space $user, ktls $ktls, workers' sum $perw)" \
-	[ "$((user + ktls))" = 3 ] && [ "$perw" = 3 ]
+check_that "/status counts the 3 open TLS connections (user_space $user, ktls $ktls, workers' sum $perw)" \
+	'[ "$((user + ktls))" = 3 ] && [ "$perw" = 3 ]'
 # Whether this kernel lets a socket take the tls ULP decides which.
 if python3 - <<'EOF'
 import socket, sys
@@ -173,7 +173,7 @@ fi
 wait "$s1" "$s2"
 st=$(tcurl "$TBASE/status")
 user=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tls"]["user_space"])' "$st")
-check "closed TLS connections leave the count (1 left: this request; $user)" [ "$user" = 1 ] || [ "$ktls" != 0 ]
+check_that "closed TLS connections leave the count (1 left: this request; $user)" '[ "$user" = 1 ] || [ "$ktls" != 0 ]'
 
 echo "-- slow and hostile TLS clients"
 # A TLS reader taking 4 KB every 50 ms and a fast one at once: every part
@@ -223,8 +223,8 @@ slowpid=$!
 python3 "$TMP/reader.py" "$tport" "$pki/ca.crt" 65536 0 5 >"$TMP/fast.out" 2>&1
 wait "$slowpid"
 read -r sp sw <"$TMP/slow.out"; read -r fp fw <"$TMP/fast.out"
-check "slow TLS reader: every part whole ($sw of $sp)" [ "${sp:-0}" -ge 2 ] && [ "$sp" = "$sw" ]
-check "fast TLS reader beside it: >= 50 whole parts in 5 s at 15 fps ($fw of $fp)" [ "${fp:-0}" -ge 50 ] && [ "$fp" = "$fw" ]
+check_that "slow TLS reader: every part whole ($sw of $sp)" '[ "${sp:-0}" -ge 2 ] && [ "$sp" = "$sw" ]'
+check_that "fast TLS reader beside it: >= 50 whole parts in 5 s at 15 fps ($fw of $fp)" '[ "${fp:-0}" -ge 50 ] && [ "$fp" = "$fw" ]'
 # Garbage, a cut handshake, a half-open TLS connection: closed, nobody hurt.
 head -c 3000 /dev/urandom | timeout 3 curl -s --max-time 2 -o /dev/null "telnet://127.0.0.1:$tport" 2>/dev/null
 printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' | timeout 3 curl -s --max-time 2 -o /dev/null "telnet://127.0.0.1:$tport" 2>/dev/null
@@ -269,8 +269,8 @@ PIDS+=("$stallpid")
 t0=$(date +%s)
 for _ in $(seq 1 130); do [ "$(drops)" -gt "$d0" ] && break; sleep 0.1; done
 t1=$(date +%s)
-check "a TLS viewer that stopped reading is dropped by send_timeout (drops $d0 -> $(drops), after about $((t1 - t0)) s)" \
-	[ "$(drops)" -gt "$d0" ] && [ $((t1 - t0)) -le 11 ]
+check_that "a TLS viewer that stopped reading is dropped by send_timeout (drops $d0 -> $(drops), after about $((t1 - t0)) s)" \
+	'[ "$(drops)" -gt "$d0" ] && [ $((t1 - t0)) -le 11 ]'
 kill "$stallpid" 2>/dev/null; wait "$stallpid" 2>/dev/null
 
 echo "-- the key stays with the workers"
