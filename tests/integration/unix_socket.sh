@@ -81,6 +81,7 @@ check "the stale socket was replaced (logged)" grep -q "removed the stale socket
 check "socket file exists" [ -S "$sock" ]
 check "socket_mode 0640 ($(stat -c %a "$sock"))" [ "$(stat -c %a "$sock")" = 640 ]
 check "socket_group $group ($(stat -c %G "$sock"))" [ "$(stat -c %G "$sock")" = "$group" ]
+check "the socket's owner stays the supervisor's user, uid $(id -u) ($(stat -c %u "$sock"))" [ "$(stat -c %u "$sock")" = "$(id -u)" ]
 st=$(ucurl http://localhost/status)
 check "/status over the socket" grep -q '"generation": *1' <<<"$st"
 code=$(ucurl -o "$TMP/snap.jpg" -w '%{http_code} %{content_type}' http://localhost/snapshot)
