@@ -74,7 +74,8 @@ static const struct fc_sc_rule worker_rules[] = {
 	SC_ALLOW("write", "common/log.c vlog(): log lines into the supervisor's "
 	    "pipe; watcher.c watch(): the eventfd; worker.c "
 	    "refuse_connection(): the 503 to a connection over "
-	    "max_connections"),
+	    "max_connections; client.c probe(): one byte of a new or slow "
+	    "reader's next part, whose ACK tells what it has read"),
 	SC_ALLOW("close", "worker.c close_client(), client.c fc_client_free(): "
 	    "finished clients; frame.c frame_free(): a frame's file once no "
 	    "client sends from it; worker.c refuse_connection(), refused_close(): "

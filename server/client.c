@@ -373,6 +373,7 @@ commit_part(struct fc_client *c, struct fc_client_env *env)
 	const struct fc_frame_meta *m = &c->frame->meta;
 
 	c->part_queued = false;
+	c->probed = 0;
 	if (m->seq != c->last_seq) {
 		if (c->last_seq != 0 && m->seq > c->last_seq + 1)
 			add(&env->stats->frames_skipped,
@@ -453,44 +454,330 @@ socket_client(struct fc_client *c)
 }
 
 /*
- * True when a TCP client has not taken what it was sent: more than
- * FC_CLIENT_NOTSENT_MAX bytes still in our send queue, or more than
- * FC_CLIENT_BACKLOG_MAX unread in its receive buffer (estimated as how far
- * its advertised window is below the largest one it advertised).
- *
- * One getsockopt, about an eighth of what a part costs a worker with 500
- * viewers (13 % of its profile samples, tests/bench/profile), so a client
- * found with everything sent and acknowledged is not asked again for its
- * next FC_CLIENT_CHECK_SKIP parts: a reader that keeps up pays it once
- * every FC_CLIENT_CHECK_SKIP + 1 parts, and one that falls behind gets at
- * most FC_CLIENT_CHECK_SKIP parts before it is seen.
+ * Whether c's reader can be asked what it has not read by one byte of the
+ * next part's lead (fc_stream_lead()): plain TCP (through TLS a byte would
+ * be a record of its own, and an HTTP/2 stream shares its connection)
+ * with TCP_INFO, in full framing (advance framing has no lead).
  */
 static bool
-peer_backlogged(struct fc_client *c)
+can_probe(const struct fc_client *c)
+{
+	size_t len;
+
+	(void)fc_stream_lead(c->framing, &len);
+	return len > 0 && c->check_window && c->tls == NULL && !c->is_stream;
+}
+
+/* Sends the next byte of the next part's lead, if one is left and, unless
+ * now, the last went long enough ago: FC_CLIENT_PROBE_NS, or a quarter of
+ * the time since the last part (a long wait is asked about less often). */
+static void
+probe(struct fc_client *c, struct fc_client_env *env, bool now)
+{
+	size_t len;
+	const char *lead = fc_stream_lead(c->framing, &len);
+	int64_t since = env->now_mono_ns - c->probe_ns;
+
+	if (c->probed >= len || (!now && (since < FC_CLIENT_PROBE_NS ||
+	    since < (env->now_mono_ns - c->last_part_ns) / 4)))
+		return;
+	/* A byte that does not go out now is simply not sent: the part
+	 * waits, and its own write finds what the socket has. */
+	if (write(c->fd, lead + c->probed, 1) == 1) {
+		c->probed++;
+		c->probe_ns = env->now_mono_ns;
+		c->bytes_out++;
+		add(&env->stats->bytes, 1);
+	}
+}
+
+/* Puts c on env->recheck, due FC_CLIENT_RECHECK_NS from now. */
+static void
+recheck_soon(struct fc_client *c, struct fc_client_env *env)
+{
+	if (c->recheck_on)
+		return;
+	c->recheck_on = true;
+	c->recheck_ns = env->now_mono_ns + FC_CLIENT_RECHECK_NS;
+	c->recheck_next = NULL;
+	if (env->recheck_tail != NULL)
+		env->recheck_tail->recheck_next = c;
+	else
+		env->recheck = c;
+	env->recheck_tail = c;
+}
+
+struct fc_client *
+fc_client_recheck(struct fc_client_env *env)
+{
+	struct fc_client *c = env->recheck;
+
+	if (c == NULL || c->recheck_ns > env->now_mono_ns)
+		return NULL;
+	env->recheck = c->recheck_next;
+	if (env->recheck == NULL)
+		env->recheck_tail = NULL;
+	c->recheck_on = false;
+	c->recheck_next = NULL;
+	return c;
+}
+
+int64_t
+fc_client_recheck_next_ns(const struct fc_client_env *env)
+{
+	return env->recheck != NULL ? env->recheck->recheck_ns : INT64_MAX;
+}
+
+void
+fc_client_recheck_drop(struct fc_client *c, struct fc_client_env *env)
+{
+	struct fc_client **pp;
+
+	if (!c->recheck_on)
+		return;
+	for (pp = &env->recheck; *pp != NULL; pp = &(*pp)->recheck_next) {
+		if (*pp == c) {
+			*pp = c->recheck_next;
+			break;
+		}
+	}
+	env->recheck_tail = NULL;
+	for (struct fc_client *t = env->recheck; t != NULL;
+	    t = t->recheck_next)
+		env->recheck_tail = t;
+	c->recheck_on = false;
+	c->recheck_next = NULL;
+}
+
+/* Bytes per second a reader that keeps up takes: parts of the last one's
+ * size at the capture's measured frame rate (the configured one until it
+ * is measured), or at the client's own cap. */
+static int64_t
+stream_rate(const struct fc_client *c, const struct fc_client_env *env)
+{
+	int64_t milli = env->fps_milli > 0 ? (int64_t)env->fps_milli :
+	    (env->cfg->fps > 0 ? env->cfg->fps : 1) * INT64_C(1000);
+
+	if (c->interval_ns > 0 && NS_PER_S * 1000 / c->interval_ns < milli)
+		milli = NS_PER_S * 1000 / c->interval_ns;
+	return (int64_t)c->part_len * (milli > 0 ? milli : 1000) / 1000;
+}
+
+/* Bytes per second from sample i of c's read record to now. */
+static int64_t
+rate_since(const struct fc_client *c, int i, uint64_t read, int64_t now)
+{
+	int64_t ms = (now - c->rate_ns[i]) / 1000000;
+
+	return ms > 0 && read >= c->rate_read[i] ?
+	    (int64_t)((read - c->rate_read[i]) * 1000 / (uint64_t)ms) : 0;
+}
+
+/*
+ * c's read rates, from what it has read at least (acknowledged, less what
+ * its window shows unread; what the window does not show is at most a
+ * part): over the last FC_CLIENT_RATE_STEP_NS or so (rate: whether it
+ * keeps up), and over up to FC_CLIENT_RATE_SLOTS steps, at least
+ * FC_CLIENT_PACE_MIN_NS (pace: how long a part takes it).
+ */
+static void
+measure_rate(struct fc_client *c, uint64_t read, int64_t now)
+{
+	int n = c->rate_n, newest = (c->rate_first + n - 1) % FC_CLIENT_RATE_SLOTS;
+	int oldest = c->rate_first;
+
+	if (n == 0 || now - c->rate_ns[newest] >= FC_CLIENT_RATE_STEP_NS) {
+		if (n == FC_CLIENT_RATE_SLOTS) {
+			c->rate_first = (c->rate_first + 1) %
+			    FC_CLIENT_RATE_SLOTS;
+			n--;
+		}
+		newest = (c->rate_first + n) % FC_CLIENT_RATE_SLOTS;
+		c->rate_ns[newest] = now;
+		c->rate_read[newest] = read;
+		c->rate_n = ++n;
+		oldest = c->rate_first;
+	}
+	if (n >= 2)
+		c->rate = rate_since(c, (newest + FC_CLIENT_RATE_SLOTS - 1) %
+		    FC_CLIENT_RATE_SLOTS, read, now);
+	if (now - c->rate_ns[oldest] >= FC_CLIENT_PACE_MIN_NS)
+		c->pace = rate_since(c, oldest, read, now);
+}
+
+/* The next part goes to a new or slow reader: what it has not read is
+ * measured from its window now, and it may be looked at again soon. */
+static bool
+let_on(struct fc_client *c, const struct tcp_info *ti)
+{
+	c->wnd_before = ti->tcpi_snd_wnd;
+	c->rechecks = 0;
+	return false;
+}
+
+/*
+ * True when the next part should wait: the client has not taken what it
+ * was sent.
+ *
+ * What the peer has not read shows in its advertised window (tcpi_snd_wnd):
+ * how far it is below the largest one seen.  But the window is only fresh
+ * while data is in flight: once everything is acknowledged, Linux sends no
+ * window update when the reader drains its buffer (unless the window at
+ * least doubles).  So a reader that keeps up (FC_READER_FAST) would look
+ * behind after every part; it gets its next part as soon as everything is
+ * acknowledged, and waits only with more than FC_CLIENT_NOTSENT_MAX bytes
+ * in our send queue or more than FC_CLIENT_BACKLOG_MAX unread while data
+ * is in flight.
+ *
+ * A reader that falls behind (FC_READER_SLOW), and a new one until its
+ * rate is known (FC_READER_NEW), get their next part only once everything
+ * is acknowledged and less than FC_CLIENT_DRAINED is unread.  To learn
+ * that, they are sent the next part's lead (fc_stream_lead()) one byte at
+ * a time: one right after each part, then at most every
+ * FC_CLIENT_PROBE_NS while they wait.  The ACK of each carries the window
+ * of that moment (the receiver announces what is free, or what is left of
+ * the window it announced before, whichever is larger: never less than is
+ * free).  The lead is the same whatever frame comes next, so the choice of
+ * the frame still waits.
+ *
+ * A new reader's first ACK may come before it read (at first, Linux
+ * acknowledges at once), so one that looks behind is asked once more
+ * and looked at again FC_CLIENT_RECHECK_NS later before it counts as
+ * slow; a reader that keeps up has read by then.
+ *
+ * The window does not show everything: Linux never announces more than
+ * its window clamp (about 3/4 of a default 128 KiB buffer on loopback,
+ * measured here), and frees a buffer's memory a whole received segment at
+ * a time (on loopback a part is one), so up to about a part can sit
+ * unread behind a window that looks drained.  So a slow reader also waits
+ * until it could have read its last part at its pace (measure_rate(),
+ * less FC_CLIENT_RATE_SLACK percent), counted from when it went out, or,
+ * when it came on top of such a hidden backlog (all of it showed unread
+ * after it), from when the window drained.  Until its pace is measured,
+ * the first one is what it read from its first part to that drain.  A
+ * reader measured at FC_CLIENT_FAST_PERCENT of the stream's rate or more
+ * keeps up.
+ *
+ * One getsockopt, about an eighth of what a part costs a worker with 500
+ * viewers (13 % of its profile samples, tests/bench/profile), so a fast
+ * client found with everything sent and acknowledged is not asked again
+ * for its next FC_CLIENT_CHECK_SKIP parts: a reader that keeps up pays it
+ * once every FC_CLIENT_CHECK_SKIP + 1 parts, and one that falls behind
+ * gets at most FC_CLIENT_CHECK_SKIP parts before it is seen.
+ */
+static bool
+peer_backlogged(struct fc_client *c, struct fc_client_env *env)
 {
 	struct tcp_info ti;
 	struct fc_client *s = socket_client(c);
+	int64_t now = env->now_mono_ns, need;
+	uint64_t in_flight;
+	uint32_t unread;
+	bool behind;
 
 	if (c->check_skip > 0) {
 		c->check_skip--;
 		return false;
 	}
-	if (s == NULL || !read_tcp_info(s, &ti))
-		return false;
-	if (ti.tcpi_snd_wnd > s->peer_wnd_max)
-		s->peer_wnd_max = ti.tcpi_snd_wnd;
-	if (ti.tcpi_notsent_bytes == 0 && ti.tcpi_unacked == 0) {
-		c->check_skip = FC_CLIENT_CHECK_SKIP;
+	if (s == NULL || !read_tcp_info(s, &ti)) {
+		c->reader = FC_READER_FAST;	/* nothing to ask */
 		return false;
 	}
-	/* The advertised window is only fresh while data is in flight: once
-	 * everything is acknowledged, Linux sends no window update when the
-	 * reader drains its buffer (unless the window at least doubles), so
-	 * a small stale window would hold frames back from a reader that
-	 * already caught up. */
-	return ti.tcpi_notsent_bytes > FC_CLIENT_NOTSENT_MAX ||
-	    (ti.tcpi_unacked > 0 &&
-	    s->peer_wnd_max - ti.tcpi_snd_wnd > FC_CLIENT_BACKLOG_MAX);
+	if (ti.tcpi_snd_wnd > s->peer_wnd_max)
+		s->peer_wnd_max = ti.tcpi_snd_wnd;
+	unread = s->peer_wnd_max - ti.tcpi_snd_wnd;
+	behind = ti.tcpi_notsent_bytes > FC_CLIENT_NOTSENT_MAX ||
+	    (ti.tcpi_unacked > 0 && unread > FC_CLIENT_BACKLOG_MAX);
+	if (c->reader == FC_READER_FAST) {
+		if (behind && can_probe(c)) {
+			c->reader = FC_READER_SLOW;
+			c->rate = 0;
+			c->rate_n = 0;
+			c->pace = 0;
+		} else {
+			if (ti.tcpi_notsent_bytes == 0 &&
+			    ti.tcpi_unacked == 0)
+				c->check_skip = FC_CLIENT_CHECK_SKIP;
+			return behind;
+		}
+	}
+	measure_rate(c, ti.tcpi_bytes_acked - unread, now);
+	if (c->rate > 0 &&
+	    c->rate * 100 >= stream_rate(c, env) * FC_CLIENT_FAST_PERCENT) {
+		c->reader = FC_READER_FAST;
+		return behind;
+	}
+	if (behind)
+		c->reader = FC_READER_SLOW;
+	if (ti.tcpi_notsent_bytes > 0 || ti.tcpi_unacked > 0) {
+		/* Its answer is on the way.  A new reader with more than
+		 * lead bytes in flight is let on as a fast one (a part in
+		 * flight says nothing yet of how it reads). */
+		in_flight = ti.tcpi_bytes_sent - ti.tcpi_bytes_retrans >
+		    ti.tcpi_bytes_acked ? ti.tcpi_bytes_sent -
+		    ti.tcpi_bytes_retrans - ti.tcpi_bytes_acked : 0;
+		if (c->reader == FC_READER_NEW &&
+		    (ti.tcpi_notsent_bytes > 0 || in_flight > c->probed))
+			return let_on(c, &ti);
+		if (c->rechecks < FC_CLIENT_RECHECKS) {
+			c->rechecks++;
+			recheck_soon(c, env);
+		}
+		return true;
+	}
+	/* A new reader's buffer may still grow (and its window with it):
+	 * what it has not read is how far the window fell since the last
+	 * part went out. */
+	if (c->reader == FC_READER_NEW)
+		unread = c->wnd_before > ti.tcpi_snd_wnd ?
+		    c->wnd_before - ti.tcpi_snd_wnd : 0;
+	if (c->read_from_ns == 0 && unread < FC_CLIENT_DRAINED &&
+	    c->pace == 0 && c->first_part_ns != 0 &&
+	    now - c->first_part_ns >= FC_CLIENT_PROBE_NS &&
+	    c->stacked_at > c->first_part_at) {
+		/* It just read everything before the part that came on top
+		 * (first_part_at to stacked_at), reading without a break
+		 * since its first part: its first pace. */
+		c->pace = (int64_t)((c->stacked_at - c->first_part_at) *
+		    1000 / (uint64_t)((now - c->first_part_ns) / 1000000));
+	}
+	if (!c->part_seen && c->probed > 0) {
+		/* The window after the last part: all of the part shows
+		 * unread when it came on top of a backlog the window did not
+		 * show, which the reader reads first. */
+		c->part_seen = true;
+		c->read_from_ns = unread + FC_CLIENT_DRAINED / 2 >=
+		    c->part_len && c->part_len > FC_CLIENT_DRAINED ? 0 :
+		    c->last_part_ns;
+	}
+	if (unread >= FC_CLIENT_DRAINED) {
+		if (c->reader == FC_READER_NEW && !c->confirming) {
+			/* The ACK may have come before its reader read
+			 * (at first, Linux acknowledges at once): asked
+			 * again, the answer looked at in a moment. */
+			c->confirming = true;
+			c->rechecks = 0;
+			probe(c, env, true);
+			recheck_soon(c, env);
+			return true;
+		}
+		c->confirming = false;
+		c->reader = FC_READER_SLOW;
+		probe(c, env, false);
+		return true;
+	}
+	c->confirming = false;
+	if (c->read_from_ns == 0)
+		c->read_from_ns = now;
+	if (c->reader == FC_READER_SLOW && c->pace > 0) {
+		need = (int64_t)c->part_len * (100 - FC_CLIENT_RATE_SLACK) *
+		    (NS_PER_S / 100) / c->pace;
+		if (now - c->read_from_ns < need) {
+			probe(c, env, false);
+			return true;
+		}
+	}
+	return let_on(c, &ti);
 }
 
 /*
@@ -576,6 +863,10 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 				return FC_STEP_OK;
 			}
 			if (c->frame != NULL) {
+				/* Asks what is unread as soon as it is. */
+				if (c->reader != FC_READER_FAST &&
+				    !c->ending)
+					probe(c, env, true);
 				add(&env->stats->frames_sent, 1);
 				fc_frame_unref(c->frame);
 				c->frame = NULL;
@@ -595,7 +886,10 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 
 			d = fc_stream_close_delimiter(c->framing, &dlen);
 			fc_iovq_reset(&c->q);
-			(void)fc_iovq_add(&c->q, d, dlen);
+			/* It begins with the lead too. */
+			(void)fc_iovq_add(&c->q, d + c->probed,
+			    dlen - c->probed);
+			c->probed = 0;
 			c->end_queued = true;
 			continue;
 		}
@@ -608,19 +902,32 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		if (!c->writable || (f = env->current) == NULL ||
 		    !want_frame(c, f, env->now_mono_ns))
 			return FC_STEP_OK;
-		if (peer_backlogged(c)) {
+		if (peer_backlogged(c, env)) {
 			if (env->now_mono_ns - c->last_part_ns <
-			    FC_CLIENT_BACKLOG_WAIT_NS)
+			    (c->reader != FC_READER_FAST ?
+			    FC_CLIENT_SLOW_WAIT_NS :
+			    FC_CLIENT_BACKLOG_WAIT_NS))
 				return FC_STEP_OK;	/* new frame or tick */
 			/* Waited long enough: send, and learn the window
 			 * again (it may have shrunk for good). */
-			if (socket_client(c) != NULL)
+			if (c->reader == FC_READER_FAST &&
+			    socket_client(c) != NULL)
 				socket_client(c)->peer_wnd_max = 0;
 		}
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
 		mark_newest(c);
 		fc_stream_queue_part(&c->q, c->framing, f);
+		c->part_len = c->q.left;
+		if (c->first_part_ns == 0) {
+			c->first_part_ns = env->now_mono_ns;
+			c->first_part_at = c->bytes_out;
+		}
+		c->stacked_at = c->bytes_out;
+		c->part_seen = false;
+		c->read_from_ns = env->now_mono_ns;
+		/* (What of its lead already went out.) */
+		fc_iovq_advance(&c->q, c->probed);
 	}
 }
 
@@ -868,10 +1175,16 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 	count_response(env, 200);
 	c->framing = framing == FC_FRAMING_ADVANCE ? FC_FRAMING_ADVANCE :
 	    FC_FRAMING_FULL;
+	c->reader = can_probe(c) ? FC_READER_NEW : FC_READER_FAST;
 	c->interval_ns = fps > 0 ? NS_PER_S / fps : 0;
 	c->end_ns = maxtime > 0 ? env->now_mono_ns + maxtime * NS_PER_S : 0;
 	c->last_seq = 0;
 	c->part_queued = false;
+	c->probed = 0;
+	c->rate = 0;
+	c->rate_n = 0;
+	c->pace = 0;
+	c->first_part_ns = 0;
 	c->ending = false;
 	c->end_queued = false;
 	fc_frame_unref(c->frame);

@@ -47,11 +47,12 @@
  * (128 KiB and up on Linux: seconds at 50 KB/s).  So before a new part,
  * TCP_INFO tells how much is still unsent (tcpi_notsent_bytes) and how
  * much the peer has not read (its advertised window, tcpi_snd_wnd, below
- * the largest seen); the next frame waits (re-checked on every new frame
- * and tick, at most FC_CLIENT_BACKLOG_WAIT_NS) until both are small, so
- * what the client shows next is recent instead of queued behind old
- * frames.  On loopback the receiver reopens its window in MSS (64 KiB)
- * steps, which costs slow readers some frame rate there; freshness wins.
+ * the largest seen), and the next frame waits (re-checked on every new
+ * frame and tick) while the client has not taken what it was sent.  A
+ * plain-TCP stream in full framing is also asked afresh, one byte of the
+ * next part's boundary at a time, and paced by the rate it reads at
+ * (peer_backlogged() in client.c), so what a slow reader shows next is
+ * about one part's reading time old instead of queued behind old frames.
  */
 #ifndef FC_CLIENT_H
 #define FC_CLIENT_H
@@ -79,6 +80,28 @@
 #define FC_CLIENT_BACKLOG_MAX (32 * 1024)
 /* ... but never waits longer than this (a window that shrank for good). */
 #define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
+/* A new or slow reader (see peer_backlogged() in client.c) gets its next
+ * part once it has less than FC_CLIENT_DRAINED unread; what it has not
+ * read is asked afresh with one byte of the next part's lead, at most
+ * every FC_CLIENT_PROBE_NS while it waits (and a new reader's answer is
+ * looked at again after FC_CLIENT_RECHECK_NS, up to FC_CLIENT_RECHECKS
+ * times), and it waits at most FC_CLIENT_SLOW_WAIT_NS.  What it read is
+ * recorded every FC_CLIENT_RATE_STEP_NS, FC_CLIENT_RATE_SLOTS records:
+ * over the last step it reads at FC_CLIENT_FAST_PERCENT of the stream's
+ * rate or more (it keeps up), and over all of them, once they span
+ * FC_CLIENT_PACE_MIN_NS, at its pace: a slow reader also waits until it
+ * could have read its last part at that pace, less FC_CLIENT_RATE_SLACK
+ * percent. */
+#define FC_CLIENT_DRAINED (8 * 1024)
+#define FC_CLIENT_PROBE_NS INT64_C(100000000)
+#define FC_CLIENT_SLOW_WAIT_NS INT64_C(2000000000)
+#define FC_CLIENT_RATE_STEP_NS INT64_C(1000000000)
+#define FC_CLIENT_RATE_SLOTS 8
+#define FC_CLIENT_PACE_MIN_NS INT64_C(3000000000)
+#define FC_CLIENT_RATE_SLACK 10
+#define FC_CLIENT_FAST_PERCENT 80
+#define FC_CLIENT_RECHECK_NS INT64_C(2000000)
+#define FC_CLIENT_RECHECKS 3
 /* Parts a client found caught up (all sent and acknowledged) gets before
  * it is asked again (peer_backlogged() in client.c). */
 #define FC_CLIENT_CHECK_SKIP 2
@@ -87,6 +110,13 @@
  * read to count (see peer_alive() in client.c): rides over the window's
  * rounding. */
 #define FC_CLIENT_PROGRESS_MIN 1024
+
+/* How a stream's reader keeps up (peer_backlogged() in client.c). */
+enum fc_reader {
+	FC_READER_FAST = 0,	/* takes each part as it comes */
+	FC_READER_NEW,		/* not measured yet */
+	FC_READER_SLOW		/* reads slower than the stream */
+};
 
 enum fc_client_state {
 	FC_CLIENT_READING = 0,	/* waiting for (the rest of) a request */
@@ -115,9 +145,15 @@ struct fc_client_env {
 	struct fc_ctl_worker *stats;	/* this worker's slot (single writer) */
 	struct fc_frame *current;	/* newest frame copied from the bus */
 	int64_t now_mono_ns;		/* loop time, set before each call */
+	uint32_t fps_milli;		/* capture's measured rate x 1000 (0:
+					 * not known; the configured one) */
 	/* HTTP/2 connections with output to send once the current work is
 	 * done (h2.h; list through h2_dirty_next). */
 	struct fc_client *h2_dirty;
+	/* Streams to look at again FC_CLIENT_RECHECK_NS after they asked
+	 * (peer_backlogged() in client.c), oldest first (list through
+	 * recheck_next; fc_client_recheck()). */
+	struct fc_client *recheck, *recheck_tail;
 };
 
 /*
@@ -174,6 +210,27 @@ struct fc_client {
 	bool check_window;		/* TCP: may read the peer's window */
 	uint32_t peer_wnd_max;		/* largest receive window it advertised */
 	int check_skip;			/* parts to send before asking again */
+	enum fc_reader reader;		/* how it reads (peer_backlogged) */
+	size_t probed;			/* bytes of the next part's lead out */
+	int64_t probe_ns;		/* when the last of them went */
+	size_t part_len;		/* bytes of the last part queued */
+	uint32_t wnd_before;		/* its window before the last part */
+	bool confirming;		/* a new reader that looked behind */
+	int rechecks;			/* ... looked at again so many times */
+	bool recheck_on;		/* on env->recheck, due at: */
+	int64_t recheck_ns;
+	struct fc_client *recheck_next;
+	int64_t first_part_ns;		/* its first part went at, after */
+	uint64_t first_part_at;		/* bytes_out of so many bytes */
+	uint64_t stacked_at;		/* bytes_out before the last part */
+	bool part_seen;			/* its first window after it seen */
+	int64_t read_from_ns;		/* when it could start reading it
+					 * (0 = once the window drains) */
+	int64_t rate_ns[FC_CLIENT_RATE_SLOTS];	/* its read record: */
+	uint64_t rate_read[FC_CLIENT_RATE_SLOTS];	/* read by then */
+	int rate_first, rate_n;
+	int64_t rate;			/* bytes/s lately, 0 = unknown */
+	int64_t pace;			/* bytes/s over longer, 0 = unknown */
 	/* Liveness for send_timeout (streams and /events): how much the
 	 * peer application has read (bytes it acknowledged minus what still
 	 * sits unread in its receive buffer), and when it last made
@@ -235,6 +292,17 @@ struct fc_client {
  * NULL on allocation failure (fd is then left open for the caller). */
 struct fc_client *fc_client_new(int fd, const struct sockaddr *peer,
     socklen_t peerlen, int64_t now_mono_ns);
+
+/*
+ * The first stream on env->recheck that is due (its recheck_ns at or
+ * before now), taken off the list; NULL when none is.  The worker pumps
+ * it again (fc_client_pump).  fc_client_recheck_next_ns() tells when the
+ * first one is due (INT64_MAX: none), fc_client_recheck_drop() takes a
+ * closing client off the list.
+ */
+struct fc_client *fc_client_recheck(struct fc_client_env *env);
+int64_t fc_client_recheck_next_ns(const struct fc_client_env *env);
+void fc_client_recheck_drop(struct fc_client *c, struct fc_client_env *env);
 
 /* Closes the socket and releases everything; accepts NULL. */
 void fc_client_free(struct fc_client *c);

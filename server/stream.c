@@ -211,6 +211,15 @@ fc_stream_close_delimiter(enum fc_framing framing, size_t *len)
 	return close_full;
 }
 
+const char *
+fc_stream_lead(enum fc_framing framing, size_t *len)
+{
+	static const char lead_full[] = "--" FC_STREAM_BOUNDARY;
+
+	*len = framing == FC_FRAMING_FULL ? sizeof(lead_full) - 1 : 0;
+	return lead_full;
+}
+
 void
 fc_stream_queue_part(struct fc_iovq *q, enum fc_framing framing,
     const struct fc_frame *f)

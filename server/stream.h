@@ -103,6 +103,14 @@ const char *fc_stream_part_tail(enum fc_framing framing, size_t *len);
  */
 const char *fc_stream_close_delimiter(enum fc_framing framing, size_t *len);
 
+/*
+ * The bytes every part and the close delimiter of a framing begin with,
+ * whatever frame comes next: full "--B"; none in advance framing (a part
+ * begins with its JPEG, the close delimiter with CRLF).  They may go out
+ * ahead of the choice of the next frame (client.c, slow readers).
+ */
+const char *fc_stream_lead(enum fc_framing framing, size_t *len);
+
 struct fc_frame;
 
 /* Queues one part of frame f (its range of the frame's file, frame.h);

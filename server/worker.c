@@ -361,6 +361,7 @@ close_client(struct worker *w, struct fc_client *c)
 	if (c->closed)
 		return;		/* already closed in this batch */
 	c->closed = true;
+	fc_client_recheck_drop(c, &w->env);
 	/* An HTTP/2 connection's streams go with it. */
 	while ((s = fc_h2_first_stream(c)) != NULL)
 		close_client(w, s);
@@ -1229,6 +1230,19 @@ client_event(struct worker *w, struct fc_client *c, uint32_t events)
 		close_client(w, c);
 }
 
+/* Streams that asked to be looked at again (client.c peer_backlogged):
+ * the ones due now. */
+static void
+recheck(struct worker *w)
+{
+	struct fc_client *c;
+
+	while ((c = fc_client_recheck(&w->env)) != NULL) {
+		if (!c->closed && fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+			close_client(w, c);
+	}
+}
+
 /* HTTP/2 connections with output (h2.h): sent now, before the batch's
  * closed clients are freed. */
 static void
@@ -1335,6 +1349,8 @@ tick(struct worker *w)
 	apply_reload(w);
 	tls_update(w);
 	refused_expire(w);
+	w->env.fps_milli = atomic_load_explicit(&w->bus->hdr->fps_milli,
+	    memory_order_relaxed);
 	/* Keepalive resends need the newest frame too. */
 	if (w->nstreams > 0 && !w->finishing)
 		update_frame(w);
@@ -1456,7 +1472,11 @@ static int
 loop_timeout(const struct worker *w)
 {
 	int64_t ns = w->next_tick - w->env.now_mono_ns;
+	int64_t again = fc_client_recheck_next_ns(&w->env) - w->env.now_mono_ns;
 	int ms;
+
+	if (again < ns)
+		ns = again;
 
 	if (ns < 0)
 		ns = 0;
@@ -1538,6 +1558,7 @@ run(struct worker *w)
 		    w->env.now_mono_ns >= next_listener_retry(w)) {
 			update_listening(w);
 		}
+		recheck(w);
 		if (w->finishing)
 			finish_streams(w);
 		send_h2(w);

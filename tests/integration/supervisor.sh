@@ -109,8 +109,13 @@ check "SIGTERM: no child left behind ($(echo $all))" [ -n "$all" -a -z "$left" ]
 check "SIGTERM: pid file removed" [ ! -e "$TMP/forkcast-$port.pid" ]
 
 # A second SIGTERM does not wait for shutdown_grace: the children are
-# killed at once.  A viewer that reads nothing keeps its part in flight,
-# so the first SIGTERM alone would wait the whole grace (30 s).
+# killed at once.  A viewer that reads nothing ends up with more unsent
+# than its socket takes (TCP_NOTSENT_LOWAT, 16 KiB): its part in flight
+# or its close delimiter waits, so the first SIGTERM alone would wait the
+# whole grace (30 s).  Such a reader is held back as slow and gets a part
+# only every FC_CLIENT_SLOW_WAIT_NS (2 s), so the stop request waits until
+# ss shows that much queued (at most 20 s; its window is shut by then, so
+# all of it is unsent).
 port=$(free_port) || exit 1
 write_config "$TMP/second.conf" "$port" "workers = 1" "shutdown_grace = 30" \
 	"[capture]" "width = 320" "height = 240"
@@ -124,7 +129,14 @@ s.connect(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(40)' "$port" &
 PIDS+=("$!")
-sleep 2
+queued=0
+for _ in $(seq 1 100); do
+	queued=$(ss -tnH state established "( sport = :$port )" |
+		awk '{ if ($2 > q) q = $2 } END { print q + 0 }')
+	[ "$queued" -ge 16384 ] && break
+	sleep 0.2
+done
+check "a viewer that reads nothing: $queued bytes queued to it (>= 16384)" [ "$queued" -ge 16384 ]
 kids=$(pgrep -P "$spid" | tr '\n' ' ')
 kill -TERM "$spid"
 sleep 2

@@ -650,6 +650,188 @@ test_stream_check_skip(void **state)
 	close(peer);
 }
 
+/* A stream over TCP as the worker starts it (TCP_INFO allowed). */
+static struct fc_client *
+tcp_stream(struct fixture *fx, int *peer)
+{
+	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct fc_client *c;
+	int fd;
+
+	*peer = tcp_pair(&fd, 0);
+	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
+	assert_non_null(c);
+	c->check_window = true;		/* as the worker sets it for TCP */
+	assert_int_equal(write(*peer, req, strlen(req)), (ssize_t)strlen(req));
+	usleep(20000);
+	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_client_start_stream(c, &fx->env, FC_FRAMING_FULL, 0, 0, false);
+	return c;
+}
+
+/* Offers frame seq (len bytes) step_ns later, lets the ACKs come (real
+ * time) and runs the rechecks the client asks for as they fall due. */
+static void
+offer(struct fixture *fx, struct fc_client *c, uint64_t seq, size_t len,
+    int64_t step_ns)
+{
+	struct fc_client *r;
+
+	fc_frame_unref(fx->env.current);
+	fx->env.current = make_frame(seq, len);
+	fx->env.now_mono_ns += step_ns;
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	usleep(3000);
+	while (fx->env.recheck != NULL) {
+		fx->env.now_mono_ns = fc_client_recheck_next_ns(&fx->env);
+		usleep(2000);
+		while ((r = fc_client_recheck(&fx->env)) != NULL)
+			assert_int_equal(fc_client_pump(r, &fx->env),
+			    FC_STEP_OK);
+	}
+}
+
+/* Reads everything the peer has now (non-blocking) into buf. */
+static size_t
+drain(int peer, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < cap && (r = read(peer, buf + n, cap - n)) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+/*
+ * Whole full-framing parts from p on (n bytes): their count, the last
+ * one's X-Timestamp second in *last_ts, and in *rest where the bytes
+ * after the last whole part begin.
+ */
+static int
+whole_parts(const char *p, size_t n, long *last_ts, const char **rest)
+{
+	const char *end = p + n, *h, *cl, *ts;
+	int parts = 0;
+	long len;
+
+	for (;;) {
+		*rest = p;
+		if ((size_t)(end - p) < 17 || memcmp(p, "--forkcastframe\r\n", 17))
+			return parts;
+		if ((h = memmem(p, (size_t)(end - p), "\r\n\r\n", 4)) == NULL)
+			return parts;
+		cl = memmem(p, (size_t)(h - p), "Content-Length: ", 16);
+		ts = memmem(p, (size_t)(h - p), "X-Timestamp: ", 13);
+		assert_non_null(cl);
+		assert_non_null(ts);
+		len = strtol(cl + 16, NULL, 10);
+		if (end - (h + 4) < len + 2)
+			return parts;
+		assert_memory_equal(h + 4 + len, "\r\n", 2);
+		*last_ts = strtol(ts + 13, NULL, 10);
+		p = h + 4 + len + 2;
+		parts++;
+	}
+}
+
+/*
+ * A reader that reads nothing gets a few parts, then is held as slow;
+ * while it waits it is sent the next part's lead a byte at a time, and
+ * what it has is whole parts and lead bytes only.  Once it read, the
+ * newest frame's part continues the lead, and a stream ended while lead
+ * bytes are out ends with a whole close delimiter.
+ */
+static void
+test_stream_slow_reader_lead(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 20];
+	struct fc_client *c;
+	const char *rest, *p;
+	size_t n, lead_len;
+	uint64_t seq = 0;
+	long ts = 0;
+	int peer, i, parts;
+
+	fx->cfg.fps = 30;
+	c = tcp_stream(fx, &peer);
+	assert_int_equal(c->reader, FC_READER_NEW);
+	(void)fc_stream_lead(FC_FRAMING_FULL, &lead_len);
+	for (i = 0; i < 30; i++)
+		offer(fx, c, ++seq, 20000, NS_PER_S / 30);
+	/* The old rule let parts on until the window shut (six and more of
+	 * these into a default buffer). */
+	assert_true(c->last_seq >= 1 && c->last_seq <= 4);
+	assert_int_equal(c->reader, FC_READER_SLOW);
+	assert_true(c->probed > 0 && c->probed <= lead_len);
+	n = drain(peer, buf, sizeof(buf));
+	p = memmem(buf, n, "\r\n\r\n", 4);
+	assert_non_null(p);
+	parts = whole_parts(p + 4, n - (size_t)(p + 4 - buf), &ts, &rest);
+	assert_int_equal(parts, (int)fx->stats.frames_sent);
+	assert_int_equal(ts, (long)c->last_seq);
+	assert_int_equal(buf + n - rest, (long)c->probed);
+	assert_memory_equal(rest, "--forkcastframe", c->probed);
+	memmove(buf, rest, c->probed);
+	n = c->probed;
+
+	/* It read: within FC_CLIENT_SLOW_WAIT_NS the newest frame goes. */
+	usleep(20000);
+	for (i = 0; i < 70 && c->last_seq != seq; i++)
+		offer(fx, c, ++seq, 20000, NS_PER_S / 30);
+	assert_int_equal(c->last_seq, seq);
+	usleep(20000);
+	n += drain(peer, buf + n, sizeof(buf) - n);
+	assert_int_equal(whole_parts(buf, n, &ts, &rest), 1);
+	assert_int_equal(ts, (long)seq);
+
+	/* Held again with lead bytes out, then ended. */
+	memmove(buf, rest, (size_t)(buf + n - rest));
+	n = (size_t)(buf + n - rest);
+	for (i = 0; i < 20 && c->probed < 2; i++)
+		offer(fx, c, ++seq, 20000, NS_PER_S / 30);
+	assert_true(c->probed >= 2);
+	assert_int_equal(fc_client_end_stream(c, &fx->env), FC_STEP_CLOSE);
+	usleep(20000);
+	n += drain(peer, buf + n, sizeof(buf) - n);
+	whole_parts(buf, n, &ts, &rest);
+	assert_int_equal(buf + n - rest, 19);
+	assert_memory_equal(rest, "--forkcastframe--\r\n", 19);
+	fc_client_free(c);
+	close(peer);
+}
+
+/* A reader that reads each part at once gets every frame while it is
+ * new, and keeps up once its rate is measured (about a second) against
+ * the capture's measured rate (15 fps here, though 30 are configured). */
+static void
+test_stream_new_reader_keeps_up(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 17];
+	struct fc_client *c;
+	uint64_t seq = 0;
+	int peer, i;
+
+	fx->cfg.fps = 30;
+	fx->env.fps_milli = 15000;
+	c = tcp_stream(fx, &peer);
+	assert_int_equal(c->reader, FC_READER_NEW);
+	for (i = 0; i < 40; i++) {
+		offer(fx, c, ++seq, 20000, NS_PER_S / 15);
+		assert_int_equal(c->last_seq, seq);
+		(void)drain(peer, buf, sizeof(buf));
+		usleep(2000);
+	}
+	assert_int_equal(c->reader, FC_READER_FAST);
+	assert_int_equal(c->probed, 0);
+	assert_null(fx->env.recheck);
+	fc_client_free(c);
+	close(peer);
+}
+
 /* An idle stream waiting for frames is not "accepting no data". */
 static void
 test_idle_stream_not_dropped(void **state)
@@ -795,6 +977,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stream_check_skip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_liveness_reads,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_slow_reader_lead,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_new_reader_keeps_up,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
 		    teardown),

@@ -156,6 +156,40 @@ test_part_advance(void **state)
 	fc_frame_unref(f);
 }
 
+/* The lead (sent ahead of a slow reader's next part, client.c) begins
+ * every full part and the full close delimiter, whatever the frame; the
+ * advance framing has none. */
+static void
+test_lead(void **state)
+{
+	struct fc_frame_meta m;
+	unsigned char out[512];
+	struct fc_frame *f;
+	struct fc_iovq q;
+	const char *lead, *d;
+	size_t len, dlen, n;
+
+	(void)state;
+	lead = fc_stream_lead(FC_FRAMING_FULL, &len);
+	assert_int_equal(len, strlen("--forkcastframe"));
+	assert_memory_equal(lead, "--forkcastframe", len);
+	for (int i = 0; i < 3; i++) {
+		m = meta_of(i == 0 ? sizeof(jpeg) : (size_t)i,
+		    INT64_C(1700000000123456789) * i);
+		assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
+		fc_stream_queue_part(&q, FC_FRAMING_FULL, f);
+		n = flatten(&q, out, sizeof(out));
+		assert_true(n > len);
+		assert_memory_equal(out, lead, len);
+		fc_frame_unref(f);
+	}
+	d = fc_stream_close_delimiter(FC_FRAMING_FULL, &dlen);
+	assert_true(dlen > len);
+	assert_memory_equal(d, lead, len);
+	(void)fc_stream_lead(FC_FRAMING_ADVANCE, &len);
+	assert_int_equal(len, 0);
+}
+
 static void
 test_response_head(void **state)
 {
@@ -340,6 +374,7 @@ main(void)
 		cmocka_unit_test(test_frame_sealed),
 		cmocka_unit_test(test_part_timestamp_format),
 		cmocka_unit_test(test_part_advance),
+		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_response_head),
 		cmocka_unit_test(test_iovq_advance),
 		cmocka_unit_test(test_iovq_partial_writes),
