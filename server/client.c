@@ -531,22 +531,31 @@ fc_client_recheck_next_ns(const struct fc_client_env *env)
 void
 fc_client_recheck_drop(struct fc_client *c, struct fc_client_env *env)
 {
-	struct fc_client **pp;
+	struct fc_client *prev = NULL, *t;
 
 	if (!c->recheck_on)
 		return;
-	for (pp = &env->recheck; *pp != NULL; pp = &(*pp)->recheck_next) {
-		if (*pp == c) {
-			*pp = c->recheck_next;
-			break;
-		}
-	}
-	env->recheck_tail = NULL;
-	for (struct fc_client *t = env->recheck; t != NULL;
-	    t = t->recheck_next)
-		env->recheck_tail = t;
+	for (t = env->recheck; t != c; t = t->recheck_next)
+		prev = t;
+	if (prev != NULL)
+		prev->recheck_next = c->recheck_next;
+	else
+		env->recheck = c->recheck_next;
+	if (env->recheck_tail == c)
+		env->recheck_tail = prev;
 	c->recheck_on = false;
 	c->recheck_next = NULL;
+}
+
+/* Forgets what was measured of c's reading (a new stream, or a reader
+ * that fell behind: measured afresh from its next part). */
+static void
+pace_reset(struct fc_client *c)
+{
+	c->rate = 0;
+	c->rate_n = 0;
+	c->pace = 0;
+	c->first_part_ns = 0;
 }
 
 /* Bytes per second a reader that keeps up takes: parts of the last one's
@@ -560,7 +569,7 @@ stream_rate(const struct fc_client *c, const struct fc_client_env *env)
 
 	if (c->interval_ns > 0 && NS_PER_S * 1000 / c->interval_ns < milli)
 		milli = NS_PER_S * 1000 / c->interval_ns;
-	return (int64_t)c->part_len * (milli > 0 ? milli : 1000) / 1000;
+	return (int64_t)c->part_len * milli / 1000;
 }
 
 /* Bytes per second from sample i of c's read record to now. */
@@ -635,10 +644,10 @@ let_on(struct fc_client *c, const struct tcp_info *ti)
  * that, they are sent the next part's lead (fc_stream_lead()) one byte at
  * a time: one right after each part, then at most every
  * FC_CLIENT_PROBE_NS while they wait.  The ACK of each carries the window
- * of that moment (the receiver announces what is free, or what is left of
- * the window it announced before, whichever is larger: never less than is
- * free).  The lead is the same whatever frame comes next, so the choice of
- * the frame still waits.
+ * of that moment (the receiver announces the larger of what is free, up to
+ * its window clamp, and what is left of the window it announced before).
+ * The lead is the same whatever frame comes next, so the choice of the
+ * frame still waits.
  *
  * A new reader's first ACK may come before it read (at first, Linux
  * acknowledges at once), so one that looks behind is asked once more
@@ -691,9 +700,7 @@ peer_backlogged(struct fc_client *c, struct fc_client_env *env)
 	if (c->reader == FC_READER_FAST) {
 		if (behind && can_probe(c)) {
 			c->reader = FC_READER_SLOW;
-			c->rate = 0;
-			c->rate_n = 0;
-			c->pace = 0;
+			pace_reset(c);
 		} else {
 			if (ti.tcpi_notsent_bytes == 0 &&
 			    ti.tcpi_unacked == 0)
@@ -1181,10 +1188,7 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 	c->last_seq = 0;
 	c->part_queued = false;
 	c->probed = 0;
-	c->rate = 0;
-	c->rate_n = 0;
-	c->pace = 0;
-	c->first_part_ns = 0;
+	pace_reset(c);
 	c->ending = false;
 	c->end_queued = false;
 	fc_frame_unref(c->frame);

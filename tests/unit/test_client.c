@@ -832,6 +832,37 @@ test_stream_new_reader_keeps_up(void **state)
 	close(peer);
 }
 
+/* A stream in the browser (advance) framing has no lead: it keeps the
+ * window rules and is never sent a byte ahead of its next part. */
+static void
+test_stream_advance_not_probed(void **state)
+{
+	struct fixture *fx = *state;
+	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct fc_client *c;
+	uint64_t seq = 0;
+	int peer, fd, i;
+
+	fx->cfg.fps = 30;
+	peer = tcp_pair(&fd, 0);
+	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
+	assert_non_null(c);
+	c->check_window = true;
+	assert_int_equal(write(peer, req, strlen(req)), (ssize_t)strlen(req));
+	usleep(20000);
+	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
+	    FC_STEP_REQUEST);
+	fc_client_start_stream(c, &fx->env, FC_FRAMING_ADVANCE, 0, 0, false);
+	assert_int_equal(c->reader, FC_READER_FAST);
+	for (i = 0; i < 20; i++)	/* it reads nothing */
+		offer(fx, c, ++seq, 20000, NS_PER_S / 30);
+	assert_int_equal(c->reader, FC_READER_FAST);
+	assert_int_equal(c->probed, 0);
+	assert_null(fx->env.recheck);
+	fc_client_free(c);
+	close(peer);
+}
+
 /* An idle stream waiting for frames is not "accepting no data". */
 static void
 test_idle_stream_not_dropped(void **state)
@@ -981,6 +1012,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stream_slow_reader_lead,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_new_reader_keeps_up,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_advance_not_probed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
 		    teardown),
