@@ -37,6 +37,10 @@ check "fast clients unaffected by the slow one (min $fps_min fps)" awk -v f="$fp
 check "a slow reader is not a dead one: nobody was dropped (send_timeout 3 s)" [ "$(json_num "$out" closed)" = 0 ]
 age=$(json_num "$out" slow_age_ms_p50)
 check "slow client's pictures are recent (p50 age $age ms)" awk -v a="$age" 'BEGIN { exit !(a < 3000) }'
+amax=$(json_num "$out" slow_age_ms_max)
+settled=$(json_num "$out" slow_age_ms_max_settled)
+check "its worst age after the stream's first 3 s is reported, and is no more than its worst over the stream ($settled <= $amax ms)" \
+	awk -v s="$settled" -v a="$amax" 'BEGIN { exit !(s != "" && a != "" && s + 0 > 0 && s + 0 <= a + 0) }'
 check "slow client bounded in server memory (+$((rss1 - rss0)) kB)" [ $((rss1 - rss0)) -lt 65536 ]
 
 # 400 long-lived clients over 4 workers: nobody holds more than 30 %.

@@ -18,7 +18,11 @@
  * how old a slow viewer's pictures are.  --slow-rcvbuf 0 keeps the system's
  * default (autotuned) receive buffer instead; --slow-read B --slow-every T
  * makes each slow client read at most B bytes once every T ms (small pieces
- * or large ones, as real players do) instead of R bytes/s in 10 ms steps.  After S seconds it prints one JSON
+ * or large ones, as real players do) instead of R bytes/s in 10 ms steps.
+ * Their picture ages are reported over the whole stream and, as
+ * slow_age_ms_max_settled, over the parts that arrive SETTLE_S seconds or
+ * more after the stream's response header (what a reader gets once the
+ * server has seen how it reads).  After S seconds it prints one JSON
  * line and exits 0 when every client got at least MIN frames and no part
  * was broken, 1 otherwise (2 on bad usage).
  *
@@ -58,6 +62,7 @@
 #include "lib/mpparse.h"
 
 #define MAX_CLIENTS 100000
+#define SETTLE_S 3		/* slow_age_ms_max_settled: from then on */
 #define MAX_HEADERS 16
 #define MAX_SAMPLES (4u << 20)		/* latency samples kept per kind */
 #define READ_BUF (256 * 1024)
@@ -124,7 +129,7 @@ static struct opts {
      * server-side staleness in slow_age_ms. */
     .slow_rcvbuf = 4096 };
 
-static struct samples lat_fast, lat_slow;
+static struct samples lat_fast, lat_slow, lat_settled;
 static char request[8192];
 static size_t request_len;
 static unsigned char rbuf[READ_BUF];
@@ -636,6 +641,10 @@ on_part(void *arg, const struct mp_part *part)
 		now_us = now_ns(CLOCK_REALTIME) / 1000;
 		sample_add(c->slow ? &lat_slow : &lat_fast,
 		    (double)(now_us - part->ts_us) / 1000.0);
+		if (c->slow && now_mono - c->t_response_ns >=
+		    (int64_t)SETTLE_S * 1000000000)
+			sample_add(&lat_settled,
+			    (double)(now_us - part->ts_us) / 1000.0);
 	}
 	return 0;
 }
@@ -963,6 +972,8 @@ report(struct client *cl, int n, double elapsed_s)
 		qsort(lat_fast.v, lat_fast.n, sizeof(float), cmp_float);
 	if (lat_slow.n > 0)
 		qsort(lat_slow.v, lat_slow.n, sizeof(float), cmp_float);
+	if (lat_settled.n > 0)
+		qsort(lat_settled.v, lat_settled.n, sizeof(float), cmp_float);
 
 	printf("{\"clients\":%d,\"ok\":%d,\"failed\":%d,\"closed\":%d,"
 	    "\"ended\":%d,\"seconds\":%.2f,\"frames_total\":%llu,\"bad_frames\":%llu,"
@@ -980,6 +991,7 @@ report(struct client *cl, int n, double elapsed_s)
 	    pct_d(fps_slow, ns, 50));
 	print_ms("slow_age_ms_p50", &lat_slow, 50);
 	print_ms("slow_age_ms_max", &lat_slow, 100);
+	print_ms("slow_age_ms_max_settled", &lat_settled, 100);
 	printf(",\"gap_ms_max_open\":%.1f,\"gap_ms_max\":%.1f",
 	    (double)gap_open / 1e6, (double)gap_all / 1e6);
 	printf(",\"size_first\":\"%ux%u\",\"size_last\":\"%ux%u\","
@@ -1151,6 +1163,7 @@ run_stream(void)
 	free(cl);
 	free(lat_fast.v);
 	free(lat_slow.v);
+	free(lat_settled.v);
 	SSL_CTX_free(tls_ctx);
 	return k;
 }

@@ -650,15 +650,16 @@ test_stream_check_skip(void **state)
 	close(peer);
 }
 
-/* A stream over TCP as the worker starts it (TCP_INFO allowed). */
+/* A stream over TCP as the worker starts it (TCP_INFO allowed); rcvbuf
+ * as for tcp_pair(). */
 static struct fc_client *
-tcp_stream(struct fixture *fx, int *peer)
+tcp_stream(struct fixture *fx, int *peer, int rcvbuf)
 {
 	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct fc_client *c;
 	int fd;
 
-	*peer = tcp_pair(&fd, 0);
+	*peer = tcp_pair(&fd, rcvbuf);
 	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
 	assert_non_null(c);
 	c->check_window = true;		/* as the worker sets it for TCP */
@@ -756,7 +757,7 @@ test_stream_slow_reader_lead(void **state)
 	int peer, i, parts;
 
 	fx->cfg.fps = 30;
-	c = tcp_stream(fx, &peer);
+	c = tcp_stream(fx, &peer, 0);
 	assert_int_equal(c->reader, FC_READER_NEW);
 	(void)fc_stream_lead(FC_FRAMING_FULL, &lead_len);
 	for (i = 0; i < 30; i++)
@@ -817,7 +818,7 @@ test_stream_new_reader_keeps_up(void **state)
 
 	fx->cfg.fps = 30;
 	fx->env.fps_milli = 15000;
-	c = tcp_stream(fx, &peer);
+	c = tcp_stream(fx, &peer, 0);
 	assert_int_equal(c->reader, FC_READER_NEW);
 	for (i = 0; i < 40; i++) {
 		offer(fx, c, ++seq, 20000, NS_PER_S / 15);
@@ -828,6 +829,54 @@ test_stream_new_reader_keeps_up(void **state)
 	assert_int_equal(c->reader, FC_READER_FAST);
 	assert_int_equal(c->probed, 0);
 	assert_null(fx->env.recheck);
+	fc_client_free(c);
+	close(peer);
+}
+
+/*
+ * A new reader whose ACKs come before it reads: a 64 KiB receive buffer
+ * (so the window shows a 30,000-byte part unread when it arrives), read
+ * a millisecond after each part.  Asked once more and looked at again
+ * (the confirm probe and recheck), it shows it read, and gets every frame
+ * while it is new; taken for slow at its first window it would miss
+ * frames (6 of these 40, seen here).
+ */
+static void
+test_stream_new_reader_acked_before_read(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[1 << 17];
+	struct fc_client *c, *r;
+	uint64_t seq = 0;
+	int peer, i;
+	bool confirmed = false;
+
+	fx->cfg.fps = 15;
+	fx->env.fps_milli = 15000;
+	c = tcp_stream(fx, &peer, 32768);
+	assert_int_equal(c->reader, FC_READER_NEW);
+	for (i = 0; i < 40; i++) {
+		fc_frame_unref(fx->env.current);
+		fx->env.current = make_frame(++seq, 30000);
+		fx->env.now_mono_ns += NS_PER_S / 15;
+		assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+		confirmed |= c->confirming;
+		usleep(1000);			/* the ACK came; now it reads */
+		(void)drain(peer, buf, sizeof(buf));
+		while (fx->env.recheck != NULL) {
+			fx->env.now_mono_ns =
+			    fc_client_recheck_next_ns(&fx->env);
+			usleep(2000);
+			while ((r = fc_client_recheck(&fx->env)) != NULL)
+				assert_int_equal(fc_client_pump(r, &fx->env),
+				    FC_STEP_OK);
+			(void)drain(peer, buf, sizeof(buf));
+		}
+		assert_int_equal(c->last_seq, seq);
+		assert_int_not_equal(c->reader, FC_READER_SLOW);
+	}
+	assert_true(confirmed);
+	assert_int_equal(c->reader, FC_READER_FAST);
 	fc_client_free(c);
 	close(peer);
 }
@@ -1013,6 +1062,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_new_reader_keeps_up,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stream_new_reader_acked_before_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_advance_not_probed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
