@@ -548,7 +548,8 @@ fc_client_recheck_drop(struct fc_client *c, struct fc_client_env *env)
 }
 
 /* Forgets what was measured of c's reading (a new stream, or a reader
- * that fell behind: measured afresh from its next part). */
+ * that fell behind): its read record starts again now, and its first
+ * pace is taken from its next part. */
 static void
 pace_reset(struct fc_client *c)
 {
@@ -640,10 +641,15 @@ let_on(struct fc_client *c, const struct tcp_info *ti)
  *
  * A reader that falls behind (FC_READER_SLOW), and a new one until its
  * rate is known (FC_READER_NEW), get their next part only once everything
- * is acknowledged and less than FC_CLIENT_DRAINED is unread.  To learn
- * that, they are sent the next part's lead (fc_stream_lead()) one byte at
- * a time: one right after each part, then at most every
- * FC_CLIENT_PROBE_NS while they wait.  The ACK of each carries the window
+ * is acknowledged and less than FC_CLIENT_DRAINED is unread (a new one
+ * also while more than the lead bytes of its last part are still unsent
+ * or in flight: that says nothing yet of how it reads).  To learn that,
+ * they are sent the next part's lead (fc_stream_lead()) one byte at a
+ * time: one right after each part, then at most every FC_CLIENT_PROBE_NS
+ * while they wait (and one at once to confirm a new reader that looks
+ * behind, below).  A reader whose answer is still on the way is looked at
+ * again FC_CLIENT_RECHECK_NS later, up to FC_CLIENT_RECHECKS times in a
+ * row (the count starts again with a confirmation).  The ACK of each carries the window
  * of that moment (the receiver announces the larger of what is free, up to
  * its window clamp, and what is left of the window it announced before).
  * The lead is the same whatever frame comes next, so the choice of the

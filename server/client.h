@@ -81,17 +81,20 @@
 /* ... but never waits longer than this (a window that shrank for good). */
 #define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
 /* A new or slow reader (see peer_backlogged() in client.c) gets its next
- * part once it has less than FC_CLIENT_DRAINED unread; what it has not
- * read is asked afresh with one byte of the next part's lead, at most
- * every FC_CLIENT_PROBE_NS while it waits (and a new reader's answer is
+ * part once it has less than FC_CLIENT_DRAINED unread (a new one also
+ * while its last part is still on the way); what it has not read is asked
+ * afresh with one byte of the next part's lead, right after a part and
+ * then at most every FC_CLIENT_PROBE_NS while it waits (one more at once
+ * confirms a new reader that looks behind); an answer still on the way is
  * looked at again after FC_CLIENT_RECHECK_NS, up to FC_CLIENT_RECHECKS
- * times), and it waits at most FC_CLIENT_SLOW_WAIT_NS.  What it read is
- * recorded every FC_CLIENT_RATE_STEP_NS, FC_CLIENT_RATE_SLOTS records:
- * over the last step it reads at FC_CLIENT_FAST_PERCENT of the stream's
- * rate or more (it keeps up), and over all of them, once they span
- * FC_CLIENT_PACE_MIN_NS, at its pace: a slow reader also waits until it
- * could have read its last part at that pace, less FC_CLIENT_RATE_SLACK
- * percent. */
+ * times in a row (the count starts again with a confirmation, whose
+ * answer is looked at too), and it waits at most FC_CLIENT_SLOW_WAIT_NS.
+ * What it read is recorded every FC_CLIENT_RATE_STEP_NS,
+ * FC_CLIENT_RATE_SLOTS records: over the last step it reads at
+ * FC_CLIENT_FAST_PERCENT of the stream's rate or more (it keeps up), and
+ * over all of them, once they span FC_CLIENT_PACE_MIN_NS, at its pace: a
+ * slow reader also waits until it could have read its last part at that
+ * pace, less FC_CLIENT_RATE_SLACK percent. */
 #define FC_CLIENT_DRAINED (8 * 1024)
 #define FC_CLIENT_PROBE_NS INT64_C(100000000)
 #define FC_CLIENT_SLOW_WAIT_NS INT64_C(2000000000)

@@ -804,8 +804,9 @@ test_stream_slow_reader_lead(void **state)
 	close(peer);
 }
 
-/* A reader that reads each part at once gets every frame while it is
- * new, and keeps up once its rate is measured (about a second) against
+/* A reader that reads each part about 3 ms after it goes (after its ACKs
+ * and any recheck) gets every frame while it is new, and keeps up once
+ * its rate is measured (about a second) against
  * the capture's measured rate (15 fps here, though 30 are configured). */
 static void
 test_stream_new_reader_keeps_up(void **state)
