@@ -647,13 +647,13 @@ let_on(struct fc_client *c, const struct tcp_info *ti)
  * they are sent the next part's lead (fc_stream_lead()) one byte at a
  * time: one right after each part, then at most every FC_CLIENT_PROBE_NS
  * while they wait (and one at once to confirm a new reader that looks
- * behind, below).  A reader whose answer is still on the way is looked at
- * again FC_CLIENT_RECHECK_NS later, up to FC_CLIENT_RECHECKS times in a
- * row (the count starts again with a confirmation).  The ACK of each carries the window
- * of that moment (the receiver announces the larger of what is free, up to
- * its window clamp, and what is left of the window it announced before).
- * The lead is the same whatever frame comes next, so the choice of the
- * frame still waits.
+ * behind, below).  The ACK of each carries the window of that moment (the
+ * receiver announces the larger of what is free, up to its window clamp,
+ * and what is left of the window it announced before); a reader whose
+ * answer is still on the way is looked at again FC_CLIENT_RECHECK_NS
+ * later, up to FC_CLIENT_RECHECKS times in a row (the count starts again
+ * with a confirmation).  The lead is the same whatever frame comes next,
+ * so the choice of the frame still waits.
  *
  * A new reader's first ACK may come before it read (at first, Linux
  * acknowledges at once), so one that looks behind is asked once more

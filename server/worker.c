@@ -1231,14 +1231,15 @@ client_event(struct worker *w, struct fc_client *c, uint32_t events)
 }
 
 /* Streams that asked to be looked at again (client.c peer_backlogged):
- * the ones due now. */
+ * the ones due now.  A closed client is not among them: close_client()
+ * takes it off the list. */
 static void
 recheck(struct worker *w)
 {
 	struct fc_client *c;
 
 	while ((c = fc_client_recheck(&w->env)) != NULL) {
-		if (!c->closed && fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
+		if (fc_client_pump(c, &w->env) == FC_STEP_CLOSE)
 			close_client(w, c);
 	}
 }
@@ -1477,7 +1478,6 @@ loop_timeout(const struct worker *w)
 
 	if (again < ns)
 		ns = again;
-
 	if (ns < 0)
 		ns = 0;
 	ms = (int)((ns + NS_PER_MS - 1) / NS_PER_MS);

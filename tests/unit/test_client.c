@@ -653,7 +653,7 @@ test_stream_check_skip(void **state)
 /* A stream over TCP as the worker starts it (TCP_INFO allowed); rcvbuf
  * as for tcp_pair(). */
 static struct fc_client *
-tcp_stream(struct fixture *fx, int *peer, int rcvbuf)
+tcp_stream(struct fixture *fx, int *peer, int rcvbuf, enum fc_framing framing)
 {
 	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct fc_client *c;
@@ -667,30 +667,8 @@ tcp_stream(struct fixture *fx, int *peer, int rcvbuf)
 	usleep(20000);
 	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
 	    FC_STEP_REQUEST);
-	fc_client_start_stream(c, &fx->env, FC_FRAMING_FULL, 0, 0, false);
+	fc_client_start_stream(c, &fx->env, framing, 0, 0, false);
 	return c;
-}
-
-/* Offers frame seq (len bytes) step_ns later, lets the ACKs come (real
- * time) and runs the rechecks the client asks for as they fall due. */
-static void
-offer(struct fixture *fx, struct fc_client *c, uint64_t seq, size_t len,
-    int64_t step_ns)
-{
-	struct fc_client *r;
-
-	fc_frame_unref(fx->env.current);
-	fx->env.current = make_frame(seq, len);
-	fx->env.now_mono_ns += step_ns;
-	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
-	usleep(3000);
-	while (fx->env.recheck != NULL) {
-		fx->env.now_mono_ns = fc_client_recheck_next_ns(&fx->env);
-		usleep(2000);
-		while ((r = fc_client_recheck(&fx->env)) != NULL)
-			assert_int_equal(fc_client_pump(r, &fx->env),
-			    FC_STEP_OK);
-	}
 }
 
 /* Reads everything the peer has now (non-blocking) into buf. */
@@ -703,6 +681,61 @@ drain(int peer, char *buf, size_t cap)
 	while (n < cap && (r = read(peer, buf + n, cap - n)) > 0)
 		n += (size_t)r;
 	return n;
+}
+
+/*
+ * Offers frame seq (len bytes) step_ns later, lets the ACKs come (real
+ * time) and runs the rechecks the client asks for as they fall due.  With
+ * peer >= 0 the peer reads everything 1 ms after the part goes (after its
+ * ACK) and after each recheck.  True when the client was confirming a new
+ * reader that looked behind right after the part was offered.
+ */
+static bool
+offer_read(struct fixture *fx, struct fc_client *c, uint64_t seq,
+    size_t len, int64_t step_ns, int peer)
+{
+	static char buf[1 << 17];
+	struct fc_client *r;
+	bool confirming;
+
+	fc_frame_unref(fx->env.current);
+	fx->env.current = make_frame(seq, len);
+	fx->env.now_mono_ns += step_ns;
+	assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
+	confirming = c->confirming;
+	usleep(peer >= 0 ? 1000 : 3000);
+	if (peer >= 0)
+		(void)drain(peer, buf, sizeof(buf));
+	while (fx->env.recheck != NULL) {
+		fx->env.now_mono_ns = fc_client_recheck_next_ns(&fx->env);
+		usleep(2000);
+		while ((r = fc_client_recheck(&fx->env)) != NULL)
+			assert_int_equal(fc_client_pump(r, &fx->env),
+			    FC_STEP_OK);
+		if (peer >= 0)
+			(void)drain(peer, buf, sizeof(buf));
+	}
+	return confirming;
+}
+
+/* offer_read() to a peer that reads nothing. */
+static void
+offer(struct fixture *fx, struct fc_client *c, uint64_t seq, size_t len,
+    int64_t step_ns)
+{
+	(void)offer_read(fx, c, seq, len, step_ns, -1);
+}
+
+/* The end of a stream test: c keeps up, has no lead bytes out and is not
+ * waiting to be looked at again; then it and its peer are closed. */
+static void
+end_fast(struct fixture *fx, struct fc_client *c, int peer)
+{
+	assert_int_equal(c->reader, FC_READER_FAST);
+	assert_int_equal(c->probed, 0);
+	assert_null(fx->env.recheck);
+	fc_client_free(c);
+	close(peer);
 }
 
 /*
@@ -757,7 +790,7 @@ test_stream_slow_reader_lead(void **state)
 	int peer, i, parts;
 
 	fx->cfg.fps = 30;
-	c = tcp_stream(fx, &peer, 0);
+	c = tcp_stream(fx, &peer, 0, FC_FRAMING_FULL);
 	assert_int_equal(c->reader, FC_READER_NEW);
 	(void)fc_stream_lead(FC_FRAMING_FULL, &lead_len);
 	for (i = 0; i < 30; i++)
@@ -819,7 +852,7 @@ test_stream_new_reader_keeps_up(void **state)
 
 	fx->cfg.fps = 30;
 	fx->env.fps_milli = 15000;
-	c = tcp_stream(fx, &peer, 0);
+	c = tcp_stream(fx, &peer, 0, FC_FRAMING_FULL);
 	assert_int_equal(c->reader, FC_READER_NEW);
 	for (i = 0; i < 40; i++) {
 		offer(fx, c, ++seq, 20000, NS_PER_S / 15);
@@ -827,11 +860,7 @@ test_stream_new_reader_keeps_up(void **state)
 		(void)drain(peer, buf, sizeof(buf));
 		usleep(2000);
 	}
-	assert_int_equal(c->reader, FC_READER_FAST);
-	assert_int_equal(c->probed, 0);
-	assert_null(fx->env.recheck);
-	fc_client_free(c);
-	close(peer);
+	end_fast(fx, c, peer);
 }
 
 /*
@@ -846,40 +875,24 @@ static void
 test_stream_new_reader_acked_before_read(void **state)
 {
 	struct fixture *fx = *state;
-	static char buf[1 << 17];
-	struct fc_client *c, *r;
+	struct fc_client *c;
 	uint64_t seq = 0;
 	int peer, i;
 	bool confirmed = false;
 
 	fx->cfg.fps = 15;
 	fx->env.fps_milli = 15000;
-	c = tcp_stream(fx, &peer, 32768);
+	c = tcp_stream(fx, &peer, 32768, FC_FRAMING_FULL);
 	assert_int_equal(c->reader, FC_READER_NEW);
 	for (i = 0; i < 40; i++) {
-		fc_frame_unref(fx->env.current);
-		fx->env.current = make_frame(++seq, 30000);
-		fx->env.now_mono_ns += NS_PER_S / 15;
-		assert_int_equal(fc_client_pump(c, &fx->env), FC_STEP_OK);
-		confirmed |= c->confirming;
-		usleep(1000);			/* the ACK came; now it reads */
-		(void)drain(peer, buf, sizeof(buf));
-		while (fx->env.recheck != NULL) {
-			fx->env.now_mono_ns =
-			    fc_client_recheck_next_ns(&fx->env);
-			usleep(2000);
-			while ((r = fc_client_recheck(&fx->env)) != NULL)
-				assert_int_equal(fc_client_pump(r, &fx->env),
-				    FC_STEP_OK);
-			(void)drain(peer, buf, sizeof(buf));
-		}
+		/* The ACK comes first, then it reads. */
+		confirmed |= offer_read(fx, c, ++seq, 30000, NS_PER_S / 15,
+		    peer);
 		assert_int_equal(c->last_seq, seq);
 		assert_int_not_equal(c->reader, FC_READER_SLOW);
 	}
 	assert_true(confirmed);
-	assert_int_equal(c->reader, FC_READER_FAST);
-	fc_client_free(c);
-	close(peer);
+	end_fast(fx, c, peer);
 }
 
 /* A stream in the browser (advance) framing has no lead: it keeps the
@@ -888,29 +901,16 @@ static void
 test_stream_advance_not_probed(void **state)
 {
 	struct fixture *fx = *state;
-	const char *req = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct fc_client *c;
 	uint64_t seq = 0;
-	int peer, fd, i;
+	int peer, i;
 
 	fx->cfg.fps = 30;
-	peer = tcp_pair(&fd, 0);
-	c = fc_client_new(fd, NULL, 0, fx->env.now_mono_ns);
-	assert_non_null(c);
-	c->check_window = true;
-	assert_int_equal(write(peer, req, strlen(req)), (ssize_t)strlen(req));
-	usleep(20000);
-	assert_int_equal(fc_client_handle(c, &fx->env, EPOLLIN),
-	    FC_STEP_REQUEST);
-	fc_client_start_stream(c, &fx->env, FC_FRAMING_ADVANCE, 0, 0, false);
+	c = tcp_stream(fx, &peer, 0, FC_FRAMING_ADVANCE);
 	assert_int_equal(c->reader, FC_READER_FAST);
 	for (i = 0; i < 20; i++)	/* it reads nothing */
 		offer(fx, c, ++seq, 20000, NS_PER_S / 30);
-	assert_int_equal(c->reader, FC_READER_FAST);
-	assert_int_equal(c->probed, 0);
-	assert_null(fx->env.recheck);
-	fc_client_free(c);
-	close(peer);
+	end_fast(fx, c, peer);
 }
 
 /* An idle stream waiting for frames is not "accepting no data". */
