@@ -493,21 +493,21 @@ probe(struct fc_client *c, struct fc_client_env *env, bool now)
 	}
 }
 
-/* Sends the next FC_CLIENT_GROW_PROBE bytes or more of the probe text
- * (fc_stream_probe_text(): the rest of the lead, then whole header lines)
- * in one write.  False when none went (the text is used up, or the socket
- * takes nothing). */
+_Static_assert(2 * FC_STREAM_PROBE_LINE + 2 >= FC_CLIENT_GROW_PROBE,
+    "the probe lines make a segment a reader's window grows on");
+
+/* Sends the rest of the probe text (fc_stream_probe_text(): the rest of
+ * the lead, then its header lines) in one write.  False when none went. */
 static bool
 probe_lines(struct fc_client *c, struct fc_client_env *env)
 {
-	size_t len, end = fc_stream_probe_line_end(c->probed +
-	    FC_CLIENT_GROW_PROBE);
+	size_t len;
 	const char *text = fc_stream_probe_text(c->framing, &len);
 	ssize_t n;
 
-	if (end > len)
+	if (c->probed >= len)
 		return false;
-	n = write(c->fd, text + c->probed, end - c->probed);
+	n = write(c->fd, text + c->probed, len - c->probed);
 	if (n <= 0)
 		return false;
 	c->probed += (size_t)n;
@@ -687,9 +687,10 @@ let_on(struct fc_client *c, const struct tcp_info *ti)
  * slow; a reader that keeps up has read by then.
  *
  * A new reader's first part may not show at all: its window grows as the
- * part arrives, read or not.  So its second part also waits for a window
- * that grew after probe lines (probe_lines(), FC_CLIENT_GROW_PROBE in
- * client.h), at most FC_CLIENT_GROW_WAIT_NS.
+ * part arrives, read or not.  So before its second part it is asked once
+ * more, with probe lines (probe_lines(), FC_CLIENT_GROW_PROBE in
+ * client.h): one whose window does not grow then gets its second part
+ * FC_CLIENT_GROW_WAIT_NS after its first.
  *
  * The window does not show everything: Linux never announces more than
  * its window clamp (about 3/4 of a default 128 KiB buffer on loopback,
@@ -813,8 +814,8 @@ peer_backlogged(struct fc_client *c, struct fc_client_env *env)
 	c->confirming = false;
 	if (c->reader == FC_READER_NEW && c->parts == 1 &&
 	    c->wnd_before <= FC_CLIENT_WND_FRESH) {
-		/* Its second part: has it read its first?  Asked with probe
-		 * lines, answered by a window that grew. */
+		/* Its second part: has it read its first?  Asked once, with
+		 * the probe lines, answered by a window that grew. */
 		uint32_t wnd = ti.tcpi_snd_wnd;
 
 		if (c->grow_ref == 0 && probe_lines(c, env)) {
@@ -831,11 +832,11 @@ peer_backlogged(struct fc_client *c, struct fc_client_env *env)
 			}
 		}
 		if (c->grow_ref != 0 && ti.tcpi_snd_wnd <= c->grow_ref &&
-		    now - c->last_part_ns < FC_CLIENT_GROW_WAIT_NS) {
-			if (now - c->probe_ns >= FC_CLIENT_PROBE_NS)
-				(void)probe_lines(c, env);
+		    now - c->last_part_ns < FC_CLIENT_GROW_WAIT_NS)
 			return true;
-		}
+		/* While it waited it may have had nothing to read: what it
+		 * reads is measured from this part on. */
+		pace_reset(c);
 	}
 	if (c->read_from_ns == 0)
 		c->read_from_ns = now;

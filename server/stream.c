@@ -23,15 +23,14 @@ static const char close_advance[] = "\r\n--" FC_STREAM_BOUNDARY "--\r\n";
  * A part's boundary line, then header lines of FC_STREAM_PROBE_LINE bytes
  * that no reader acts on (a part may carry any header, RFC 2046; readers
  * keep the ones they know), each "X-Forkcast-Probe: ...": what a new
- * reader is asked with before its second part (client.c probe_lines()).
+ * reader is asked with before its second part (client.c probe_lines()),
+ * more than FC_CLIENT_GROW_PROBE (128) bytes in all.
  */
 #define PROBE_FILL "...................................."
 #define PROBE_LINE "X-Forkcast-Probe: " PROBE_FILL "........\r\n"
-#define PROBE_LINES4 PROBE_LINE PROBE_LINE PROBE_LINE PROBE_LINE
 #define BOUNDARY_LINE "--" FC_STREAM_BOUNDARY "\r\n"
 
-static const char probe_full[] = BOUNDARY_LINE PROBE_LINES4 PROBE_LINES4
-    PROBE_LINES4 PROBE_LINES4 PROBE_LINES4 PROBE_LINES4;
+static const char probe_full[] = BOUNDARY_LINE PROBE_LINE PROBE_LINE;
 
 _Static_assert(sizeof(PROBE_LINE) - 1 == FC_STREAM_PROBE_LINE,
     "a probe line is FC_STREAM_PROBE_LINE bytes");

@@ -118,9 +118,9 @@ void fc_stream_queue_close(struct fc_iovq *q, enum fc_framing framing,
 const char *fc_stream_lead(enum fc_framing framing, size_t *len);
 
 /*
- * The lead, the rest of the boundary line and then header lines of
+ * The lead, the rest of the boundary line and then two header lines of
  * FC_STREAM_PROBE_LINE bytes that readers ignore ("X-Forkcast-Probe:
- * ..."), in all 1553 bytes in full framing (none in advance framing): what
+ * ..."), in all 145 bytes in full framing (none in advance framing): what
  * may go out of a part before its frame is chosen (client.c asks a new
  * reader with it).  A part queued after some of them finishes the line
  * under way and goes on after its own boundary line.
