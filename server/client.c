@@ -374,8 +374,6 @@ commit_part(struct fc_client *c, struct fc_client_env *env)
 
 	c->part_queued = false;
 	c->probed = 0;
-	c->grow_ref = 0;
-	c->parts++;
 	if (m->seq != c->last_seq) {
 		if (c->last_seq != 0 && m->seq > c->last_seq + 1)
 			add(&env->stats->frames_skipped,
@@ -491,30 +489,6 @@ probe(struct fc_client *c, struct fc_client_env *env, bool now)
 		c->bytes_out++;
 		add(&env->stats->bytes, 1);
 	}
-}
-
-_Static_assert(2 * FC_STREAM_PROBE_LINE + 2 >= FC_CLIENT_GROW_PROBE,
-    "the probe lines make a segment a reader's window grows on");
-
-/* Sends the rest of the probe text (fc_stream_probe_text(): the rest of
- * the lead, then its header lines) in one write.  False when none went. */
-static bool
-probe_lines(struct fc_client *c, struct fc_client_env *env)
-{
-	size_t len;
-	const char *text = fc_stream_probe_text(c->framing, &len);
-	ssize_t n;
-
-	if (c->probed >= len)
-		return false;
-	n = write(c->fd, text + c->probed, len - c->probed);
-	if (n <= 0)
-		return false;
-	c->probed += (size_t)n;
-	c->probe_ns = env->now_mono_ns;
-	c->bytes_out += (uint64_t)n;
-	add(&env->stats->bytes, (uint64_t)n);
-	return true;
 }
 
 /* Puts c on env->recheck, due FC_CLIENT_RECHECK_NS from now. */
@@ -686,12 +660,6 @@ let_on(struct fc_client *c, const struct tcp_info *ti)
  * and looked at again FC_CLIENT_RECHECK_NS later before it counts as
  * slow; a reader that keeps up has read by then.
  *
- * A new reader's first part may not show at all: its window grows as the
- * part arrives, read or not.  So before its second part it is asked once
- * more, with probe lines (probe_lines(), FC_CLIENT_GROW_PROBE in
- * client.h): one whose window does not grow then gets its second part
- * FC_CLIENT_GROW_WAIT_NS after its first.
- *
  * The window does not show everything: Linux never announces more than
  * its window clamp (about 3/4 of a default 128 KiB buffer on loopback,
  * measured here), and frees a buffer's memory a whole received segment at
@@ -812,32 +780,6 @@ peer_backlogged(struct fc_client *c, struct fc_client_env *env)
 		return true;
 	}
 	c->confirming = false;
-	if (c->reader == FC_READER_NEW && c->parts == 1 &&
-	    c->wnd_before <= FC_CLIENT_WND_FRESH) {
-		/* Its second part: has it read its first?  Asked once, with
-		 * the probe lines, answered by a window that grew. */
-		uint32_t wnd = ti.tcpi_snd_wnd;
-
-		if (c->grow_ref == 0 && probe_lines(c, env)) {
-			c->grow_ref = wnd;
-			if (!read_tcp_info(s, &ti)) {
-				c->reader = FC_READER_FAST;
-				return false;
-			}
-			if (ti.tcpi_snd_wnd > s->peer_wnd_max)
-				s->peer_wnd_max = ti.tcpi_snd_wnd;
-			if (ti.tcpi_unacked > 0 || ti.tcpi_notsent_bytes > 0) {
-				recheck_soon(c, env);
-				return true;	/* the answer is on the way */
-			}
-		}
-		if (c->grow_ref != 0 && ti.tcpi_snd_wnd <= c->grow_ref &&
-		    now - c->last_part_ns < FC_CLIENT_GROW_WAIT_NS)
-			return true;
-		/* While it waited it may have had nothing to read: what it
-		 * reads is measured from this part on. */
-		pace_reset(c);
-	}
 	if (c->read_from_ns == 0)
 		c->read_from_ns = now;
 	if (c->reader == FC_READER_SLOW && c->pace > 0) {
@@ -952,7 +894,14 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 			return FC_STEP_CLOSE;	/* the close delimiter is out */
 		if (c->ending ||
 		    (c->end_ns != 0 && env->now_mono_ns >= c->end_ns)) {
-			fc_stream_queue_close(&c->q, c->framing, c->probed);
+			const char *d;
+			size_t dlen;
+
+			d = fc_stream_close_delimiter(c->framing, &dlen);
+			fc_iovq_reset(&c->q);
+			/* It begins with the lead too. */
+			(void)fc_iovq_add(&c->q, d + c->probed,
+			    dlen - c->probed);
 			c->probed = 0;
 			c->end_queued = true;
 			continue;
@@ -981,8 +930,8 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		c->frame = fc_frame_ref(f);
 		c->part_queued = true;
 		mark_newest(c);
-		c->part_len = fc_frame_part(f, c->framing).len;
-		fc_stream_queue_part(&c->q, c->framing, f, c->probed);
+		fc_stream_queue_part(&c->q, c->framing, f);
+		c->part_len = c->q.left;
 		if (c->first_part_ns == 0) {
 			c->first_part_ns = env->now_mono_ns;
 			c->first_part_at = c->bytes_out;
@@ -990,6 +939,8 @@ stream_pump(struct fc_client *c, struct fc_client_env *env)
 		c->stacked_at = c->bytes_out;
 		c->part_seen = false;
 		c->read_from_ns = env->now_mono_ns;
+		/* (What of its lead already went out.) */
+		fc_iovq_advance(&c->q, c->probed);
 	}
 }
 
@@ -1243,9 +1194,6 @@ fc_client_start_stream(struct fc_client *c, struct fc_client_env *env,
 	c->last_seq = 0;
 	c->part_queued = false;
 	c->probed = 0;
-	c->parts = 0;
-	c->grow_ref = 0;
-	c->wnd_before = 0;
 	pace_reset(c);
 	c->ending = false;
 	c->end_queued = false;

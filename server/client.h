@@ -105,22 +105,6 @@
 #define FC_CLIENT_FAST_PERCENT 80
 #define FC_CLIENT_RECHECK_NS INT64_C(2000000)
 #define FC_CLIENT_RECHECKS 3
-/* A new reader's second part waits until it shows it read its first.  A
- * first part sent with a window no larger than TCP's unscaled initial one
- * (FC_CLIENT_WND_FRESH) can hide altogether: the window grows as the part
- * arrives, read or not (the second part then shows, measured here).  But
- * such a reader's TCP grows its window on a segment of
- * FC_CLIENT_GROW_PROBE bytes or more only once it has read what came
- * before (measured here with default and 64 KiB buffers; 127 bytes never
- * did).  So when its second part is due it is sent the probe lines
- * (fc_stream_probe_text(), one segment of more than that), and one whose
- * window did not grow past what it was before them gets that part
- * FC_CLIENT_GROW_WAIT_NS after its first.  (Asking again every 100 ms
- * while it waited halved the frame rate of readers that take 1 KiB every
- * 20 ms, measured here: 0.53 frames/s against 1.20.) */
-#define FC_CLIENT_GROW_PROBE 128
-#define FC_CLIENT_WND_FRESH 65536
-#define FC_CLIENT_GROW_WAIT_NS INT64_C(1000000000)
 /* Parts a client found caught up (all sent and acknowledged) gets before
  * it is asked again (peer_backlogged() in client.c). */
 #define FC_CLIENT_CHECK_SKIP 2
@@ -234,8 +218,6 @@ struct fc_client {
 	int64_t probe_ns;		/* when the last of them went */
 	size_t part_len;		/* bytes of the last part queued */
 	uint32_t wnd_before;		/* its window before the last part */
-	uint32_t grow_ref;		/* window before the probe lines, 0 = not asked */
-	uint32_t parts;			/* parts committed in this stream */
 	bool confirming;		/* a new reader that looked behind */
 	int rechecks;			/* ... looked at again so many times */
 	bool recheck_on;		/* on env->recheck, due at: */

@@ -19,22 +19,6 @@ static const char tail_advance[] = "\r\n" NEXT_PART;
 static const char close_full[] = "--" FC_STREAM_BOUNDARY "--\r\n";
 static const char close_advance[] = "\r\n--" FC_STREAM_BOUNDARY "--\r\n";
 
-/*
- * A part's boundary line, then header lines of FC_STREAM_PROBE_LINE bytes
- * that no reader acts on (a part may carry any header, RFC 2046; readers
- * keep the ones they know), each "X-Forkcast-Probe: ...": what a new
- * reader is asked with before its second part (client.c probe_lines()),
- * more than FC_CLIENT_GROW_PROBE (128) bytes in all.
- */
-#define PROBE_FILL "...................................."
-#define PROBE_LINE "X-Forkcast-Probe: " PROBE_FILL "........\r\n"
-#define BOUNDARY_LINE "--" FC_STREAM_BOUNDARY "\r\n"
-
-static const char probe_full[] = BOUNDARY_LINE PROBE_LINE PROBE_LINE;
-
-_Static_assert(sizeof(PROBE_LINE) - 1 == FC_STREAM_PROBE_LINE,
-    "a probe line is FC_STREAM_PROBE_LINE bytes");
-
 /* Largest sendfile() count asked at once (Linux caps one call lower). */
 #define SENDFILE_MAX (1u << 30)
 
@@ -227,29 +211,6 @@ fc_stream_close_delimiter(enum fc_framing framing, size_t *len)
 	return close_full;
 }
 
-void
-fc_stream_queue_close(struct fc_iovq *q, enum fc_framing framing,
-    size_t probed)
-{
-	static const char empty_head[] = PART_TYPE "\r\n";
-	size_t end = fc_stream_probe_line_end(probed);
-
-	fc_iovq_reset(q);
-	if (framing != FC_FRAMING_FULL) {
-		(void)fc_iovq_add(q, close_advance, sizeof(close_advance) - 1);
-	} else if (end == probed && probed < sizeof(BOUNDARY_LINE) - 1) {
-		/* It begins with the lead too. */
-		(void)fc_iovq_add(q, close_full + probed,
-		    sizeof(close_full) - 1 - probed);
-	} else {
-		/* Inside a part's header block: it ends as in advance
-		 * framing, the part empty. */
-		(void)fc_iovq_add(q, probe_full + probed, end - probed);
-		(void)fc_iovq_add(q, empty_head, sizeof(empty_head) - 1);
-		(void)fc_iovq_add(q, close_advance, sizeof(close_advance) - 1);
-	}
-}
-
 const char *
 fc_stream_lead(enum fc_framing framing, size_t *len)
 {
@@ -259,44 +220,12 @@ fc_stream_lead(enum fc_framing framing, size_t *len)
 	return lead_full;
 }
 
-const char *
-fc_stream_probe_text(enum fc_framing framing, size_t *len)
-{
-	*len = framing == FC_FRAMING_FULL ? sizeof(probe_full) - 1 : 0;
-	return probe_full;
-}
-
-size_t
-fc_stream_probe_line_end(size_t probed)
-{
-	const size_t lead = sizeof(BOUNDARY_LINE) - 3;	/* "--B" */
-	const size_t head = sizeof(BOUNDARY_LINE) - 1;	/* "--B\r\n" */
-
-	if (probed <= lead)
-		return probed;
-	if (probed <= head)
-		return head;
-	return head + (probed - head + FC_STREAM_PROBE_LINE - 1) /
-	    FC_STREAM_PROBE_LINE * FC_STREAM_PROBE_LINE;
-}
-
 void
 fc_stream_queue_part(struct fc_iovq *q, enum fc_framing framing,
-    const struct fc_frame *f, size_t probed)
+    const struct fc_frame *f)
 {
 	struct fc_frame_range r = fc_frame_part(f, framing);
-	const size_t head = sizeof(BOUNDARY_LINE) - 1;
-	size_t end = fc_stream_probe_line_end(probed);
 
 	fc_iovq_reset(q);
-	if (framing != FC_FRAMING_FULL || (end == probed && probed < head)) {
-		/* (What of its lead went out is not sent again.) */
-		fc_iovq_set_file(q, f->fd, r.off, r.len);
-		fc_iovq_advance(q, probed);
-		return;
-	}
-	/* Probe lines went out: the one under way is finished, and the part
-	 * goes on after its own boundary line. */
-	(void)fc_iovq_add(q, probe_full + probed, end - probed);
-	fc_iovq_set_file(q, f->fd, r.off + (off_t)head, r.len - head);
+	fc_iovq_set_file(q, f->fd, r.off, r.len);
 }

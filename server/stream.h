@@ -102,12 +102,6 @@ const char *fc_stream_part_tail(enum fc_framing framing, size_t *len);
  * also ends the part whose header block already went out, empty.
  */
 const char *fc_stream_close_delimiter(enum fc_framing framing, size_t *len);
-/* Queues what ends the stream after the first probed bytes of the probe
- * text (below) went out: the rest of the close delimiter after lead bytes;
- * after probe lines, the line under way, the end of that part's header
- * block and the close delimiter of advance framing (the part empty). */
-void fc_stream_queue_close(struct fc_iovq *q, enum fc_framing framing,
-    size_t probed);
 
 /*
  * The bytes every part and the close delimiter of a framing begin with,
@@ -117,26 +111,11 @@ void fc_stream_queue_close(struct fc_iovq *q, enum fc_framing framing,
  */
 const char *fc_stream_lead(enum fc_framing framing, size_t *len);
 
-/*
- * The lead, the rest of the boundary line and then two header lines of
- * FC_STREAM_PROBE_LINE bytes that readers ignore ("X-Forkcast-Probe:
- * ..."), in all 145 bytes in full framing (none in advance framing): what
- * may go out of a part before its frame is chosen (client.c asks a new
- * reader with it).  A part queued after some of them finishes the line
- * under way and goes on after its own boundary line.
- */
-#define FC_STREAM_PROBE_LINE 64
-const char *fc_stream_probe_text(enum fc_framing framing, size_t *len);
-/* Where the probe text's line that holds its byte probed - 1 ends (probed
- * itself while only lead bytes went). */
-size_t fc_stream_probe_line_end(size_t probed);
-
 struct fc_frame;
 
-/* Queues one part of frame f (its range of the frame's file, frame.h),
- * after the first probed bytes of the probe text went out (0: none); the
- * caller holds a reference to f until the queue is done. */
+/* Queues one part of frame f (its range of the frame's file, frame.h);
+ * the caller holds a reference to f until the queue is done. */
 void fc_stream_queue_part(struct fc_iovq *q, enum fc_framing framing,
-    const struct fc_frame *f, size_t probed);
+    const struct fc_frame *f);
 
 #endif

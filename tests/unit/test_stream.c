@@ -15,7 +15,6 @@
 
 #include <cmocka.h>
 
-#include "../../capture/multipart.h"
 #include "../../common/version.h"
 #include "../../server/frame.h"
 #include "../../server/stream.h"
@@ -73,7 +72,7 @@ test_part_full(void **state)
 
 	(void)state;
 	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
-	fc_stream_queue_part(&q, FC_FRAMING_FULL, f, 0);
+	fc_stream_queue_part(&q, FC_FRAMING_FULL, f);
 	/* One range of the frame's file: sent by reference. */
 	assert_int_equal(q.cnt, 0);
 	assert_int_equal(q.file_fd, f->fd);
@@ -145,7 +144,7 @@ test_part_advance(void **state)
 
 	(void)state;
 	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
-	fc_stream_queue_part(&q, FC_FRAMING_ADVANCE, f, 0);
+	fc_stream_queue_part(&q, FC_FRAMING_ADVANCE, f);
 	n = flatten(&q, out, sizeof(out));
 	/* No head: it went out before. */
 	memcpy(want, jpeg, sizeof(jpeg));
@@ -178,7 +177,7 @@ test_lead(void **state)
 		m = meta_of(i == 0 ? sizeof(jpeg) : (size_t)i,
 		    INT64_C(1700000000123456789) * i);
 		assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
-		fc_stream_queue_part(&q, FC_FRAMING_FULL, f, 0);
+		fc_stream_queue_part(&q, FC_FRAMING_FULL, f);
 		n = flatten(&q, out, sizeof(out));
 		assert_true(n > len);
 		assert_memory_equal(out, lead, len);
@@ -189,145 +188,6 @@ test_lead(void **state)
 	assert_memory_equal(d, lead, len);
 	(void)fc_stream_lead(FC_FRAMING_ADVANCE, &len);
 	assert_int_equal(len, 0);
-}
-
-/*
- * The probe text: the lead, the rest of the boundary line, then 2 header
- * lines "X-Forkcast-Probe: ...\r\n" of FC_STREAM_PROBE_LINE bytes; none in
- * advance framing.
- */
-static void
-test_probe_text(void **state)
-{
-	const char *t;
-	size_t len, i;
-
-	(void)state;
-	t = fc_stream_probe_text(FC_FRAMING_FULL, &len);
-	assert_int_equal(len, 17 + 2 * FC_STREAM_PROBE_LINE);
-	assert_memory_equal(t, "--forkcastframe\r\n", 17);
-	for (i = 17; i < len; i += FC_STREAM_PROBE_LINE) {
-		assert_memory_equal(t + i, "X-Forkcast-Probe: ", 18);
-		assert_memory_equal(t + i + FC_STREAM_PROBE_LINE - 2, "\r\n", 2);
-		assert_null(memchr(t + i, '\r', FC_STREAM_PROBE_LINE - 2));
-		assert_null(memchr(t + i, '\n', FC_STREAM_PROBE_LINE - 2));
-	}
-	(void)fc_stream_probe_text(FC_FRAMING_ADVANCE, &len);
-	assert_int_equal(len, 0);
-	/* Lead bytes end no line; inside the boundary line's CRLF or a
-	 * probe line, the line's end is where a part may go on. */
-	assert_int_equal(fc_stream_probe_line_end(0), 0);
-	assert_int_equal(fc_stream_probe_line_end(15), 15);
-	assert_int_equal(fc_stream_probe_line_end(16), 17);
-	assert_int_equal(fc_stream_probe_line_end(17), 17);
-	assert_int_equal(fc_stream_probe_line_end(18), 81);
-	assert_int_equal(fc_stream_probe_line_end(81), 81);
-	assert_int_equal(fc_stream_probe_line_end(82), 145);
-}
-
-/* Feeds a whole stream body to the relay's parser (capture/multipart.h);
- * returns the parts it found, their bytes in parts[] and their times. */
-static int
-parse_body(const unsigned char *b, size_t len, size_t *lens,
-    unsigned char parts[][64], int64_t *ts, int max)
-{
-	struct fc_multipart mp;
-	struct fc_mp_part part;
-	size_t used;
-	enum fc_mp_result r;
-	int n = 0;
-
-	assert_int_equal(fc_multipart_init(&mp, "forkcastframe", 1 << 16), 0);
-	while (len > 0) {
-		r = fc_multipart_feed(&mp, b, len, &used, &part);
-		b += used;
-		len -= used;
-		if (r == FC_MP_MORE)
-			break;
-		assert_int_equal(r, FC_MP_PART);
-		assert_true(n < max && part.len <= 64);
-		lens[n] = part.len;
-		memcpy(parts[n], part.data, part.len);
-		ts[n++] = part.ts_real_ns;
-	}
-	fc_multipart_free(&mp);
-	return n;
-}
-
-/*
- * A part queued after any number of the probe text's bytes went out, and
- * a close after them, make a well-formed stream: the same part (its probe
- * lines aside) or the close delimiter, which a multipart reader parses to
- * the same JPEG and timestamp.
- */
-static void
-test_part_after_probe(void **state)
-{
-	static const size_t probed[] = { 0, 1, 15, 16, 17, 18, 80, 81, 82,
-	    144, 145 };
-	struct fc_frame_meta m = meta_of(sizeof(jpeg),
-	    INT64_C(1700000000123456789));
-	unsigned char out[4096], plain[512], parts[4][64];
-	const char *t, *close_full = "--forkcastframe--\r\n";
-	struct fc_frame *f;
-	struct fc_iovq q;
-	size_t tlen, n, pn, end, lens[4], i;
-	int64_t ts[4];
-
-	(void)state;
-	t = fc_stream_probe_text(FC_FRAMING_FULL, &tlen);
-	assert_non_null(f = fc_frame_from_bytes(&m, jpeg));
-	fc_stream_queue_part(&q, FC_FRAMING_FULL, f, 0);
-	pn = flatten(&q, plain, sizeof(plain));
-	for (i = 0; i < sizeof(probed) / sizeof(probed[0]); i++) {
-		end = fc_stream_probe_line_end(probed[i]);
-		memcpy(out, t, probed[i]);
-		fc_stream_queue_part(&q, FC_FRAMING_FULL, f, probed[i]);
-		n = probed[i] + flatten(&q, out + probed[i],
-		    sizeof(out) - probed[i]);
-		if (probed[i] <= 15) {
-			assert_int_equal(n, pn);
-			assert_memory_equal(out, plain, pn);
-		} else {
-			/* Its probe lines whole, then the part's own lines. */
-			assert_int_equal(n, end + pn - 17);
-			assert_memory_equal(out, t, end);
-			assert_memory_equal(out + end, plain + 17, pn - 17);
-		}
-		/* Then a plain part and the end: two parts, both the JPEG. */
-		memcpy(out + n, plain, pn);
-		n += pn;
-		memcpy(out + n, close_full, strlen(close_full));
-		n += strlen(close_full);
-		assert_int_equal(parse_body(out, n, lens, parts, ts, 4), 2);
-		assert_int_equal(lens[0], sizeof(jpeg));
-		assert_memory_equal(parts[0], jpeg, sizeof(jpeg));
-		assert_memory_equal(parts[1], jpeg, sizeof(jpeg));
-		assert_int_equal(ts[0], INT64_C(1700000000123456000));
-
-		/* The close after as many bytes: the delimiter's rest, or the
-		 * line's rest and an empty part's end. */
-		memcpy(out, t, probed[i]);
-		fc_stream_queue_close(&q, FC_FRAMING_FULL, probed[i]);
-		n = probed[i] + flatten(&q, out + probed[i],
-		    sizeof(out) - probed[i]);
-		if (probed[i] <= 15) {
-			assert_int_equal(n, strlen(close_full));
-			assert_memory_equal(out, close_full, n);
-		} else {
-			const char *e = "Content-Type: image/jpeg\r\n\r\n"
-			    "\r\n--forkcastframe--\r\n";
-
-			assert_int_equal(n, end + strlen(e));
-			assert_memory_equal(out, t, end);
-			assert_memory_equal(out + end, e, strlen(e));
-		}
-	}
-	fc_stream_queue_close(&q, FC_FRAMING_ADVANCE, 0);
-	n = flatten(&q, out, sizeof(out));
-	assert_int_equal(n, strlen("\r\n--forkcastframe--\r\n"));
-	assert_memory_equal(out, "\r\n--forkcastframe--\r\n", n);
-	fc_frame_unref(f);
 }
 
 static void
@@ -515,8 +375,6 @@ main(void)
 		cmocka_unit_test(test_part_timestamp_format),
 		cmocka_unit_test(test_part_advance),
 		cmocka_unit_test(test_lead),
-		cmocka_unit_test(test_probe_text),
-		cmocka_unit_test(test_part_after_probe),
 		cmocka_unit_test(test_response_head),
 		cmocka_unit_test(test_iovq_advance),
 		cmocka_unit_test(test_iovq_partial_writes),
