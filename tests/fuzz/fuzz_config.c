@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "../../common/config.h"
 
@@ -33,11 +35,31 @@ check_valid(const struct fc_config *c)
 	if (c->nlisten < 1 || c->nlisten > FC_CONFIG_MAX_LISTEN)
 		abort();
 	for (i = 0; i < c->nlisten; i++) {
-		if (!terminated(c->listen[i].text, sizeof(c->listen[i].text)))
+		const struct fc_listen_addr *la = &c->listen[i];
+
+		if (!terminated(la->text, sizeof(la->text)))
 			abort();
-		if (c->listen[i].addr.ss_family != AF_INET &&
-		    c->listen[i].addr.ss_family != AF_INET6)
+		if (la->addr.ss_family == AF_UNIX) {
+			/* unix:PATH: an absolute path, NUL inside sun_path,
+			 * not a directory, the same as the text says. */
+			const struct sockaddr_un *sun =
+			    (const struct sockaddr_un *)&la->addr;
+			size_t n;
+
+			if (!terminated(sun->sun_path, sizeof(sun->sun_path)))
+				abort();
+			n = strlen(sun->sun_path);
+			if (sun->sun_path[0] != '/' ||
+			    sun->sun_path[n - 1] == '/' ||
+			    strncmp(la->text, "unix:", 5) != 0 ||
+			    strcmp(la->text + 5, sun->sun_path) != 0 ||
+			    la->addrlen != offsetof(struct sockaddr_un,
+			    sun_path) + n + 1)
+				abort();
+		} else if (la->addr.ss_family != AF_INET &&
+		    la->addr.ss_family != AF_INET6) {
 			abort();
+		}
 	}
 	if (c->workers < 1 || c->workers > 256 || c->fps < 1 || c->fps > 240 ||
 	    c->quality < 1 || c->quality > 100 || c->slots < 3 ||
