@@ -618,7 +618,7 @@ static int
 on_part(void *arg, const struct mp_part *part)
 {
 	struct client *c = arg;
-	int64_t now_us, now_mono = now_ns(CLOCK_MONOTONIC);
+	int64_t now_mono = now_ns(CLOCK_MONOTONIC);
 	unsigned w, h;
 
 	if (c->last_part_ns != 0 && now_mono - c->last_part_ns > c->max_gap_ns)
@@ -638,13 +638,13 @@ on_part(void *arg, const struct mp_part *part)
 	if (!part->jpeg_ok)
 		c->bad++;
 	if (part->has_ts) {
-		now_us = now_ns(CLOCK_REALTIME) / 1000;
-		sample_add(c->slow ? &lat_slow : &lat_fast,
-		    (double)(now_us - part->ts_us) / 1000.0);
+		double ms = (double)(now_ns(CLOCK_REALTIME) / 1000 -
+		    part->ts_us) / 1000.0;
+
+		sample_add(c->slow ? &lat_slow : &lat_fast, ms);
 		if (c->slow && now_mono - c->t_response_ns >=
 		    (int64_t)SETTLE_S * 1000000000)
-			sample_add(&lat_settled,
-			    (double)(now_us - part->ts_us) / 1000.0);
+			sample_add(&lat_settled, ms);
 	}
 	return 0;
 }

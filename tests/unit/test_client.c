@@ -895,6 +895,53 @@ test_stream_new_reader_acked_before_read(void **state)
 	end_fast(fx, c, peer);
 }
 
+/*
+ * The recheck list (fc_client_recheck*()): two new readers with 64 KiB
+ * buffers that read nothing are put on it in turn once their windows show
+ * a part unread (the confirm step); dropping one leaves the
+ * other first, dropping both empties it, and dropping a client that is
+ * not on it changes nothing.  The worker's close_client() relies on this
+ * to keep closed clients off the list.
+ */
+static void
+test_recheck_drop(void **state)
+{
+	struct fixture *fx = *state;
+	struct fc_client *c[2];
+	uint64_t seq = 0;
+	int peer[2], i, k;
+
+	fx->cfg.fps = 15;
+	for (i = 0; i < 2; i++) {
+		c[i] = tcp_stream(fx, &peer[i], 32768, FC_FRAMING_FULL);
+		/* Frames until it asks to be looked at again (its rechecks
+		 * are not run: it stays on the list). */
+		for (k = 0; k < 10 && !c[i]->recheck_on; k++) {
+			fx->env.now_mono_ns += NS_PER_S / 15;
+			set_current(fx, make_frame(++seq, 30000));
+			assert_int_equal(fc_client_pump(c[i], &fx->env),
+			    FC_STEP_OK);
+			usleep(5000);		/* the ACKs */
+		}
+		assert_true(c[i]->recheck_on);
+	}
+	assert_ptr_equal(fx->env.recheck, c[0]);
+	assert_ptr_equal(fx->env.recheck_tail, c[1]);
+	fc_client_recheck_drop(c[0], &fx->env);
+	assert_false(c[0]->recheck_on);
+	assert_ptr_equal(fx->env.recheck, c[1]);
+	assert_ptr_equal(fx->env.recheck_tail, c[1]);
+	fc_client_recheck_drop(c[0], &fx->env);	/* not on it */
+	assert_ptr_equal(fx->env.recheck, c[1]);
+	fc_client_recheck_drop(c[1], &fx->env);
+	assert_null(fx->env.recheck);
+	assert_null(fx->env.recheck_tail);
+	for (i = 0; i < 2; i++) {
+		fc_client_free(c[i]);
+		close(peer[i]);
+	}
+}
+
 /* A stream in the browser (advance) framing has no lead: it keeps the
  * window rules and is never sent a byte ahead of its next part. */
 static void
@@ -1065,6 +1112,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stream_new_reader_acked_before_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_drop, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_stream_advance_not_probed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_cap_and_maxtime, setup,
