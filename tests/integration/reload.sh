@@ -30,6 +30,11 @@ conf() {
 conf
 start_server "$CONF" "$LOG" || exit 1
 SUP=$SERVER_PID
+# start_server returns once one worker answers.  Streams opened before the
+# second one serves all go to the first, and the balance rule then sends
+# every new connection to the second: probe_all would see one worker
+# answer nothing.  So both serve before any stream opens.
+[ "$(wc -w <<<"$(serving_workers 2)")" = 2 ] || { echo "two workers did not both serve" >&2; exit 1; }
 
 status() { curl -s --max-time 2 -u "${CRED:-x:y}" "$BASE/status"; }
 # One line per worker slot: "index state generation requests".
@@ -71,11 +76,17 @@ covered() {
 		$2 == "serving" && ($4 - r[$1]) < 1 { bad = 1 }
 		END { exit bad }' <(echo "$1") <(echo "$2")
 }
+# spread: "clients per serving worker: a b" (balance is what lets every
+# worker take probes; printed before the probes, for a failing run's log).
+spread() {
+	echo "  clients per serving worker: $(status | grep -o '"state": "serving", "clients": [0-9]*' | grep -o '[0-9]*$' | tr '\n' ' ')"
+}
 # probe_all WHAT WANT COUNT REQUEST: probes until every serving worker
 # answered (at most 3 rounds); passes when every answer head matches the
 # extended regex WANT.
 probe_all() {
 	local what=$1 want=$2 n=$3 req=$4 before after out all="" round
+	spread
 	for round in 1 2 3; do
 		before=$(workers)
 		out=$(probe "$n" "$req")

@@ -86,6 +86,9 @@ write_config "$TMP/b.conf" "$port" "workers = 2" "max_clients = 14" \
 	"client_timeout = 10" \
 	"[capture]" "width = 160" "height = 120" "fps = 10" "idle_stop = 0"
 start_server "$TMP/b.conf" "$TMP/b.log" || exit 1
+# Both workers serve before the streams below open (start_server returns
+# once one answers; the balance rule counts serving workers only).
+check "both workers serve" [ "$(wc -w <<<"$(serving_workers 2)")" = 2 ]
 
 # Per-worker streams from /status: "n0 n1".
 worker_streams() {
