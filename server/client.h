@@ -80,21 +80,16 @@
 #define FC_CLIENT_BACKLOG_MAX (32 * 1024)
 /* ... but never waits longer than this (a window that shrank for good). */
 #define FC_CLIENT_BACKLOG_WAIT_NS INT64_C(1000000000)
-/* A new or slow reader (see peer_backlogged() in client.c) gets its next
- * part once it has less than FC_CLIENT_DRAINED unread (a new one also
- * while its last part is still on the way); what it has not read is asked
- * afresh with one byte of the next part's lead, right after a part and
- * then at most every FC_CLIENT_PROBE_NS while it waits (one more at once
- * confirms a new reader that looks behind); an answer still on the way is
- * looked at again after FC_CLIENT_RECHECK_NS, up to FC_CLIENT_RECHECKS
- * times in a row (the count starts again with a confirmation, whose
- * answer is looked at too), and it waits at most FC_CLIENT_SLOW_WAIT_NS.
- * What it read is recorded every FC_CLIENT_RATE_STEP_NS,
- * FC_CLIENT_RATE_SLOTS records: over the last step it reads at
- * FC_CLIENT_FAST_PERCENT of the stream's rate or more (it keeps up), and
- * over all of them, once they span FC_CLIENT_PACE_MIN_NS, at its pace: a
- * slow reader also waits until it could have read its last part at that
- * pace, less FC_CLIENT_RATE_SLACK percent. */
+/* New and slow readers; the rules are peer_backlogged()'s (client.c).
+ * DRAINED: with this much or more unread, one waits.  PROBE_NS: a waiting
+ * one is asked again with one lead byte at most this often.  SLOW_WAIT_NS:
+ * the longest it waits after its last part.  RATE_STEP_NS, RATE_SLOTS:
+ * what it read is recorded once a step, this many records kept.
+ * PACE_MIN_NS: the span of records its pace needs.  RATE_SLACK: percent
+ * taken off the time its pace says a part takes.  FAST_PERCENT: a reader
+ * at this share of the stream's rate keeps up.  RECHECK_NS, RECHECKS: an
+ * answer still on the way is looked at again this much later, at most this
+ * many times in a row. */
 #define FC_CLIENT_DRAINED (8 * 1024)
 #define FC_CLIENT_PROBE_NS INT64_C(100000000)
 #define FC_CLIENT_SLOW_WAIT_NS INT64_C(2000000000)

@@ -41,7 +41,7 @@ check_valid(const struct fc_config *c)
 			abort();
 		if (la->addr.ss_family == AF_UNIX) {
 			/* unix:PATH: an absolute path, NUL inside sun_path,
-			 * not a directory, the same as the text says. */
+			 * not ending in '/', the same as the text says. */
 			const struct sockaddr_un *sun =
 			    (const struct sockaddr_un *)&la->addr;
 			size_t n;

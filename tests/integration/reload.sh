@@ -32,8 +32,8 @@ start_server "$CONF" "$LOG" || exit 1
 SUP=$SERVER_PID
 # start_server returns once one worker answers.  Streams opened before the
 # second one serves all go to the first, and the balance rule then sends
-# every new connection to the second: probe_all would see one worker
-# answer nothing.  So both serve before any stream opens.
+# new connections to the second until it holds about as many: probe_all's
+# 40 probes would all go there.  So both serve before any stream opens.
 [ "$(wc -w <<<"$(serving_workers 2)")" = 2 ] || { echo "two workers did not both serve" >&2; exit 1; }
 
 status() { curl -s --max-time 2 -u "${CRED:-x:y}" "$BASE/status"; }
