@@ -23,11 +23,11 @@
  * -r answers a connection only once its request has come, as an HTTP
  * server must.  Without it the response header goes out at accept, and the
  * client's kernel was seen (tcpdump) to acknowledge every second part as it
- * arrives instead of every part as the client reads it (Linux's delayed-ACK
+ * arrives, where against forkcast, which answers after the request, it
+ * acknowledges every part as the client reads it (Linux's delayed-ACK
  * "ping-pong" mode, we take it, entered when the client sent its request
  * soon after receiving data).  That halves the client's ACKs, and on
- * loopback the work they cost: fcclient's system time at 1000 viewers over
- * 12 s, 2 processes, was 2.6-2.9 s with -r and 1.3-1.6 s without.
+ * loopback the work they cost, which runs in the client's context.
  *
  * -w N runs N processes (the first one and N-1 children), each with its own
  * listening socket on PORT (SO_REUSEPORT: the kernel spreads connections over
