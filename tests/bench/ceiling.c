@@ -4,11 +4,12 @@
  *   ceiling -p PORT -d DIR [-f FPS] [-s] [-r] [-w N]
  *
  * The least a fan-out server can do: it listens on 127.0.0.1:PORT, answers
- * every connection at once with a minimal multipart/x-mixed-replace
+ * every connection at accept (with -r, below, once the first bytes of its
+ * request came) with a minimal multipart/x-mixed-replace
  * response header (no HTTP parsing: request bytes are read and thrown
  * away), and at FPS frames per second sends the next JPEG of DIR (*.jpg in
  * name order, loaded once) to every connection with one writev.  One
- * process, one epoll loop, non-blocking sockets with TCP_NODELAY, no frame
+ * process (N with -w), one epoll loop each, non-blocking sockets with TCP_NODELAY, no frame
  * bus, no copies.  A client still busy with the previous part skips the new
  * one at the tick and starts the newest part as soon as it has finished
  * (the rule forkcast follows), so a slow reader costs nothing extra and a
@@ -20,8 +21,8 @@
  * queues page references instead of copying the bytes per client.  The
  * file is never written again; the last reference closes it.
  *
- * -r answers a connection only once its request has come, as an HTTP
- * server must.  Without it the response header goes out at accept, and the
+ * -r answers a connection only once the first bytes of its request came,
+ * as an HTTP server must wait for a request.  Without it the response header goes out at accept, and the
  * client's kernel was seen (tcpdump) to acknowledge every second part as it
  * arrives, where against forkcast, which answers after the request, it
  * acknowledges every part as the client reads it (Linux's delayed-ACK
@@ -37,8 +38,8 @@
  *
  * Parts carry Content-Length and X-Timestamp (the tick that produced them),
  * so tests/tools/fcclient measures it exactly like forkcast.  On SIGTERM or
- * SIGINT it prints one JSON line (bytes written, ticks, most clients at
- * once) and exits 0.
+ * SIGINT each process prints one JSON line (bytes written, ticks, most
+ * clients at once), and the first one exits 0 once its children ended.
  */
 #include <dirent.h>
 #include <errno.h>
